@@ -1,0 +1,38 @@
+"""Wire contracts of the CRM: every service and every outside publisher depends on this package."""
+
+from crm_contracts.envelope import Event
+from crm_contracts.events import (
+    Channel,
+    CustomerCreated,
+    CustomerCreatedPayload,
+    CustomerNature,
+    CustomerScored,
+    CustomerScoredPayload,
+    DealClosed,
+    DealClosedPayload,
+    Tier,
+    VisitLogged,
+    VisitLoggedPayload,
+)
+from crm_contracts.registry import EVENTS_BY_TAG, parse_event
+from crm_contracts.topics import ALL_TOPICS, dead_letter_topic, topic_of
+
+__all__ = [
+    "ALL_TOPICS",
+    "EVENTS_BY_TAG",
+    "Channel",
+    "CustomerCreated",
+    "CustomerCreatedPayload",
+    "CustomerNature",
+    "CustomerScored",
+    "CustomerScoredPayload",
+    "DealClosed",
+    "DealClosedPayload",
+    "Event",
+    "Tier",
+    "VisitLogged",
+    "VisitLoggedPayload",
+    "dead_letter_topic",
+    "parse_event",
+    "topic_of",
+]
