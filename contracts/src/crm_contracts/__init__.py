@@ -10,8 +10,10 @@ from crm_contracts.events import (
     CustomerScoredPayload,
     DealClosed,
     DealClosedPayload,
+    DealFacts,
     Tier,
     VisitLogged,
+    VisitFacts,
     VisitLoggedPayload,
 )
 from crm_contracts.registry import EVENTS_BY_TAG, parse_event
@@ -28,8 +30,10 @@ __all__ = [
     "CustomerScoredPayload",
     "DealClosed",
     "DealClosedPayload",
+    "DealFacts",
     "Event",
     "Tier",
+    "VisitFacts",
     "VisitLogged",
     "VisitLoggedPayload",
     "dead_letter_topic",

@@ -62,8 +62,9 @@ class CustomerCreated(Event):
     payload: CustomerCreatedPayload
 
 
-class VisitLoggedPayload(Payload):
-    followup_id: Id
+class VisitFacts(Payload):
+    """What a follow-up records; the payload adds the id its recorder gave it."""
+
     salesperson_id: Id
     channel: Channel
     subject: Text
@@ -72,10 +73,14 @@ class VisitLoggedPayload(Payload):
     outcome: Annotated[str, Field(max_length=2000)] | None = None
 
     @model_validator(mode="after")
-    def _ends_after_it_starts(self) -> "VisitLoggedPayload":
+    def _ends_after_it_starts(self) -> "VisitFacts":
         if self.ended_at < self.started_at:
             raise ValueError("ended_at is before started_at")
         return self
+
+
+class VisitLoggedPayload(VisitFacts):
+    followup_id: Id
 
 
 class VisitLogged(Event):
@@ -84,8 +89,9 @@ class VisitLogged(Event):
     payload: VisitLoggedPayload
 
 
-class DealClosedPayload(Payload):
-    deal_id: Id
+class DealFacts(Payload):
+    """What closing a deal records; the payload adds the deal's id."""
+
     salesperson_id: Id | None = None
     outcome: Literal["won", "lost"]
     amount: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=2)
@@ -95,12 +101,16 @@ class DealClosedPayload(Payload):
     competitor: Text | None = None
 
     @model_validator(mode="after")
-    def _outcome_has_its_facts(self) -> "DealClosedPayload":
+    def _outcome_has_its_facts(self) -> "DealFacts":
         if self.outcome == "won" and (self.amount is None or self.currency is None):
             raise ValueError("a won deal needs amount and currency")
         if self.outcome == "lost" and self.lost_reason is None:
             raise ValueError("a lost deal needs lost_reason")
         return self
+
+
+class DealClosedPayload(DealFacts):
+    deal_id: Id
 
 
 class DealClosed(Event):

@@ -1,0 +1,47 @@
+"""Kafka plumbing shared by the services: the broker (idempotent producer), topics, sending."""
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from crm_contracts import ALL_TOPICS, dead_letter_topic
+from crm_runtime.outbox import Send
+from crm_runtime.settings import ServiceSettings
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"{settings.namespace}.{settings.service_name}",
+        enable_idempotence=True,  # broker-side dedup of producer retries, per-partition order kept
+        acks="all",
+        logger=None,
+    )
+
+
+def sender(broker: KafkaBroker) -> Send:
+    async def send(topic: str, key: bytes, value: bytes, headers: dict[str, str]):
+        correlation_id = headers.get("correlation_id")  # else FastStream sets a random one
+        return await broker.publish(
+            value, topic=topic, key=key, headers=headers, correlation_id=correlation_id, no_confirm=True
+        )
+
+    return send
+
+
+async def ensure_topics(settings: ServiceSettings) -> None:
+    """Creates every contract topic and its dead-letter topic if missing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        wanted = [*ALL_TOPICS, *(dead_letter_topic(topic) for topic in ALL_TOPICS)]
+        missing = [name for name in wanted if name not in set(await admin.list_topics())]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor) for name in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another instance created them meanwhile
+    finally:
+        await admin.close()

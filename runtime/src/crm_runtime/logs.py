@@ -1,0 +1,56 @@
+"""Structured JSON logs. Event and correlation ids are bound per message with bind_event_context."""
+
+import logging
+import sys
+
+import structlog
+
+from crm_contracts import Event
+
+
+def configure_logging(service_name: str, level: str = "INFO") -> None:
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries (uvicorn, aiokafka, pymongo, faststream) log through the standard module: same JSON.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiokafka").setLevel("WARNING")
+    structlog.contextvars.bind_contextvars(service=service_name)
+
+
+def bind_event_context(event: Event) -> None:
+    structlog.contextvars.bind_contextvars(
+        event_id=str(event.event_id),
+        event_type=event.event_type,
+        correlation_id=str(event.correlation_id),
+        customer_id=event.customer_id,
+    )
+
+
+def clear_event_context() -> None:
+    structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id", "customer_id")
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)

@@ -1,0 +1,129 @@
+"""Builds one service process: MongoDB store, Kafka broker, outbox relay, event consumer and HTTP,
+started in that order with retries, so a service comes up cleanly after a slow Kafka or MongoDB."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+
+from crm_contracts import Event
+from crm_runtime.consumer import DeadLetters, EventConsumer, EventHandler, Record
+from crm_runtime.kafka import ensure_topics, make_broker, sender
+from crm_runtime.logs import configure_logging
+from crm_runtime.outbox import OutboxRelay
+from crm_runtime.retry import until_it_works
+from crm_runtime.settings import ServiceSettings
+from crm_runtime.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service different from another; everything else is shared."""
+
+    title: str
+    routers: Sequence[APIRouter] = ()
+    subscribes_to: Sequence[str] = ()
+    handlers: Mapping[type[Event], EventHandler] = field(default_factory=dict)
+    create_indexes: Callable[[Store], Awaitable[None]] | None = None
+
+
+class Service:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        configure_logging(settings.service_name, settings.log_level)
+        self.spec = spec
+        self.settings = settings
+        self.client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+        self.store = Store(self.client, settings.database_name)
+        self.broker: KafkaBroker = make_broker(settings)
+        send = sender(self.broker)
+        self.relay = OutboxRelay(
+            self.store, send, poll_interval_s=settings.outbox_poll_interval_s, batch_size=settings.outbox_batch_size
+        )
+        self.consumer = EventConsumer(
+            self.store,
+            spec.handlers,
+            DeadLetters(send, self.store, settings.consumer_group, settings.retry_max_backoff_s),
+            handler_attempts=settings.handler_attempts,
+            max_backoff_s=settings.retry_max_backoff_s,
+        )
+        if spec.subscribes_to:
+            self._subscribe()
+        self.http = self._http_app()
+
+    def _subscribe(self) -> None:
+        consumer = self.consumer
+
+        async def raw_body(message):  # never let the framework decode: bad bytes go to the DLT
+            return message.body
+
+        @self.broker.subscriber(
+            *self.spec.subscribes_to,
+            group_id=self.settings.consumer_group,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the effect; on a crash, redeliver
+            decoder=raw_body,
+        )
+        async def on_record(message: KafkaMessage) -> None:
+            await consumer.process(Record.of(message.raw_message))
+
+    def _http_app(self) -> FastAPI:
+        app = FastAPI(title=self.spec.title, lifespan=self._lifespan)
+        app.state.store = self.store
+
+        @app.exception_handler(ValidationError)
+        async def invalid(_: Request, error: ValidationError) -> JSONResponse:
+            return JSONResponse(status_code=422, content={"detail": error.errors(include_url=False, include_input=False)})
+
+        @app.get("/health", tags=["ops"])
+        async def health() -> dict[str, str]:
+            return {"status": "ok", "service": self.settings.service_name}
+
+        for router in self.spec.routers:
+            app.include_router(router)
+        return app
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        retrying = until_it_works(self.settings.retry_max_backoff_s)
+        async for attempt in retrying:
+            with attempt:
+                await self.client.admin.command("ping")
+                await self.store.ensure_indexes()
+                if self.spec.create_indexes:
+                    await self.spec.create_indexes(self.store)
+        async for attempt in until_it_works(self.settings.retry_max_backoff_s):
+            with attempt:
+                await ensure_topics(self.settings)
+                await self.broker.start()
+        self._relay_task = asyncio.create_task(self.relay.run_forever(), name="outbox-relay")
+        log.info("service started", database=self.settings.database_name, group=self.settings.consumer_group)
+
+    async def stop(self) -> None:
+        self._relay_task.cancel()
+        await asyncio.gather(self._relay_task, return_exceptions=True)
+        await self.broker.stop()
+        await self.client.close()
+        log.info("service stopped")
+
+
+def serve(service: Service) -> None:
+    uvicorn.run(service.http, host=service.settings.http_host, port=service.settings.http_port, log_config=None)

@@ -1,0 +1,40 @@
+"""One settings model for every service: environment variables, with defaults for a local run."""
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Read from CRM_* variables; the two connection strings also from their common names."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+
+    service_name: str = "crm"
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CRM_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    mongodb_uri: str = Field(
+        default="mongodb://127.0.0.1:27017/?replicaSet=rs0",
+        validation_alias=AliasChoices("MONGODB_URI", "CRM_MONGODB_URI"),
+    )
+    # Prefixes every database name and consumer group, so that several stacks (or test runs) can
+    # share one Kafka and one mongod without seeing each other's state.
+    namespace: str = Field(default="crm", pattern=r"^[a-z0-9_-]{1,20}$")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster.")
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=200, ge=1)
+    retry_max_backoff_s: float = Field(default=10.0, gt=0)
+    handler_attempts: int = Field(default=5, ge=1, description="Tries of a non-transient handler error before it is dead-lettered.")
+
+    @property
+    def database_name(self) -> str:
+        return f"{self.namespace}_{self.service_name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.namespace}.{self.service_name}"

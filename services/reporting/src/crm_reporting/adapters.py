@@ -1,0 +1,46 @@
+"""Reporting's read models in MongoDB: one profile per customer, one timeline entry per activity."""
+
+from typing import Any
+
+from pymongo import DESCENDING
+
+from crm_runtime.pagination import SORT_NEWEST_FIRST, before_cursor, encode_cursor
+from crm_runtime.store import Store, UnitOfWork
+
+PROFILES = "customer_profiles"
+TIMELINE = "timeline"
+
+
+async def create_indexes(store: Store) -> None:
+    await store.db[TIMELINE].create_index([("customer_id", 1), ("occurred_at", DESCENDING), ("_id", DESCENDING)])
+
+
+async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, Any]) -> None:
+    await uow.db[PROFILES].update_one({"_id": customer_id}, update, upsert=True, session=uow.session)
+
+
+async def set_latest_score(uow: UnitOfWork, customer_id: str, score: dict[str, Any]) -> None:
+    """Keeps the newest score: an older one arriving late changes nothing."""
+    await update_profile(uow, customer_id, {"$setOnInsert": {"profile": None}})
+    await uow.db[PROFILES].update_one(
+        {"_id": customer_id, "latest_score.occurred_at": {"$not": {"$gte": score["occurred_at"]}}},
+        {"$set": {"latest_score": score}},
+        session=uow.session,
+    )
+
+
+async def add_to_timeline(uow: UnitOfWork, entry: dict[str, Any]) -> None:
+    await uow.db[TIMELINE].insert_one(entry, session=uow.session)
+
+
+async def find_profile(store: Store, customer_id: str) -> dict[str, Any] | None:
+    return await store.db[PROFILES].find_one({"_id": customer_id})
+
+
+async def timeline_page(store: Store, customer_id: str, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    query = {"customer_id": customer_id, **before_cursor(cursor, "occurred_at")}
+    entries = await store.db[TIMELINE].find(query).sort(SORT_NEWEST_FIRST).limit(limit + 1).to_list()
+    page = entries[:limit]
+    last: dict[str, Any] | None = page[-1] if len(entries) > limit else None
+    next_cursor = encode_cursor(last["occurred_at"], last["_id"]) if last else None
+    return page, next_cursor

@@ -1,0 +1,51 @@
+"""Projections: each event updates the read models once (the consumer's inbox sees to that)."""
+
+from datetime import UTC, datetime
+
+from crm_contracts import CustomerCreated, CustomerScored, DealClosed, Event, VisitLogged
+from crm_reporting import adapters
+from crm_runtime.consumer import EventHandler
+from crm_runtime.store import UnitOfWork
+
+
+def _entry(event: Event, kind: str) -> dict:
+    return {
+        "_id": str(event.event_id),
+        "customer_id": event.customer_id,
+        "kind": kind,
+        "occurred_at": event.occurred_at,
+        "producer": event.producer,
+        "details": event.payload.model_dump(mode="json"),
+    }
+
+
+async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
+    profile = {**event.payload.model_dump(mode="json"), "created_at": event.occurred_at}
+    await adapters.update_profile(uow, event.customer_id, {"$set": {"profile": profile}})
+
+
+async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
+    await adapters.add_to_timeline(uow, _entry(event, "followup"))
+    await adapters.update_profile(uow, event.customer_id, {
+        "$inc": {"counts.followups": 1}, "$setOnInsert": {"profile": None},
+    })
+
+
+async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
+    await adapters.add_to_timeline(uow, _entry(event, "deal"))
+    counter = "counts.deals_won" if event.payload.outcome == "won" else "counts.deals_lost"
+    await adapters.update_profile(uow, event.customer_id, {"$inc": {counter: 1}, "$setOnInsert": {"profile": None}})
+
+
+async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
+    score = {**event.payload.model_dump(mode="json"), "occurred_at": event.occurred_at,
+             "projected_at": datetime.now(UTC)}
+    await adapters.set_latest_score(uow, event.customer_id, score)
+
+
+HANDLERS: dict[type[Event], EventHandler] = {
+    CustomerCreated: on_customer_created,
+    VisitLogged: on_visit_logged,
+    DealClosed: on_deal_closed,
+    CustomerScored: on_customer_scored,
+}
