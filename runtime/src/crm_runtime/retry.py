@@ -32,7 +32,7 @@ def until_it_works(max_backoff_s: float) -> AsyncRetrying:
     """Retries transient faults forever, with capped exponential backoff: nothing is skipped."""
     return AsyncRetrying(
         retry=retry_if_exception(is_transient),
-        wait=wait_exponential_jitter(initial=0.1, max=max_backoff_s),
+        wait=wait_exponential_jitter(multiplier=0.1, max=max_backoff_s),
         before_sleep=_log_attempt,
         reraise=True,
     )

@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     """Read from CRM_* variables; the two connection strings also from their common names."""
 
-    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore", populate_by_name=True)
 
     service_name: str = "crm"
     kafka_bootstrap_servers: str = Field(

@@ -1,0 +1,34 @@
+# The two commands of the README, and the steps they are made of. Everything is installed here:
+# uv (into .tools/), Python packages (uv.lock, into .venv/), Kafka's jars and mongod (deploy/local).
+SHELL := /bin/bash
+export UV_PYTHON ?= python3.11
+export UV_PYTHON_DOWNLOADS := never
+UV := .tools/bin/uv
+UV_VERSION := 0.13.8
+PY := .venv/bin/python
+
+.PHONY: install test demo down status schemas
+
+$(UV):
+	python3.11 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen
+	$(PY) deploy/local/infra.py install kafka
+
+test: install
+	$(PY) -m pytest
+
+demo: install
+	$(PY) deploy/local/stack.py up
+	$(PY) deploy/local/demo.py
+
+down:
+	@if [ -x $(PY) ]; then $(PY) deploy/local/stack.py down; else echo "nothing installed, nothing running"; fi
+
+status: install
+	$(PY) deploy/local/stack.py status
+
+schemas: install
+	$(UV) run crm-export-schemas

@@ -1,0 +1,208 @@
+"""Shared test fixtures. Tiers come from the folder: */unit/* (and contracts), */integration/*, */e2e/*.
+
+Real Kafka and mongod for the integration and end-to-end tiers come, in this order, from
+KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI when both are set, from testcontainers when a Docker engine
+answers, else from deploy/local (installed and started here, stopped at the end if started here).
+None of these is optional: when none can be had the tests error, they never skip.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(item.fspath).relative_to(ROOT).parts
+        tier = next((part for part in parts if part in TIERS), None)
+        if tier is None:
+            raise pytest.UsageError(f"{item.nodeid}: a test lives under unit/, integration/ or e2e/")
+        item.add_marker(getattr(pytest.mark, tier))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    counts: dict[str, Counter] = {tier: Counter() for tier in TIERS}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            tier = next((t for t in TIERS if f"/{t}/" in f"/{report.nodeid}"), None)
+            if tier and report.when in ("call", "setup") and (outcome != "passed" or report.when == "call"):
+                counts[tier][outcome] += 1
+    terminalreporter.section("tests per tier")
+    for tier in TIERS:
+        line = ", ".join(f"{n} {o}" for o, n in sorted(counts[tier].items())) or "none run"
+        terminalreporter.write_line(f"{tier:>12}: {line}")
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap_servers: str
+    mongodb_uri: str
+    source: str
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _from_testcontainers() -> Iterator[Infra]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    # A single-node replica set: transactions need one.
+    mongo = MongoDbContainer("mongo:7.0").with_command("--replSet rs0 --bind_ip_all")
+    with KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as kafka, mongo:
+        host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)
+        mongo.exec(f'mongosh --quiet --eval \'rs.initiate({{_id:"rs0",members:[{{_id:0,host:"localhost:27017"}}]}})\'')
+        yield Infra(kafka.get_bootstrap_server(), f"mongodb://{host}:{port}/?directConnection=true", "testcontainers")
+
+
+def _from_deploy_local() -> Iterator[Infra]:
+    script = [sys.executable, str(ROOT / "deploy" / "local" / "infra.py")]
+    was_running = "running" in subprocess.run([*script, "status"], capture_output=True, text=True).stdout
+    started = subprocess.run([*script, "start"], capture_output=True, text=True)
+    if started.returncode != 0:
+        raise RuntimeError(f"deploy/local could not start Kafka and mongod:\n{started.stdout}{started.stderr}")
+    urls = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+    try:
+        yield Infra(urls["KAFKA_BOOTSTRAP_SERVERS"], urls["MONGODB_URI"], "deploy/local")
+    finally:
+        if not was_running:
+            subprocess.run([*script, "stop"], check=False)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
+    if kafka and mongo:
+        yield Infra(kafka, mongo, "environment")
+    elif _docker_answers():
+        yield from _from_testcontainers()
+    else:
+        yield from _from_deploy_local()
+
+
+@pytest.fixture(scope="session")
+def namespace() -> str:
+    """Databases and consumer groups of this run are prefixed with it: runs never share state."""
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+class KafkaTools:
+    """Raw access to the real broker for tests: publish any bytes, read back what arrived."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self._producer = None
+
+    async def publish(self, topic: str, value: bytes, key: bytes = b"test", headers: dict | None = None) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all")
+            await self._producer.start()
+        await self._producer.send_and_wait(
+            topic, value, key=key, headers=[(k, v.encode()) for k, v in (headers or {}).items()]
+        )
+
+    async def read(self, topic: str, match, *, expect: int = 1, timeout_s: float = 30.0, settle_s: float = 0.0):
+        """Records of `topic` (from its start) for which match(record) is true, once `expect` of them
+        have arrived, plus any more that arrive within `settle_s` (to catch duplicates)."""
+        import asyncio
+        import time
+
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=self.bootstrap_servers, group_id=None, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        found: list = []
+        try:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline and len(found) < expect:
+                batches = await consumer.getmany(timeout_ms=500)
+                found += [r for records in batches.values() for r in records if match(r)]
+            settle_until = time.monotonic() + settle_s
+            while time.monotonic() < settle_until:
+                batches = await consumer.getmany(timeout_ms=200)
+                found += [r for records in batches.values() for r in records if match(r)]
+                await asyncio.sleep(0)
+        finally:
+            await consumer.stop()
+        return found
+
+    @staticmethod
+    def where(**fields):
+        """A match for read(): records whose JSON value has these top-level fields."""
+        import json
+
+        wanted = {name: str(value) for name, value in fields.items()}
+
+        def match(record) -> bool:
+            try:
+                value = json.loads(record.value)
+                return all(str(value.get(name)) == text for name, text in wanted.items())
+            except (ValueError, AttributeError):
+                return False
+
+        return match
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+
+@pytest.fixture(scope="session")
+async def kafka(infra: Infra):
+    tools = KafkaTools(infra.kafka_bootstrap_servers)
+    yield tools
+    await tools.close()
+
+
+@pytest.fixture(scope="session")
+def settings_for(infra: Infra, namespace: str):
+    """Settings for a service under test: the real infra, this run's namespace, quick backoff."""
+
+    def make(settings_class, **overrides):
+        return settings_class(
+            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+            mongodb_uri=infra.mongodb_uri,
+            namespace=namespace,
+            retry_max_backoff_s=1.0,
+            outbox_poll_interval_s=0.2,
+            **overrides,
+        )
+
+    return make
+
+
+@pytest.fixture
+async def running():
+    """Starts services in this process (their lifespan, not uvicorn) and stops them after the test."""
+    started = []
+
+    async def start(service):
+        await service.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in reversed(started):
+        await service.stop()
+
