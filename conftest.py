@@ -206,3 +206,30 @@ async def running():
     for service in reversed(started):
         await service.stop()
 
+
+
+@pytest.fixture(scope="session")
+def eventually():
+    """await eventually(probe): polls an async probe until it returns something truthy (30 s at most)."""
+    import asyncio
+    import time
+
+    async def wait(probe, timeout_s: float = 30.0):
+        deadline = time.monotonic() + timeout_s
+        while not (result := await probe()):
+            assert time.monotonic() < deadline, f"still not true after {timeout_s} s: {probe}"
+            await asyncio.sleep(0.2)
+        return result
+
+    return wait
+
+
+@pytest.fixture
+def http():
+    """An HTTP client for a service running in this process (see `running`)."""
+    import httpx
+
+    def client(service) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://service")
+
+    return client

@@ -1,0 +1,82 @@
+"""The consumer on a real broker: dead letters with reasons, exactly-once effects, committed offsets."""
+
+import json
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import TopicPartition
+
+from crm_contracts import CustomerCreated, CustomerCreatedPayload, dead_letter_topic
+from crm_runtime.consumer import DEAD_LETTERS
+from crm_runtime.service import Service, ServiceSpec
+from crm_runtime.settings import ServiceSettings
+
+
+async def remember(event, uow):
+    await uow.db["seen"].insert_one({"event_id": str(event.event_id), "name": event.payload.name},
+                                    session=uow.session)
+
+
+@pytest.fixture
+async def topic(infra, namespace):
+    name = f"test.{namespace}.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await admin.start()
+    await admin.create_topics([NewTopic(name, 1, 1), NewTopic(dead_letter_topic(name), 1, 1)])
+    await admin.close()
+    return name
+
+
+@pytest.fixture
+async def service(topic, settings_for, running):
+    spec = ServiceSpec(title="test", subscribes_to=[topic], handlers={CustomerCreated: remember})
+    return await running(Service(spec, settings_for(ServiceSettings, service_name=topic.rsplit(".", 1)[1])))
+
+
+def created(name: str) -> CustomerCreated:
+    return CustomerCreated(producer="test", customer_id="c-1", payload=CustomerCreatedPayload(name=name))
+
+
+async def test_bad_messages_go_to_the_dead_letter_topic_with_their_reasons_and_the_next_good_one_is_applied(
+    topic, service, kafka, eventually
+):
+    schema_invalid = json.loads(created("x").to_bytes())
+    schema_invalid["payload"]["name"] = ""
+    schema_invalid["customer_id"] = "has spaces"
+    await kafka.publish(topic, b"{not json at all", key=b"c-bad-1")
+    await kafka.publish(topic, json.dumps(schema_invalid).encode(), key=b"c-bad-2")
+    good = created("After The Bad Ones")
+    await kafka.publish(topic, good.to_bytes(), key=b"c-1")
+
+    dead = await kafka.read(dead_letter_topic(topic), lambda record: True, expect=2, settle_s=1)
+    headers = [{k: v.decode() for k, v in record.headers} for record in dead]
+    assert [h["dlt.reason"] for h in headers] == ["malformed", "schema-invalid"]
+    assert [h["dlt.source.offset"] for h in headers] == ["0", "1"]
+    assert dead[0].value == b"{not json at all" and dead[0].key == b"c-bad-1"
+    assert "payload.name" in headers[1]["dlt.error"] and "customer_id" in headers[1]["dlt.error"]
+    assert all(h["dlt.source.topic"] == topic for h in headers)
+
+    seen = await eventually(lambda: service.store.db["seen"].find_one({"event_id": str(good.event_id)}))
+    assert seen["name"] == "After The Bad Ones"
+    assert await service.store.db[DEAD_LETTERS].count_documents({}) == 2
+
+
+async def test_the_same_event_twice_is_applied_once_and_offsets_are_committed_after_it(topic, service, kafka, infra, eventually):
+    event = created("Twice Ltd")
+    await kafka.publish(topic, event.to_bytes())
+    await kafka.publish(topic, event.to_bytes())
+
+    async def committed():
+        admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(service.settings.consumer_group)
+        finally:
+            await admin.close()
+        offset = offsets.get(TopicPartition(topic, 0))
+        return offset is not None and offset.offset == 2
+
+    await eventually(committed)
+    assert await service.store.db["seen"].count_documents({"event_id": str(event.event_id)}) == 1
+    assert await service.store.db["processed_events"].count_documents({"_id": str(event.event_id)}) == 1

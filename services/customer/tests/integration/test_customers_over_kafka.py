@@ -1,0 +1,38 @@
+from crm_contracts import topic_of
+from crm_customer.bootstrap import CustomerSettings, bootstrap
+
+
+async def test_a_created_customer_is_stored_and_announced_exactly_once(settings_for, running, http, kafka, namespace):
+    service = await running(bootstrap(settings_for(CustomerSettings)))
+    async with http(service) as client:
+        created = await client.post("/customers", json={"name": "Acme Freight", "region": "east",
+                                                        "credit_code": f"{namespace[:9]}A1FL4XQ2K"})
+        assert created.status_code == 201, created.text
+        customer = created.json()
+        assert (await client.get(f"/customers/{customer['id']}")).json()["name"] == "Acme Freight"
+
+    arrived = await kafka.read(topic_of("CustomerCreated"), kafka.where(customer_id=customer["id"]), settle_s=2)
+    assert len(arrived) == 1
+    assert arrived[0].key == customer["id"].encode()
+
+
+async def test_the_same_credit_code_twice_is_a_409_naming_the_first_customer(settings_for, running, http, namespace):
+    service = await running(bootstrap(settings_for(CustomerSettings)))
+    code = f"{namespace[:9]}B2FL4XQ2K"
+    async with http(service) as client:
+        first = (await client.post("/customers", json={"name": "First", "credit_code": code})).json()
+        second = await client.post("/customers", json={"name": "Second", "credit_code": code})
+    assert second.status_code == 409
+    assert second.json()["detail"]["existing_customer_id"] == first["id"]
+
+
+async def test_bad_input_is_a_422_with_the_reason_and_nothing_is_stored(settings_for, running, http):
+    service = await running(bootstrap(settings_for(CustomerSettings)))
+    outbox_before = await service.store.db["outbox"].count_documents({})
+    async with http(service) as client:
+        refused = await client.post("/customers", json={"name": "", "nature": "pirate"})
+        missing = await client.get("/customers/no-such-id")
+    assert refused.status_code == 422
+    assert {tuple(e["loc"]) for e in refused.json()["detail"]} == {("body", "name"), ("body", "nature")}
+    assert missing.status_code == 404
+    assert await service.store.db["outbox"].count_documents({}) == outbox_before
