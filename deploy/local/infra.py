@@ -36,7 +36,8 @@ def log(message: str) -> None:
 
 
 class Managed:
-    """A server process known by its pid file; `marker` proves a PID is still ours, not a reuse."""
+    """A process known by its pid file; its command line must hold `marker`, so a PID reused by
+    another program is never taken for ours."""
 
     name = ""
 
@@ -48,13 +49,17 @@ class Managed:
     def pid_file(self) -> Path:
         return self.home / f"{self.name}.pid"
 
+    @property
+    def marker(self) -> bytes:
+        return str(self.home).encode()
+
     def pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text().strip())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (FileNotFoundError, ValueError, ProcessLookupError):
             return None
-        return pid if str(self.home).encode() in cmdline else None
+        return pid if self.marker in cmdline else None
 
     def stop(self) -> None:
         pid = self.pid()

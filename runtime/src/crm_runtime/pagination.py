@@ -27,4 +27,5 @@ def before_cursor(cursor: str | None, time_field: str) -> dict[str, Any]:
     return {"$or": [{time_field: {"$lt": at}}, {time_field: at, "_id": {"$lt": item_id}}]}
 
 
-SORT_NEWEST_FIRST = [("occurred_at", -1), ("_id", -1)]
+def newest_first(time_field: str) -> list[tuple[str, int]]:
+    return [(time_field, -1), ("_id", -1)]

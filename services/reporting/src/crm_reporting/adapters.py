@@ -4,7 +4,7 @@ from typing import Any
 
 from pymongo import DESCENDING
 
-from crm_runtime.pagination import SORT_NEWEST_FIRST, before_cursor, encode_cursor
+from crm_runtime.pagination import before_cursor, encode_cursor, newest_first
 from crm_runtime.store import Store, UnitOfWork
 
 PROFILES = "customer_profiles"
@@ -12,7 +12,7 @@ TIMELINE = "timeline"
 
 
 async def create_indexes(store: Store) -> None:
-    await store.db[TIMELINE].create_index([("customer_id", 1), ("occurred_at", DESCENDING), ("_id", DESCENDING)])
+    await store.db[TIMELINE].create_index([("customer_id", 1), ("at", DESCENDING), ("_id", DESCENDING)])
 
 
 async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, Any]) -> None:
@@ -38,9 +38,9 @@ async def find_profile(store: Store, customer_id: str) -> dict[str, Any] | None:
 
 
 async def timeline_page(store: Store, customer_id: str, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    query = {"customer_id": customer_id, **before_cursor(cursor, "occurred_at")}
-    entries = await store.db[TIMELINE].find(query).sort(SORT_NEWEST_FIRST).limit(limit + 1).to_list()
+    query = {"customer_id": customer_id, **before_cursor(cursor, "at")}
+    entries = await store.db[TIMELINE].find(query).sort(newest_first("at")).limit(limit + 1).to_list()
     page = entries[:limit]
     last: dict[str, Any] | None = page[-1] if len(entries) > limit else None
-    next_cursor = encode_cursor(last["occurred_at"], last["_id"]) if last else None
+    next_cursor = encode_cursor(last["at"], last["_id"]) if last else None
     return page, next_cursor

@@ -14,7 +14,7 @@ COUNTS = ("followups", "deals_won", "deals_lost")
 
 @router.get("/customers/{customer_id}", responses={404: {"description": "No event about this customer yet"}})
 async def customer_report(customer_id: str, store: StoreDep, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    """The customer's profile, latest score, counts and a timeline of follow-ups and deals, newest first."""
+    """The customer's profile, latest score, counts, and its follow-ups and deals, latest first."""
     profile = await adapters.find_profile(store, customer_id)
     if profile is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no event about customer {customer_id} yet")

@@ -8,11 +8,13 @@ from crm_runtime.consumer import EventHandler
 from crm_runtime.store import UnitOfWork
 
 
-def _entry(event: Event, kind: str) -> dict:
+def _entry(event: Event, kind: str, at: datetime) -> dict:
+    """`at` is when the activity happened; `occurred_at` when its event was emitted."""
     return {
         "_id": str(event.event_id),
         "customer_id": event.customer_id,
         "kind": kind,
+        "at": at,
         "occurred_at": event.occurred_at,
         "producer": event.producer,
         "details": event.payload.model_dump(mode="json"),
@@ -25,14 +27,14 @@ async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
 
 
 async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
-    await adapters.add_to_timeline(uow, _entry(event, "followup"))
+    await adapters.add_to_timeline(uow, _entry(event, "followup", event.payload.started_at))
     await adapters.update_profile(uow, event.customer_id, {
         "$inc": {"counts.followups": 1}, "$setOnInsert": {"profile": None},
     })
 
 
 async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
-    await adapters.add_to_timeline(uow, _entry(event, "deal"))
+    await adapters.add_to_timeline(uow, _entry(event, "deal", event.occurred_at))
     counter = "counts.deals_won" if event.payload.outcome == "won" else "counts.deals_lost"
     await adapters.update_profile(uow, event.customer_id, {"$inc": {counter: 1}, "$setOnInsert": {"profile": None}})
 
