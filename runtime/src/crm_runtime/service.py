@@ -44,7 +44,9 @@ class Service:
         configure_logging(settings.service_name, settings.log_level)
         self.spec = spec
         self.settings = settings
-        self.client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+        self.client: AsyncMongoClient = AsyncMongoClient(
+            settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=settings.mongodb_timeout_ms
+        )
         self.store = Store(self.client, settings.database_name)
         self.broker: KafkaBroker = make_broker(settings)
         send = sender(self.broker)
@@ -58,6 +60,7 @@ class Service:
             handler_attempts=settings.handler_attempts,
             max_backoff_s=settings.retry_max_backoff_s,
         )
+        self._relay_task: asyncio.Task | None = None
         if spec.subscribes_to:
             self._subscribe()
         self.http = self._http_app()
@@ -103,13 +106,14 @@ class Service:
             await self.stop()
 
     async def start(self) -> None:
-        retrying = until_it_works(self.settings.retry_max_backoff_s)
-        async for attempt in retrying:
+        log.info("connecting to MongoDB", database=self.settings.database_name)
+        async for attempt in until_it_works(self.settings.retry_max_backoff_s):
             with attempt:
                 await self.client.admin.command("ping")
                 await self.store.ensure_indexes()
                 if self.spec.create_indexes:
                     await self.spec.create_indexes(self.store)
+        log.info("connecting to Kafka", bootstrap_servers=self.settings.kafka_bootstrap_servers)
         async for attempt in until_it_works(self.settings.retry_max_backoff_s):
             with attempt:
                 await ensure_topics(self.settings)
@@ -118,8 +122,9 @@ class Service:
         log.info("service started", database=self.settings.database_name, group=self.settings.consumer_group)
 
     async def stop(self) -> None:
-        self._relay_task.cancel()
-        await asyncio.gather(self._relay_task, return_exceptions=True)
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
         await self.broker.stop()
         await self.client.close()
         log.info("service stopped")

@@ -18,6 +18,7 @@ class ServiceSettings(BaseSettings):
         default="mongodb://127.0.0.1:27017/?replicaSet=rs0",
         validation_alias=AliasChoices("MONGODB_URI", "CRM_MONGODB_URI"),
     )
+    mongodb_timeout_ms: int = Field(default=5000, ge=100, description="Server selection; then retried.")
     # Prefixes every database name and consumer group, so that several stacks (or test runs) can
     # share one Kafka and one mongod without seeing each other's state.
     namespace: str = Field(default="crm", pattern=r"^[a-z0-9_-]{1,20}$")
