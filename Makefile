@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 UV_VERSION := 0.13.8
 PY := .venv/bin/python
 
-.PHONY: install test demo down status schemas
+.PHONY: install test demo down status schemas bench
 
 $(UV):
 	python3.11 -m venv .tools
@@ -32,3 +32,6 @@ status: install
 
 schemas: install
 	$(UV) run crm-export-schemas
+
+bench: install
+	$(PY) tests/benchmarks/pipeline.py

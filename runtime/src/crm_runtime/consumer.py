@@ -108,6 +108,20 @@ class EventConsumer:
         self.handler_attempts = handler_attempts
         self.max_backoff_s = max_backoff_s
 
+    async def process_batch(self, records: list[Record]) -> list[Outcome]:
+        """Each partition's records in order, partitions side by side (one customer's events share a
+        partition, so their order holds). Returns once every effect is durable."""
+        by_partition: dict[tuple[str, int], list[Record]] = {}
+        for record in records:
+            by_partition.setdefault((record.topic, record.partition), []).append(record)
+
+        async def in_order(partition_records: list[Record]) -> list[Outcome]:
+            return [await self.process(record) for record in partition_records]
+
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(in_order(batch)) for batch in by_partition.values()]
+        return [outcome for task in tasks for outcome in task.result()]
+
     async def process(self, record: Record) -> Outcome:
         try:
             event = parse_event(record.value)

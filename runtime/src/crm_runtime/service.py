@@ -75,11 +75,13 @@ class Service:
             *self.spec.subscribes_to,
             group_id=self.settings.consumer_group,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the effect; on a crash, redeliver
+            batch=True,
+            max_records=self.settings.consumer_batch_size,
+            ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the whole batch is applied; else redeliver
             decoder=raw_body,
         )
-        async def on_record(message: KafkaMessage) -> None:
-            await consumer.process(Record.of(message.raw_message))
+        async def on_batch(message: KafkaMessage) -> None:
+            await consumer.process_batch([Record.of(raw) for raw in message.raw_message])
 
     def _http_app(self) -> FastAPI:
         app = FastAPI(title=self.spec.title, lifespan=self._lifespan)

@@ -27,6 +27,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster.")
+    consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched, applied, then committed together.")
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
     retry_max_backoff_s: float = Field(default=10.0, gt=0)

@@ -1,0 +1,176 @@
+"""Throughput and latency of the event pipeline on the real local Kafka and mongod.
+
+    make bench            (or: .venv/bin/python tests/benchmarks/pipeline.py [--events N])
+
+Three figures, measured in one run on the same broker and database:
+- baseline: raw aiokafka, produce N records then consume them, no database: the ceiling;
+- consume: the runtime's consumer (parse, MongoDB transaction with inbox marker and effect,
+  offset commit after each event): events/s and end-to-end latency from publish to applied;
+- outbox: N state changes committed with their events, then the relay publishing them to Kafka.
+"""
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from pymongo import AsyncMongoClient
+
+from crm_contracts import CustomerCreated, CustomerCreatedPayload
+from crm_runtime.outbox import OutboxRelay
+from crm_runtime.service import Service, ServiceSpec
+from crm_runtime.settings import ServiceSettings
+from crm_runtime.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+INFRA = [sys.executable, str(ROOT / "deploy/local/infra.py")]
+
+
+def infra_running() -> bool:
+    return "running" in subprocess.run([*INFRA, "status"], capture_output=True, text=True).stdout
+
+
+def infra_urls() -> dict[str, str]:
+    started = subprocess.run([*INFRA, "start"], capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+
+
+async def new_topic(bootstrap: str, partitions: int = 3) -> str:
+    name = f"bench.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlt", partitions, 1)])
+    await admin.close()
+    return name
+
+
+def events(count: int) -> list[CustomerCreated]:
+    return [CustomerCreated(producer="bench", customer_id=f"c-{i % 500}", payload=CustomerCreatedPayload(
+        name=f"Bench {i}", monthly_freight_volume_tons=i)) for i in range(count)]
+
+
+async def baseline(bootstrap: str, count: int) -> float:
+    topic = await new_topic(bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{topic}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    started = time.perf_counter()
+    await asyncio.gather(*[await producer.send(topic, e.to_bytes(), key=e.key()) for e in events(count)])
+    seen = 0
+    while seen < count:
+        batches = await consumer.getmany(timeout_ms=1000)
+        seen += sum(len(records) for records in batches.values())
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    await producer.stop()
+    return count / elapsed
+
+
+async def consume(urls: dict[str, str], count: int, pace_per_s: float | None = None) -> tuple[float, list[float]]:
+    """All at once (pace None): throughput, latency includes queueing. Paced: latency at that load."""
+    topic = await new_topic(urls["KAFKA_BOOTSTRAP_SERVERS"])
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def apply(event, uow):
+        await uow.db["effects"].insert_one({"_id": str(event.event_id)}, session=uow.session)
+        latencies.append((datetime.now(UTC) - event.occurred_at).total_seconds() * 1000)
+        if len(latencies) >= count:
+            done.set()
+
+    settings = ServiceSettings(service_name=f"bench{topic[-8:]}", namespace="bench", log_level="WARNING",
+                               kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
+                               mongodb_uri=urls["MONGODB_URI"])
+    service = Service(ServiceSpec(title="bench", subscribes_to=[topic], handlers={CustomerCreated: apply}), settings)
+    await service.start()
+    await asyncio.sleep(3)  # let the group settle, so joining is not measured
+    producer = AIOKafkaProducer(bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    await producer.start()
+    started = time.perf_counter()
+    for i, event in enumerate(events(count)):
+        if pace_per_s:
+            await asyncio.sleep(max(0.0, started + i / pace_per_s - time.perf_counter()))
+        await producer.send(topic, event.model_copy(update={"occurred_at": datetime.now(UTC)}).to_bytes(),
+                            key=event.key())
+    await asyncio.wait_for(done.wait(), timeout=600)
+    elapsed = time.perf_counter() - started
+    await producer.stop()
+    await service.stop()
+    return count / elapsed, latencies
+
+
+async def outbox(urls: dict[str, str], count: int) -> tuple[float, float]:
+    """The relay sends to a topic of its own, so the contract topics get no benchmark traffic."""
+    topic = await new_topic(urls["KAFKA_BOOTSTRAP_SERVERS"])
+    client = AsyncMongoClient(urls["MONGODB_URI"], tz_aware=True)
+    store = Store(client, f"bench_outbox_{topic[-8:]}")
+    await store.ensure_indexes()
+    producer = AIOKafkaProducer(bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"], acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+
+    async def send(_topic, key, value, headers):
+        return await producer.send(topic, value, key=key)
+
+    relay = OutboxRelay(store, send, poll_interval_s=0.05)
+    relaying = asyncio.create_task(relay.run_forever())
+    started = time.perf_counter()
+    for event in events(count):
+        async def work(uow, event=event):
+            await uow.db["state"].insert_one({"_id": str(event.event_id)}, session=uow.session)
+            uow.emit(event)
+
+        await store.run(work)
+    committed = time.perf_counter() - started
+    while await store.db["outbox"].count_documents({"sent": False}):
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    relaying.cancel()
+    await producer.stop()
+    await client.close()
+    return count / committed, count / elapsed
+
+
+def percentile(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100)[int(p) - 1]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2000)
+    count = parser.parse_args().events
+    was_running = infra_running()
+    urls = infra_urls()
+    try:
+        base = await baseline(urls["KAFKA_BOOTSTRAP_SERVERS"], count)
+        rate, burst_latencies = await consume(urls, count)
+        _, latencies = await consume(urls, 500, pace_per_s=100)
+        commit_rate, relay_rate = await outbox(urls, count)
+    finally:
+        if not was_running:
+            subprocess.run([*INFRA, "stop"], check=False)
+    print(f"events: {count} (3 partitions, 500 customer keys), 1 consumer instance, 2 cores")
+    print(f"baseline  raw aiokafka produce+consume, no database : {base:9.0f} events/s")
+    print(f"consume   parse + transaction + inbox + commit      : {rate:9.0f} events/s "
+          f"({rate / base:.1%} of baseline)")
+    for label, values in (("all at once", burst_latencies), ("at 100/s", latencies)):
+        print(f"          latency publish -> applied, {label:<11}: p50 {percentile(values, 50):7.1f} ms  "
+              f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  max {max(values):7.1f} ms")
+    print(f"outbox    state + event commits                     : {commit_rate:9.0f} commits/s")
+    print(f"          commit then relay to Kafka, end to end    : {relay_rate:9.0f} events/s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
