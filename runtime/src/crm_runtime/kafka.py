@@ -1,5 +1,7 @@
 """Kafka plumbing shared by the services: the broker (idempotent producer), topics, sending."""
 
+import logging
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -15,7 +17,9 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
         client_id=f"{settings.namespace}.{settings.service_name}",
         enable_idempotence=True,  # broker-side dedup of producer retries, per-partition order kept
         acks="all",
-        logger=None,
+        # Errors only: one INFO line per message would drown the logs that matter.
+        logger=logging.getLogger("faststream"),
+        log_level=logging.WARNING,
     )
 
 

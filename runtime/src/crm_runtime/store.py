@@ -15,6 +15,7 @@ from crm_contracts import Event, topic_of
 T = TypeVar("T")
 OUTBOX = "outbox"
 INBOX = "processed_events"
+SENT_RETENTION_S = 7 * 24 * 3600
 
 
 class UnitOfWork:
@@ -58,6 +59,8 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         await self.db[OUTBOX].create_index([("sent", ASCENDING), ("created_at", ASCENDING)])
+        # Sent events stay a week for inspection, then MongoDB drops them; pending ones never expire.
+        await self.db[OUTBOX].create_index("sent_at", expireAfterSeconds=SENT_RETENTION_S)
 
     async def run(
         self, work: Callable[[UnitOfWork], Awaitable[T]], *, consumed: Event | None = None
