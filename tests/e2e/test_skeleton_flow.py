@@ -83,18 +83,20 @@ def test_a_customer_visited_and_won_shows_in_reporting_with_its_score_and_timeli
     assert (visit.status_code, deal.status_code) == (201, 201)
 
     # 20 (freight) + 15 (large) + 10 (listed) + 5 (one follow-up) + 15 (one deal won)
-    expected_score = 65
+    expected_score, expected_counts = 65, {"followups": 1, "deals_won": 1, "deals_lost": 0}
+    # Reporting reads three topics that are not ordered with each other: wait for every fact.
     deadline, report = time.monotonic() + 60, {}
     while time.monotonic() < deadline:
         response = httpx.get(f"{stack['reporting']}/customers/{customer_id}")
         report = response.json() if response.status_code == 200 else {}
-        if (report.get("latest_score") or {}).get("score") == expected_score and report.get("profile"):
+        score = (report.get("latest_score") or {}).get("score")
+        if score == expected_score and report.get("profile") and report.get("counts") == expected_counts:
             break
         time.sleep(0.3)
 
     assert report["profile"]["name"] == "End To End Logistics"
     assert report["latest_score"]["tier"] == "B"
     assert report["latest_score"]["win_probability"] == 0.99
-    assert report["counts"] == {"followups": 1, "deals_won": 1, "deals_lost": 0}
+    assert report["counts"] == expected_counts
     assert [entry["kind"] for entry in report["timeline"]] == ["deal", "followup"]
     assert report["timeline"][1]["details"]["subject"] == "site visit"

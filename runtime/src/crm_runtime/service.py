@@ -8,15 +8,14 @@ from dataclasses import dataclass, field
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
 from crm_contracts import Event
+from crm_runtime import http
 from crm_runtime.consumer import DeadLetters, EventConsumer, EventHandler, Record
 from crm_runtime.kafka import ensure_topics, make_broker, sender
 from crm_runtime.logs import configure_logging
@@ -85,11 +84,7 @@ class Service:
 
     def _http_app(self) -> FastAPI:
         app = FastAPI(title=self.spec.title, lifespan=self._lifespan)
-        app.state.store = self.store
-
-        @app.exception_handler(ValidationError)
-        async def invalid(_: Request, error: ValidationError) -> JSONResponse:
-            return JSONResponse(status_code=422, content={"detail": error.errors(include_url=False, include_input=False)})
+        http.install(app, self.store)
 
         @app.get("/health", tags=["ops"])
         async def health() -> dict[str, str]:

@@ -36,3 +36,17 @@ async def test_bad_input_is_a_422_with_the_reason_and_nothing_is_stored(settings
     assert {tuple(e["loc"]) for e in refused.json()["detail"]} == {("body", "name"), ("body", "nature")}
     assert missing.status_code == 404
     assert await service.store.db["outbox"].count_documents({}) == outbox_before
+
+
+async def test_the_callers_correlation_id_follows_the_customer_into_its_event(settings_for, running, http, kafka):
+    service = await running(bootstrap(settings_for(CustomerSettings)))
+    correlation_id = "6a8f7e2d-1c3b-4a5d-9e0f-2b4c6d8e0a12"
+    async with http(service) as client:
+        created = await client.post("/customers", json={"name": "Traced Ltd"},
+                                    headers={"X-Correlation-ID": correlation_id})
+        generated = await client.post("/customers", json={"name": "Untraced Ltd"},
+                                      headers={"X-Correlation-ID": "not-a-uuid"})
+    assert created.headers["X-Correlation-ID"] == correlation_id
+    assert generated.headers["X-Correlation-ID"] != "not-a-uuid"
+    arrived = await kafka.read(topic_of("CustomerCreated"), kafka.where(customer_id=created.json()["id"]))
+    assert b'"correlation_id":"' + correlation_id.encode() in arrived[0].value
