@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 
 from crm_customer import adapters, handlers
-from crm_customer.domain import CreateCustomer
+from crm_customer.domain.customers import CreateCustomer
 from crm_runtime.http import CorrelationId, StoreDep, public
 
 router = APIRouter(tags=["customers"])

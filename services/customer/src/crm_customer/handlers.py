@@ -6,7 +6,7 @@ from uuid import UUID
 from pymongo.errors import DuplicateKeyError
 
 from crm_customer import adapters
-from crm_customer.domain import CreateCustomer, new_customer
+from crm_customer.domain.customers import CreateCustomer, new_customer
 from crm_runtime.store import Store
 
 

@@ -3,7 +3,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from crm_customer.domain import CreateCustomer, new_customer
+from crm_customer.domain.customers import CreateCustomer, new_customer
 
 
 def test_a_new_customer_is_a_lead_at_version_1_announced_under_its_own_id():

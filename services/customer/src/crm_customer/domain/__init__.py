@@ -1,0 +1,1 @@
+"""The customer service's rules. Pure Python: no I/O."""
