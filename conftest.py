@@ -20,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 TIERS = ("unit", "integration", "e2e")
+TEST_AUTH_SECRET = uuid.uuid4().hex * 2  # made per run, never a constant in the code
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -186,6 +187,7 @@ def settings_for(infra: Infra, namespace: str):
             namespace=namespace,
             retry_max_backoff_s=1.0,
             outbox_poll_interval_s=0.2,
+            auth_secret=TEST_AUTH_SECRET,
             **overrides,
         )
 
@@ -224,12 +226,41 @@ def eventually():
     return wait
 
 
+@pytest.fixture(scope="session")
+def token():
+    """token(role, salesperson_id=None): a bearer token signed with this run's secret."""
+    from crm_runtime.auth import Principal, Role, issue_token
+
+    def make(role: str = "admin", salesperson_id: str | None = None, user_id: str | None = None) -> str:
+        principal = Principal(user_id or f"u-{role}", Role(role), salesperson_id)
+        return issue_token(principal, TEST_AUTH_SECRET, ttl_s=600)
+
+    return make
+
+
 @pytest.fixture
-def http():
-    """An HTTP client for a service running in this process (see `running`)."""
+def http(token):
+    """An HTTP client for a service running in this process (see `running`), as `role` (admin by
+    default), or with no token at all when role is None."""
     import httpx
 
-    def client(service) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://service")
+    def client(service, role: str | None = "admin", salesperson_id: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token(role, salesperson_id)}"} if role else {}
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://service",
+                                 headers=headers)
 
     return client
+
+
+@pytest.fixture(scope="session")
+def credit_code():
+    """credit_code(): a new valid unified social credit code each call."""
+    import random
+
+    from crm_contracts.credit_code import CHARSET, check_character
+
+    def make() -> str:
+        first17 = "91" + "".join(random.choice(CHARSET) for _ in range(15))
+        return first17 + check_character(first17)
+
+    return make

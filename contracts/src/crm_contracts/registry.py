@@ -5,9 +5,9 @@ from typing import Annotated, Any, Union
 from pydantic import Discriminator, Tag, TypeAdapter
 
 from crm_contracts.envelope import Event, version_tag
-from crm_contracts.events import CustomerCreated, CustomerScored, DealClosed, VisitLogged
+from crm_contracts.events import ALL_EVENTS
 
-EVENT_CLASSES: tuple[type[Event], ...] = (CustomerCreated, VisitLogged, DealClosed, CustomerScored)
+EVENT_CLASSES: tuple[type[Event], ...] = ALL_EVENTS
 
 
 def _class_tag(cls: type[Event]) -> str:

@@ -1,17 +1,25 @@
 """Topic names and keys, in one place. Every topic is keyed by customer_id."""
 
+from crm_contracts import events
+
 CUSTOMER_EVENTS = "crm.customer.events"
+SALESPERSON_EVENTS = "crm.salesperson.events"
 FOLLOWUP_EVENTS = "crm.followup.events"
 SCORING_EVENTS = "crm.scoring.events"
 
+
+def _types(classes) -> list[str]:
+    return [cls.model_fields["event_type"].default for cls in classes]
+
+
 TOPIC_OF_EVENT: dict[str, str] = {
-    "CustomerCreated": CUSTOMER_EVENTS,
-    "VisitLogged": FOLLOWUP_EVENTS,
-    "DealClosed": FOLLOWUP_EVENTS,
-    "CustomerScored": SCORING_EVENTS,
+    **dict.fromkeys(_types(events.CUSTOMER_SERVICE_EVENTS), CUSTOMER_EVENTS),
+    **dict.fromkeys(_types(events.SALESPERSON_EVENTS), SALESPERSON_EVENTS),
+    **dict.fromkeys(_types(events.FOLLOWUP_EVENTS), FOLLOWUP_EVENTS),
+    **dict.fromkeys(_types(events.SCORING_EVENTS), SCORING_EVENTS),
 }
 
-ALL_TOPICS = (CUSTOMER_EVENTS, FOLLOWUP_EVENTS, SCORING_EVENTS)
+ALL_TOPICS = (CUSTOMER_EVENTS, SALESPERSON_EVENTS, FOLLOWUP_EVENTS, SCORING_EVENTS)
 DEAD_LETTER_SUFFIX = ".dlt"
 
 

@@ -1,11 +1,12 @@
 """What every service's HTTP side shares: the store, the correlation id, errors as 4xx."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -14,10 +15,26 @@ from crm_runtime.store import Store
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def install(app: FastAPI, store: Store) -> None:
+def install(app: FastAPI, store: Store, auth_secret: str, errors: Mapping[type[Exception], int]) -> None:
+    """`errors` maps the service's own exceptions to their status: the reason and any `details`
+    of the exception go back to the caller."""
     app.state.store = store
+    app.state.auth_secret = auth_secret
     app.middleware("http")(_bind_correlation_id)
     app.exception_handler(ValidationError)(_invalid)
+    app.exception_handler(RequestValidationError)(_invalid)
+    for error_type, status_code in errors.items():
+        app.exception_handler(error_type)(_answer_with(status_code))
+
+
+def _answer_with(status_code: int):
+    async def answer(_: Request, error: Exception) -> JSONResponse:
+        details = getattr(error, "details", None) or {}
+        headers = {"Retry-After": str(error.retry_after_s)} if getattr(error, "retry_after_s", None) else None
+        return JSONResponse(status_code=status_code, content={"detail": {"reason": str(error), **details}},
+                            headers=headers)
+
+    return answer
 
 
 async def _bind_correlation_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -35,9 +52,13 @@ async def _bind_correlation_id(request: Request, call_next: Callable[[Request], 
     return response
 
 
-async def _invalid(_: Request, error: ValidationError) -> JSONResponse:
-    """A rule of the domain broken after the request parsed: still the caller's fault, so a 422."""
-    return JSONResponse(status_code=422, content={"detail": error.errors(include_url=False, include_input=False)})
+async def _invalid(_: Request, error: ValidationError | RequestValidationError) -> JSONResponse:
+    """Bad input is a 422 with each field's reason; the input is not echoed (it may hold a password)."""
+    if isinstance(error, ValidationError):
+        details = error.errors(include_url=False, include_input=False)
+    else:
+        details = [{k: v for k, v in detail.items() if k not in ("input", "url", "ctx")} for detail in error.errors()]
+    return JSONResponse(status_code=422, content={"detail": details})
 
 
 def _store(request: Request) -> Store:

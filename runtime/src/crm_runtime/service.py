@@ -36,6 +36,8 @@ class ServiceSpec:
     subscribes_to: Sequence[str] = ()
     handlers: Mapping[type[Event], EventHandler] = field(default_factory=dict)
     create_indexes: Callable[[Store], Awaitable[None]] | None = None
+    on_start: Callable[["Service"], Awaitable[None]] | None = None
+    errors: Mapping[type[Exception], int] = field(default_factory=dict)
 
 
 class Service:
@@ -83,8 +85,11 @@ class Service:
             await consumer.process_batch([Record.of(raw) for raw in message.raw_message])
 
     def _http_app(self) -> FastAPI:
+        if self.settings.auth_secret is None:
+            raise SystemExit("CRM_AUTH_SECRET is not set: every service needs the same secret to check logins")
         app = FastAPI(title=self.spec.title, lifespan=self._lifespan)
-        http.install(app, self.store)
+        app.state.settings = self.settings
+        http.install(app, self.store, self.settings.auth_secret.get_secret_value(), self.spec.errors)
 
         @app.get("/health", tags=["ops"])
         async def health() -> dict[str, str]:
@@ -110,6 +115,8 @@ class Service:
                 await self.store.ensure_indexes()
                 if self.spec.create_indexes:
                     await self.spec.create_indexes(self.store)
+                if self.spec.on_start:
+                    await self.spec.on_start(self)
         log.info("connecting to Kafka", bootstrap_servers=self.settings.kafka_bootstrap_servers)
         async for attempt in until_it_works(self.settings.retry_max_backoff_s):
             with attempt:

@@ -1,6 +1,6 @@
 """One settings model for every service: environment variables, with defaults for a local run."""
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,10 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
+    auth_secret: SecretStr | None = Field(
+        default=None, description="Signs and checks login tokens; the same in every service. Required to serve HTTP."
+    )
+    auth_token_ttl_s: int = Field(default=900, ge=30, description="How long a login token lasts.")
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster.")
     consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched, applied, then committed together.")

@@ -5,7 +5,7 @@ from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from fastapi import HTTPException
 from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 
-from crm_runtime.pagination import before_cursor, encode_cursor
+from crm_runtime.pagination import after, next_cursor, sort_by
 from crm_runtime.retry import is_transient
 from crm_runtime.settings import ServiceSettings
 
@@ -34,14 +34,27 @@ def test_settings_come_from_the_environment_under_their_common_names(monkeypatch
     assert settings.consumer_group == "staging.scoring"
 
 
-def test_a_cursor_names_the_items_after_it():
+def test_a_cursor_names_the_items_after_the_last_of_a_page_newest_first():
     at = datetime(2026, 11, 27, 9, tzinfo=UTC)
-    assert before_cursor(encode_cursor(at, "e-9"), "occurred_at") == {
+    sort = sort_by("occurred_at", descending=True)
+    items = [{"_id": "e-9", "occurred_at": at}, {"_id": "e-8", "occurred_at": at}]
+    assert after(next_cursor(items, 1, sort), sort) == {
         "$or": [{"occurred_at": {"$lt": at}}, {"occurred_at": at, "_id": {"$lt": "e-9"}}]
     }
 
 
-def test_a_forged_cursor_is_a_400():
+def test_an_ascending_cursor_looks_forward():
+    sort = sort_by("name", descending=False)
+    cursor = next_cursor([{"_id": "c-1", "name": "Acme"}, {"_id": "c-2", "name": "Beta"}], 1, sort)
+    assert after(cursor, sort) == {"$or": [{"name": {"$gt": "Acme"}}, {"name": "Acme", "_id": {"$gt": "c-1"}}]}
+
+
+def test_the_last_page_has_no_cursor():
+    assert next_cursor([{"_id": "a", "name": "x"}], 1, sort_by("name", False)) is None
+
+
+@pytest.mark.parametrize("cursor", ["bm90LWpzb24", "WyJvbmx5LW9uZSJd"])
+def test_a_forged_or_foreign_cursor_is_a_400(cursor):
     with pytest.raises(HTTPException) as refused:
-        before_cursor("bm90LWpzb24", "occurred_at")
+        after(cursor, sort_by("occurred_at", True))
     assert refused.value.status_code == 400

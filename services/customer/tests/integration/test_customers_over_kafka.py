@@ -2,25 +2,28 @@ from crm_contracts import topic_of
 from crm_customer.bootstrap import CustomerSettings, bootstrap
 
 
-async def test_a_created_customer_is_stored_and_announced_exactly_once(settings_for, running, http, kafka, namespace):
+async def test_a_created_customer_is_stored_and_announced_exactly_once(settings_for, running, http, kafka,
+                                                                      credit_code):
     service = await running(bootstrap(settings_for(CustomerSettings)))
     async with http(service) as client:
         created = await client.post("/customers", json={"name": "Acme Freight", "region": "east",
-                                                        "credit_code": f"{namespace[:9]}A1FL4XQ2K"})
+                                                        "credit_code": credit_code()})
         assert created.status_code == 201, created.text
-        customer = created.json()
+        customer = created.json()["customer"]
         assert (await client.get(f"/customers/{customer['id']}")).json()["name"] == "Acme Freight"
 
-    arrived = await kafka.read(topic_of("CustomerCreated"), kafka.where(customer_id=customer["id"]), settle_s=2)
+    arrived = await kafka.read(topic_of("CustomerCreated"),
+                               kafka.where(customer_id=customer["id"], event_type="CustomerCreated"), settle_s=2)
     assert len(arrived) == 1
     assert arrived[0].key == customer["id"].encode()
 
 
-async def test_the_same_credit_code_twice_is_a_409_naming_the_first_customer(settings_for, running, http, namespace):
+async def test_the_same_credit_code_twice_is_a_409_naming_the_first_customer(settings_for, running, http,
+                                                                             credit_code):
     service = await running(bootstrap(settings_for(CustomerSettings)))
-    code = f"{namespace[:9]}B2FL4XQ2K"
+    code = credit_code()
     async with http(service) as client:
-        first = (await client.post("/customers", json={"name": "First", "credit_code": code})).json()
+        first = (await client.post("/customers", json={"name": "First", "credit_code": code})).json()["customer"]
         second = await client.post("/customers", json={"name": "Second", "credit_code": code})
     assert second.status_code == 409
     assert second.json()["detail"]["existing_customer_id"] == first["id"]
@@ -48,5 +51,6 @@ async def test_the_callers_correlation_id_follows_the_customer_into_its_event(se
                                       headers={"X-Correlation-ID": "not-a-uuid"})
     assert created.headers["X-Correlation-ID"] == correlation_id
     assert generated.headers["X-Correlation-ID"] != "not-a-uuid"
-    arrived = await kafka.read(topic_of("CustomerCreated"), kafka.where(customer_id=created.json()["id"]))
+    customer_id = created.json()["customer"]["id"]
+    arrived = await kafka.read(topic_of("CustomerCreated"), kafka.where(customer_id=customer_id, event_type="CustomerCreated"))
     assert b'"correlation_id":"' + correlation_id.encode() in arrived[0].value

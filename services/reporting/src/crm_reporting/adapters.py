@@ -4,7 +4,7 @@ from typing import Any
 
 from pymongo import DESCENDING
 
-from crm_runtime.pagination import before_cursor, encode_cursor, newest_first
+from crm_runtime.pagination import after, next_cursor, sort_by
 from crm_runtime.store import Store, UnitOfWork
 
 PROFILES = "customer_profiles"
@@ -38,9 +38,7 @@ async def find_profile(store: Store, customer_id: str) -> dict[str, Any] | None:
 
 
 async def timeline_page(store: Store, customer_id: str, limit: int, cursor: str | None) -> tuple[list, str | None]:
-    query = {"customer_id": customer_id, **before_cursor(cursor, "at")}
-    entries = await store.db[TIMELINE].find(query).sort(newest_first("at")).limit(limit + 1).to_list()
-    page = entries[:limit]
-    last: dict[str, Any] | None = page[-1] if len(entries) > limit else None
-    next_cursor = encode_cursor(last["at"], last["_id"]) if last else None
-    return page, next_cursor
+    sort = sort_by("at", descending=True)
+    query = {"customer_id": customer_id, **after(cursor, sort)}
+    entries = await store.db[TIMELINE].find(query).sort(sort).limit(limit + 1).to_list()
+    return entries[:limit], next_cursor(entries, limit, sort)

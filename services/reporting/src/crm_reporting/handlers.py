@@ -2,7 +2,17 @@
 
 from datetime import UTC, datetime
 
-from crm_contracts import CustomerCreated, CustomerScored, DealClosed, Event, VisitLogged
+from crm_contracts import (
+    CustomerArchived,
+    CustomerAssigned,
+    CustomerCreated,
+    CustomerRestored,
+    CustomerScored,
+    CustomerUpdated,
+    DealClosed,
+    Event,
+    VisitLogged,
+)
 from crm_reporting import adapters
 from crm_runtime.consumer import EventHandler
 from crm_runtime.store import UnitOfWork
@@ -45,7 +55,31 @@ async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
     await adapters.set_latest_score(uow, event.customer_id, score)
 
 
+async def on_customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
+    changed = event.payload.fields.model_dump(mode="json", include=set(event.payload.changed))
+    await adapters.update_profile(uow, event.customer_id, {"$set": {f"profile.{k}": v for k, v in changed.items()}})
+
+
+async def on_customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
+    await adapters.update_profile(uow, event.customer_id, {"$set": {"owner_id": event.payload.owner_id},
+                                                          "$setOnInsert": {"profile": None}})
+
+
+async def on_customer_archived(event: CustomerArchived, uow: UnitOfWork) -> None:
+    await adapters.update_profile(uow, event.customer_id, {"$set": {"status": "archived"},
+                                                          "$setOnInsert": {"profile": None}})
+
+
+async def on_customer_restored(event: CustomerRestored, uow: UnitOfWork) -> None:
+    await adapters.update_profile(uow, event.customer_id, {"$set": {"status": "active"},
+                                                          "$setOnInsert": {"profile": None}})
+
+
 HANDLERS: dict[type[Event], EventHandler] = {
+    CustomerUpdated: on_customer_updated,
+    CustomerAssigned: on_customer_assigned,
+    CustomerArchived: on_customer_archived,
+    CustomerRestored: on_customer_restored,
     CustomerCreated: on_customer_created,
     VisitLogged: on_visit_logged,
     DealClosed: on_deal_closed,

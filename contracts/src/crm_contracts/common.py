@@ -1,0 +1,55 @@
+"""Field types and vocabularies shared by the events."""
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+LongText = Annotated[str, Field(max_length=4000)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+SignedMoney = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
+Size = Literal["micro", "small", "medium", "large"]
+Lifecycle = Literal["lead", "prospect", "opportunity", "client", "dormant", "churned"]
+
+
+class CustomerNature(StrEnum):
+    FINANCE_COMPANY = "finance_company"
+    STATE_OWNED = "state_owned"
+    JOINT_VENTURE_OR_FOREIGN = "joint_venture_or_foreign"
+    GROUP_COMPANY = "group_company"
+    LISTED_COMPANY = "listed_company"
+    PUBLIC_INSTITUTION = "public_institution"
+    PRIVATE_ENTERPRISE = "private_enterprise"
+    INVESTMENT_COMPANY = "investment_company"
+    ORDINARY_COMPANY = "ordinary_company"
+    OTHER = "other"
+
+
+class Channel(StrEnum):
+    VISIT = "visit"
+    CALL = "call"
+    MEETING = "meeting"
+    EMAIL = "email"
+    MATERIAL_MAILED = "material_mailed"
+    MARKETING_EVENT = "marketing_event"
+    SURVEY = "survey"
+    GIFT = "gift"
+    MESSAGE = "message"
+    SCHEDULED_MEETING = "scheduled_meeting"
+
+
+class Tier(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class DecisionInfluence(StrEnum):
+    DECISION_MAKER = "decision_maker"
+    INFLUENCER = "influencer"
+    USER = "user"
+    GATEKEEPER = "gatekeeper"

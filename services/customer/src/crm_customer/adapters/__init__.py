@@ -1,0 +1,37 @@
+"""The customer service's MongoDB collections. Functions take a UnitOfWork inside a transaction,
+or the Store for plain reads."""
+
+from pymongo import ASCENDING, DESCENDING
+
+from crm_runtime.store import Store
+
+CUSTOMERS = "customers"
+CONTACTS = "contacts"
+COMPETITORS = "competitors"
+SALESPEOPLE = "salespeople"
+ASSIGNMENTS = "assignments"
+MERGES = "merges"
+USERS = "users"
+LOGIN_FAILURES = "login_failures"
+
+
+async def create_indexes(store: Store) -> None:
+    db = store.db
+    await db[CUSTOMERS].create_index(
+        "credit_code", unique=True, name="unique_credit_code",
+        partialFilterExpression={"credit_code": {"$type": "string"}},
+    )
+    for fields in (
+        [("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+        [("status", ASCENDING), ("owner_id", ASCENDING), ("created_at", DESCENDING)],
+        [("status", ASCENDING), ("region", ASCENDING), ("industry", ASCENDING)],
+        [("status", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)],
+        [("dedup.name", ASCENDING)],
+        [("dedup.phones", ASCENDING)],
+        [("dedup.domains", ASCENDING)],
+    ):
+        await db[CUSTOMERS].create_index(fields)
+    await db[CONTACTS].create_index([("customer_id", ASCENDING), ("removed", ASCENDING)])
+    await db[COMPETITORS].create_index("customer_id")
+    await db[ASSIGNMENTS].create_index([("customer_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)])
+    await db[USERS].create_index("username", unique=True)
