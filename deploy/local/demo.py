@@ -8,18 +8,28 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
 CUSTOMER, FOLLOWUP, REPORTING = "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8004"
+ADMIN_PASSWORD = Path(__file__).resolve().parents[2] / ".local" / "admin-password"
 WAIT_S = 60
+TOKEN: dict[str, str] = {}
 
 
-def post(url: str, body: dict, correlation_id: str) -> dict:
-    response = httpx.post(url, json=body, headers={"X-Correlation-ID": correlation_id}, timeout=10)
+def post(url: str, body: dict, correlation_id: str | None = None) -> dict:
+    headers = {**TOKEN, "X-Correlation-ID": correlation_id or str(uuid.uuid4())}
+    response = httpx.post(url, json=body, headers=headers, timeout=10)
     if response.status_code >= 400:
         sys.exit(f"{url} answered {response.status_code}: {response.text}")
     return response.json()
+
+
+def login() -> None:
+    password = ADMIN_PASSWORD.read_text().strip()
+    answer = post(f"{CUSTOMER}/auth/login", {"username": "admin", "password": password})
+    TOKEN["Authorization"] = f"Bearer {answer['access_token']}"
 
 
 def visit(customer_id: str, subject: str, hours_ago: int, correlation_id: str) -> None:
@@ -31,18 +41,27 @@ def visit(customer_id: str, subject: str, hours_ago: int, correlation_id: str) -
 
 
 def main() -> None:
+    login()
     run = uuid.uuid4().hex[:6]
+    for name, regions, seniority in (("Li Na", ["east", "south"], 3), ("Zhang Wei", ["east", "west"], 1),
+                                     ("Aygul Tursun", ["west"], 2)):
+        person = post(f"{CUSTOMER}/salespeople", {"salesperson_id": f"{name.split()[0].lower()}-{run}",
+                                                  "name": name, "regions": regions, "capacity": 20,
+                                                  "seniority": seniority})
+        print(f"salesperson {person['salesperson_id']:<16} regions {', '.join(regions):<12} seniority {seniority}")
     flows = []
-    for name, size, nature, tons in [
-        ("Huadong Cold Chain", "large", "state_owned", 1200),
-        ("Xinjiang Mining Group", "medium", "group_company", 400),
-        ("Pearl River Electronics", "small", "private_enterprise", 60),
+    for name, size, nature, tons, region in [
+        ("Huadong Cold Chain", "large", "state_owned", 1200, "east"),
+        ("Xinjiang Mining Group", "medium", "group_company", 400, "west"),
+        ("Pearl River Electronics", "small", "private_enterprise", 60, "east"),
     ]:
         correlation_id = str(uuid.uuid4())
-        customer = post(f"{CUSTOMER}/customers", {"name": f"{name} ({run})", "size": size, "nature": nature,
-                                                  "monthly_freight_volume_tons": tons}, correlation_id)
+        created = post(f"{CUSTOMER}/customers", {"name": f"{name} ({run})", "size": size, "nature": nature,
+                                                 "region": region, "monthly_freight_volume_tons": tons},
+                       correlation_id)
+        customer, assignment = created["customer"], created["assignment"]
         flows.append((customer["id"], correlation_id))
-        print(f"created   {customer['name']:<40} {customer['id']}")
+        print(f"created   {customer['name']:<34} {assignment['why']}")
 
     (first, c1), (second, c2), (third, c3) = flows
     visit(first, "site visit: warehouse tour", 48, c1)
@@ -60,7 +79,7 @@ def main() -> None:
     reports: dict[str, dict] = {}
     while time.monotonic() < deadline and len(reports) < len(flows):
         for customer_id, (followups, won, lost) in expected.items():
-            response = httpx.get(f"{REPORTING}/customers/{customer_id}", timeout=10)
+            response = httpx.get(f"{REPORTING}/customers/{customer_id}", headers=TOKEN, timeout=10)
             report = response.json() if response.status_code == 200 else {}
             counts = report.get("counts", {})
             score = report.get("latest_score") or {}
@@ -75,7 +94,7 @@ def main() -> None:
     for customer_id, _ in flows:
         report = reports[customer_id]
         score, counts = report["latest_score"], report["counts"]
-        print(f"\n  {report['profile']['name']}")
+        print(f"\n  {report['profile']['name']}  (owner {report['owner_id']})")
         print(f"    score {score['score']}  tier {score['tier']}  win probability {score['win_probability']:.0%}")
         print(f"    follow-ups {counts['followups']}  deals won {counts['deals_won']}  lost {counts['deals_lost']}")
         print(f"    why: {'; '.join(score['reasons'])}")

@@ -6,6 +6,7 @@ its own process in the background with a pid file and a log under .local/service
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -56,6 +57,17 @@ class ServiceProcess(infra.Managed):
 
 
 PROCESSES = [ServiceProcess(name, port) for name, port in SERVICES.items()]
+ADMIN_USERNAME = "admin"
+
+
+def local_secret(name: str) -> str:
+    """Made once per machine and kept in .local/ (git-ignored, readable by the owner only)."""
+    path = infra.ROOT / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def up() -> None:
@@ -66,11 +78,15 @@ def up() -> None:
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": infra.SERVERS["kafka"].url(),
         "MONGODB_URI": infra.SERVERS["mongo"].url(),
+        "CRM_AUTH_SECRET": local_secret("auth-secret"),
+        "CRM_ADMIN_USERNAME": ADMIN_USERNAME,
+        "CRM_ADMIN_PASSWORD": local_secret("admin-password"),
     }
     started = time.monotonic()
     for process in PROCESSES:
         process.start(env)
-    infra.log(f"services up in {time.monotonic() - started:.1f} s")
+    infra.log(f"services up in {time.monotonic() - started:.1f} s; log in as {ADMIN_USERNAME} with the "
+              f"password in {infra.ROOT / 'admin-password'}")
 
 
 def down() -> None:
