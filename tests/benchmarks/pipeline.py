@@ -91,6 +91,7 @@ async def consume(urls: dict[str, str], count: int, pace_per_s: float | None = N
             done.set()
 
     settings = ServiceSettings(service_name=f"bench{topic[-8:]}", namespace="bench", log_level="WARNING",
+                               auth_secret=uuid.uuid4().hex,
                                kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
                                mongodb_uri=urls["MONGODB_URI"])
     service = Service(ServiceSpec(title="bench", subscribes_to=[topic], handlers={CustomerCreated: apply}), settings)

@@ -29,3 +29,16 @@ async def test_a_visit_that_ends_before_it_starts_is_a_422_and_nothing_is_emitte
     assert refused.status_code == 422 and "ended_at is before started_at" in refused.text
     assert won_without_amount.status_code == 422 and "amount and currency" in won_without_amount.text
     assert await service.store.db["outbox"].count_documents({}) == before
+
+
+async def test_a_salesperson_records_only_their_own_work_and_nobody_without_a_token(settings_for, running, http):
+    service = await running(bootstrap(settings_for(FollowupSettings)))
+    async with http(service, role="salesperson", salesperson_id="sp-1") as salesperson:
+        own = await salesperson.post("/visits", json=VISIT)
+        someone_elses = await salesperson.post("/visits", json={**VISIT, "salesperson_id": "sp-2"})
+    async with http(service, role="ops") as ops:
+        by_ops = await ops.post("/visits", json=VISIT)
+    async with http(service, role=None) as anonymous:
+        without_token = await anonymous.post("/visits", json=VISIT)
+    assert (own.status_code, someone_elses.status_code) == (201, 403)
+    assert (by_ops.status_code, without_token.status_code) == (403, 401)

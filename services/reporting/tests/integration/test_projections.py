@@ -95,3 +95,21 @@ async def test_the_timeline_pages_with_a_cursor(settings_for, running, http, kaf
     assert len(first["timeline"]) == 3 and len(second["timeline"]) == 2 and second["next_cursor"] is None
     assert sorted(ids) == sorted(str(v.event_id) for v in visits)
     assert bad.status_code == 400
+
+
+async def test_ops_read_every_report_and_a_salesperson_only_their_own(settings_for, running, http, kafka, eventually):
+    from crm_contracts import CustomerAssigned, CustomerAssignedPayload
+
+    service = await running(bootstrap(settings_for(ReportingSettings)))
+    customer_id = f"c-{uuid.uuid4().hex[:8]}"
+    assigned = CustomerAssigned(producer="customer", customer_id=customer_id, payload=CustomerAssignedPayload(
+        owner_id="sp-own", trigger="created", reason="new customer", why="test"))
+    await publish(kafka, CustomerCreated(producer="customer", customer_id=customer_id,
+                                         payload=CustomerCreatedPayload(name="Owned Ltd")), assigned)
+    await eventually(lambda: service.store.db["processed_events"].find_one({"_id": str(assigned.event_id)}))
+    url = f"/customers/{customer_id}"
+    async with http(service, role="ops") as ops, http(service, role="salesperson", salesperson_id="sp-own") as own, \
+            http(service, role="salesperson", salesperson_id="sp-other") as other, http(service, role=None) as nobody:
+        answers = [await client.get(url) for client in (ops, own, other, nobody)]
+    assert [answer.status_code for answer in answers] == [200, 200, 403, 401]
+    assert answers[0].json()["owner_id"] == "sp-own"
