@@ -73,6 +73,10 @@ class OutboxRelay:
             return False  # another relay holds a live lease
         return lease is not None and lease["holder"] == self.holder
 
+    async def release_lease(self) -> None:
+        """On a clean stop, so another instance takes over at once rather than after the lease ends."""
+        await self.store.db[LEASES].delete_one({"_id": "outbox-relay", "holder": self.holder})
+
     async def publish_pending(self) -> int:
         """One pass: publish up to batch_size pending events, in order, then mark them sent."""
         outbox = self.store.db[OUTBOX]

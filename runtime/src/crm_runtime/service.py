@@ -129,6 +129,10 @@ class Service:
         if self._relay_task is not None:
             self._relay_task.cancel()
             await asyncio.gather(self._relay_task, return_exceptions=True)
+            try:
+                await self.relay.release_lease()
+            except Exception as error:  # noqa: BLE001 - the lease then simply runs out
+                log.warning("could not release the outbox lease", error=repr(error))
         await self.broker.stop()
         await self.client.close()
         log.info("service stopped")

@@ -93,3 +93,5 @@ async def test_only_one_relay_holds_the_lease_at_a_time(store, relay):
     assert await relay.hold_lease() is True
     assert await other.hold_lease() is False
     assert await relay.hold_lease() is True
+    await relay.release_lease()
+    assert await other.hold_lease() is True, "a released lease is taken at once"
