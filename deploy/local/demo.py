@@ -32,12 +32,23 @@ def login() -> None:
     TOKEN["Authorization"] = f"Bearer {answer['access_token']}"
 
 
-def visit(customer_id: str, subject: str, hours_ago: int, correlation_id: str) -> None:
+def visit(customer_id: str, owner: str, subject: str, hours_ago: int, correlation_id: str) -> None:
     end = datetime.now(UTC) - timedelta(hours=hours_ago)
-    post(f"{FOLLOWUP}/visits", {
-        "customer_id": customer_id, "salesperson_id": "sp-demo", "channel": "visit", "subject": subject,
+    post(f"{FOLLOWUP}/followups", {
+        "customer_id": customer_id, "salesperson_id": owner, "channel": "visit", "subject": subject,
         "started_at": (end - timedelta(hours=1)).isoformat(), "ended_at": end.isoformat(),
     }, correlation_id)
+
+
+def wait_until_known(customer_id: str) -> None:
+    """The follow-up service learns of new customers from Kafka, a moment after they are created."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        response = httpx.post(f"{FOLLOWUP}/customers/{customer_id}/opportunities", headers=TOKEN, timeout=10)
+        if response.status_code == 201:
+            return
+        time.sleep(0.3)
+    sys.exit(f"the follow-up service did not learn of customer {customer_id} within {WAIT_S} s")
 
 
 def main() -> None:
@@ -60,19 +71,30 @@ def main() -> None:
                                                  "region": region, "monthly_freight_volume_tons": tons},
                        correlation_id)
         customer, assignment = created["customer"], created["assignment"]
-        flows.append((customer["id"], correlation_id))
+        flows.append((customer["id"], correlation_id, assignment["owner_id"]))
         print(f"created   {customer['name']:<34} {assignment['why']}")
 
-    (first, c1), (second, c2), (third, c3) = flows
-    visit(first, "site visit: warehouse tour", 48, c1)
-    visit(first, "proposal review", 24, c1)
-    post(f"{FOLLOWUP}/deals", {"customer_id": first, "outcome": "won", "amount": "1850000.00", "currency": "CNY",
-                               "monthly_freight_volume_tons": 900}, c1)
-    visit(second, "first call", 12, c2)
-    post(f"{FOLLOWUP}/deals", {"customer_id": second, "outcome": "lost", "lost_reason": "price",
-                               "competitor": "SF Express"}, c2)
-    visit(third, "intro meeting", 2, c3)
-    print("logged    4 follow-ups, 1 deal won, 1 deal lost")
+    (first, c1, o1), (second, c2, o2), (third, c3, o3) = flows
+    for customer_id, _, _ in flows:
+        wait_until_known(customer_id)  # and open its opportunity
+    visit(first, o1, "site visit: warehouse tour", 48, c1)
+    opportunity = httpx.get(f"{FOLLOWUP}/customers/{first}/opportunities", headers=TOKEN).json()[0]["id"]
+    post(f"{FOLLOWUP}/opportunities/{opportunity}/stage", {"to_stage": "needs_analysed"}, c1)
+    proposal = post(f"{FOLLOWUP}/proposals", {"customer_id": first, "opportunity_id": opportunity,
+                                              "needs": ["weekly Shanghai-Chengdu reefer lane"],
+                                              "solution": "two reefer trucks a week", "price": "2000000.00",
+                                              "currency": "CNY"}, c1)
+    post(f"{FOLLOWUP}/proposals/{proposal['id']}/revisions", {"price": "1850000.00", "note": "volume discount"}, c1)
+    post(f"{FOLLOWUP}/proposals/{proposal['id']}/accept", {}, c1)
+    post(f"{FOLLOWUP}/opportunities/{opportunity}/stage", {"to_stage": "proposal"}, c1)
+    visit(first, o1, "proposal review", 24, c1)
+    post(f"{FOLLOWUP}/deals", {"customer_id": first, "salesperson_id": o1, "outcome": "won", "amount": "1850000.00",
+                               "currency": "CNY", "monthly_freight_volume_tons": 900}, c1)
+    visit(second, o2, "first call", 12, c2)
+    post(f"{FOLLOWUP}/deals", {"customer_id": second, "salesperson_id": o2, "outcome": "lost",
+                               "lost_reason": "price", "competitor": "SF Express"}, c2)
+    visit(third, o3, "intro meeting", 2, c3)
+    print("logged    4 follow-ups, 2 stage moves, a proposal revised and accepted, 1 deal won, 1 deal lost")
 
     expected = {first: (2, 1, 0), second: (1, 0, 1), third: (1, 0, 0)}
     deadline = time.monotonic() + WAIT_S
@@ -84,23 +106,27 @@ def main() -> None:
             counts = report.get("counts", {})
             score = report.get("latest_score") or {}
             if (counts.get("followups"), counts.get("deals_won"), counts.get("deals_lost")) == (followups, won, lost) \
-                    and score.get("occurred_at", "") >= max(e["occurred_at"] for e in report["timeline"]):
+                    and score.get("occurred_at", "") >= max(e["occurred_at"] for e in report["timeline"]
+                                                          if e["kind"] in ("followup", "deal")):
                 reports[customer_id] = report
         time.sleep(0.5)
     if len(reports) < len(flows):
         sys.exit(f"reporting did not catch up within {WAIT_S} s: see .local/services/*.log")
 
     print("\nwhat reporting says (GET /customers/{id} on :8004):")
-    for customer_id, _ in flows:
+    for customer_id, _, _ in flows:
         report = reports[customer_id]
         score, counts = report["latest_score"], report["counts"]
         print(f"\n  {report['profile']['name']}  (owner {report['owner_id']})")
         print(f"    score {score['score']}  tier {score['tier']}  win probability {score['win_probability']:.0%}")
-        print(f"    follow-ups {counts['followups']}  deals won {counts['deals_won']}  lost {counts['deals_lost']}")
+        print(f"    follow-ups {counts['followups']}  deals won {counts['deals_won']}  lost {counts['deals_lost']}"
+              f"  stage {(report.get('pipeline') or {}).get('stage')}")
         print(f"    why: {'; '.join(score['reasons'])}")
         for entry in report["timeline"]:
             details = entry["details"]
-            what = details.get("subject") or f"deal {details.get('outcome')}"
+            what = (details.get("subject") or details.get("event_type")
+                    or (f"{details.get('from_stage', 'opened')} -> {details.get('to_stage', details.get('stage'))}"
+                        if entry["kind"] == "stage" else f"deal {details.get('outcome')}"))
             print(f"    {entry['at'][:16]}  {entry['kind']:<8} {what}")
     print("\nthe stack stays up: `make down` stops it")
 

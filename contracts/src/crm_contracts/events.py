@@ -37,6 +37,23 @@ from crm_contracts.followup_events import (
     DealClosed,
     DealClosedPayload,
     DealFacts,
+    FollowupRevoked,
+    FollowupRevokedPayload,
+    FollowupUpdated,
+    FollowupUpdatedPayload,
+    OpportunityOpened,
+    OpportunityOpenedPayload,
+    ProposalAccepted,
+    ProposalContent,
+    ProposalCreated,
+    ProposalDecisionPayload,
+    ProposalPayload,
+    ProposalRejected,
+    ProposalRevised,
+    ProposalWithdrawn,
+    SiteObservations,
+    StageChanged,
+    StageChangedPayload,
     VisitFacts,
     VisitLogged,
     VisitLoggedPayload,
@@ -49,7 +66,10 @@ CUSTOMER_SERVICE_EVENTS = (
     ContactRemoved, CompetitorRecorded, FinancialsRecorded, CustomerAssigned, CustomersMerged, CustomersUnmerged,
 )
 SALESPERSON_EVENTS = (SalespersonRegistered, SalespersonUpdated)
-FOLLOWUP_EVENTS = (VisitLogged, DealClosed)
+FOLLOWUP_EVENTS = (
+    VisitLogged, DealClosed, FollowupUpdated, FollowupRevoked, OpportunityOpened, StageChanged,
+    ProposalCreated, ProposalRevised, ProposalWithdrawn, ProposalAccepted, ProposalRejected,
+)
 SCORING_EVENTS = (CustomerScored,)
 ALL_EVENTS = (*CUSTOMER_SERVICE_EVENTS, *SALESPERSON_EVENTS, *FOLLOWUP_EVENTS, *SCORING_EVENTS)
 

@@ -3,7 +3,7 @@ once in a MongoDB transaction, retry transient faults without skipping. The Kafk
 committed by the caller only after `process` returns, i.e. once the effect is durable."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -14,12 +14,13 @@ from pydantic import ValidationError
 from crm_contracts import Event, dead_letter_topic, parse_event
 from crm_runtime.logs import bind_event_context, clear_event_context
 from crm_runtime.outbox import Send
+from crm_runtime.parking import CustomerNotSeen, Parking, WaitForCustomer
 from crm_runtime.retry import until_it_works
 from crm_runtime.store import AlreadyApplied, Store, UnitOfWork
 
 log = structlog.get_logger(__name__)
 EventHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
-Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered"]
+Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered", "parked"]
 DEAD_LETTERS = "dead_letters"
 MAX_ERROR_CHARS = 4000
 
@@ -55,6 +56,8 @@ def reason_of(error: BaseException) -> str:
     if isinstance(error, ValidationError):
         kinds = {detail["type"] for detail in error.errors()}
         return "malformed" if kinds & {"json_invalid", "json_type", "model_type"} else "schema-invalid"
+    if isinstance(error, CustomerNotSeen):
+        return "customer-unknown"
     return "handler-failed"
 
 
@@ -101,12 +104,18 @@ class EventConsumer:
         *,
         handler_attempts: int = 5,
         max_backoff_s: float = 10.0,
+        parking: Parking | None = None,
+        releases_on: Collection[type[Event]] = (),
     ) -> None:
+        """`parking` keeps events whose handler raises WaitForCustomer; an event of a type in
+        `releases_on` (a customer appearing) then re-applies what waited for its customer."""
         self.store = store
         self.handlers = dict(handlers)
         self.dead_letters = dead_letters
         self.handler_attempts = handler_attempts
         self.max_backoff_s = max_backoff_s
+        self.parking = parking
+        self.releases_on = tuple(releases_on)
 
     async def process_batch(self, records: list[Record]) -> list[Outcome]:
         """Each partition's records in order, partitions side by side (one customer's events share a
@@ -133,20 +142,39 @@ class EventConsumer:
             return "ignored"
         bind_event_context(event)
         try:
-            return await self._apply(event, handler, record)
+            outcome = await self._apply(event, handler, record)
+            if outcome == "applied" and isinstance(event, self.releases_on) and self.parking is not None:
+                await self._release(event.customer_id)
+            return outcome
         finally:
             clear_event_context()
 
-    async def _apply(self, event: Event, handler: EventHandler, record: Record) -> Outcome:
+    async def _release(self, customer_id: str) -> None:
+        for record in await self.parking.waiting_for(customer_id):
+            event = parse_event(record.value)
+            bind_event_context(event)
+            outcome = await self._apply(event, self.handlers[type(event)], record, unpark=True)
+            log.info("parked event released", outcome=outcome)
+
+    async def _apply(self, event: Event, handler: EventHandler, record: Record, unpark: bool = False) -> Outcome:
         for attempt in range(1, self.handler_attempts + 1):
             try:
                 async for transient in until_it_works(self.max_backoff_s):
                     with transient:
-                        await self.store.run(lambda uow: handler(event, uow), consumed=event)
+                        await self.store.run(lambda uow: handler(event, uow), consumed=event, unpark=unpark)
                 return "applied"
             except AlreadyApplied:
                 log.info("duplicate event ignored")
+                if unpark:
+                    await self.parking.forget(event)
                 return "duplicate"
+            except WaitForCustomer as waiting:
+                if self.parking is None:
+                    await self.dead_letters.put(record, CustomerNotSeen(str(waiting)))
+                    return "dead-lettered"
+                if not unpark:
+                    await self.parking.park(event, record)
+                return "parked"
             except Exception as error:  # noqa: BLE001 - a bug for this event must not stop the partition
                 if attempt == self.handler_attempts:
                     await self.dead_letters.put(record, error)

@@ -1,11 +1,12 @@
 """What every service's HTTP side shares: the store, the correlation id, errors as 4xx."""
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -54,10 +55,9 @@ async def _bind_correlation_id(request: Request, call_next: Callable[[Request], 
 
 async def _invalid(_: Request, error: ValidationError | RequestValidationError) -> JSONResponse:
     """Bad input is a 422 with each field's reason; the input is not echoed (it may hold a password)."""
-    if isinstance(error, ValidationError):
-        details = error.errors(include_url=False, include_input=False)
-    else:
-        details = [{k: v for k, v in detail.items() if k not in ("input", "url", "ctx")} for detail in error.errors()]
+    raw = error.errors(include_url=False, include_input=False) if isinstance(error, ValidationError) else error.errors()
+    # ctx may hold the exception object itself, which is not JSON; the message already says it.
+    details = [{k: v for k, v in detail.items() if k not in ("input", "url", "ctx")} for detail in raw]
     return JSONResponse(status_code=422, content={"detail": details})
 
 
@@ -76,3 +76,31 @@ CorrelationId = Annotated[UUID, Depends(_correlation_id)]
 def public(document: dict[str, Any]) -> dict[str, Any]:
     """A stored document as the API shows it: `_id` becomes `id`."""
     return {"id": document["_id"], **{k: v for k, v in document.items() if k != "_id"}}
+
+
+IfMatch = Annotated[str | None, Header(description='The version read, as its ETag ("3") or a plain number.')]
+
+
+def version_from(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', if_match)
+    if match is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"If-Match must be a version like \"3\", not {if_match!r}")
+    return int(match.group(1))
+
+
+ERRORS = {
+    400: {"description": "A malformed header or cursor"},
+    401: {"description": "No valid token"},
+    403: {"description": "The caller's role or ownership does not allow it"},
+    404: {"description": "No such thing"},
+    409: {"description": "The state forbids it (stale version, archived, final stage…); `detail` says what is there"},
+    422: {"description": "Invalid input; `detail` lists each field and why"},
+    428: {"description": "An update without the version it was based on"},
+}
+
+
+def errors(*codes: int) -> dict[int, dict[str, str]]:
+    """The error answers of an operation for its OpenAPI document; 401 and 403 always."""
+    return {code: ERRORS[code] for code in (401, 403, *codes)}

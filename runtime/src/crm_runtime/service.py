@@ -20,6 +20,7 @@ from crm_runtime.consumer import DeadLetters, EventConsumer, EventHandler, Recor
 from crm_runtime.kafka import ensure_topics, make_broker, sender
 from crm_runtime.logs import configure_logging
 from crm_runtime.outbox import OutboxRelay
+from crm_runtime.parking import Parking
 from crm_runtime.retry import until_it_works
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
@@ -37,6 +38,8 @@ class ServiceSpec:
     handlers: Mapping[type[Event], EventHandler] = field(default_factory=dict)
     create_indexes: Callable[[Store], Awaitable[None]] | None = None
     on_start: Callable[["Service"], Awaitable[None]] | None = None
+    releases_on: Sequence[type[Event]] = field(default=(), metadata={
+        "doc": "Events that make a customer known: handlers may then raise WaitForCustomer to park."})
     errors: Mapping[type[Exception], int] = field(default_factory=dict)
 
 
@@ -54,14 +57,18 @@ class Service:
         self.relay = OutboxRelay(
             self.store, send, poll_interval_s=settings.outbox_poll_interval_s, batch_size=settings.outbox_batch_size
         )
+        dead_letters = DeadLetters(send, self.store, settings.consumer_group, settings.retry_max_backoff_s)
+        self.parking = Parking(self.store, dead_letters, settings.park_timeout_s) if spec.releases_on else None
         self.consumer = EventConsumer(
             self.store,
             spec.handlers,
-            DeadLetters(send, self.store, settings.consumer_group, settings.retry_max_backoff_s),
+            dead_letters,
             handler_attempts=settings.handler_attempts,
             max_backoff_s=settings.retry_max_backoff_s,
+            parking=self.parking,
+            releases_on=spec.releases_on,
         )
-        self._relay_task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
         if spec.subscribes_to:
             self._subscribe()
         self.http = self._http_app()
@@ -113,6 +120,8 @@ class Service:
             with attempt:
                 await self.client.admin.command("ping")
                 await self.store.ensure_indexes()
+                if self.parking is not None:
+                    await self.parking.ensure_indexes()
                 if self.spec.create_indexes:
                     await self.spec.create_indexes(self.store)
                 if self.spec.on_start:
@@ -122,13 +131,17 @@ class Service:
             with attempt:
                 await ensure_topics(self.settings)
                 await self.broker.start()
-        self._relay_task = asyncio.create_task(self.relay.run_forever(), name="outbox-relay")
+        self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
+        if self.parking is not None:
+            self._tasks.append(asyncio.create_task(
+                self.parking.run_forever(self.settings.park_sweep_interval_s), name="parking-sweeper"))
         log.info("service started", database=self.settings.database_name, group=self.settings.consumer_group)
 
     async def stop(self) -> None:
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            await asyncio.gather(self._relay_task, return_exceptions=True)
+        if self._tasks:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             try:
                 await self.relay.release_lease()
             except Exception as error:  # noqa: BLE001 - the lease then simply runs out

@@ -32,6 +32,8 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster.")
     consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched, applied, then committed together.")
+    park_timeout_s: float = Field(default=86400, gt=0, description="How long an event waits for its customer.")
+    park_sweep_interval_s: float = Field(default=60, gt=0)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
     retry_max_backoff_s: float = Field(default=10.0, gt=0)

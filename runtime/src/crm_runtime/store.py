@@ -15,6 +15,7 @@ from crm_contracts import Event, topic_of
 T = TypeVar("T")
 OUTBOX = "outbox"
 INBOX = "processed_events"
+PARKED = "parked_events"
 SENT_RETENTION_S = 7 * 24 * 3600
 
 
@@ -63,12 +64,13 @@ class Store:
         await self.db[OUTBOX].create_index("sent_at", expireAfterSeconds=SENT_RETENTION_S)
 
     async def run(
-        self, work: Callable[[UnitOfWork], Awaitable[T]], *, consumed: Event | None = None
+        self, work: Callable[[UnitOfWork], Awaitable[T]], *, consumed: Event | None = None, unpark: bool = False
     ) -> T:
         """Runs `work` in one transaction; its emitted events go to the outbox in that transaction.
 
         With `consumed`, the event's id is recorded in the inbox in the same transaction, and
-        AlreadyApplied is raised (nothing changes) when it was applied before.
+        AlreadyApplied is raised (nothing changes) when it was applied before. With `unpark`, the
+        consumed event also leaves the parked events in that transaction.
         """
         emitted: list[Event] = []
 
@@ -83,6 +85,8 @@ class Store:
                     )
                 except DuplicateKeyError as duplicate:
                     raise AlreadyApplied(str(consumed.event_id)) from duplicate
+                if unpark:
+                    await self.db[PARKED].delete_one({"_id": str(consumed.event_id)}, session=session)
             result = await work(uow)
             if uow.emitted:
                 await self.db[OUTBOX].insert_many([outbox_document(e) for e in uow.emitted], session=session)

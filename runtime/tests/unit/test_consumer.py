@@ -13,7 +13,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.applied: set[str] = set()
 
-    async def run(self, work, *, consumed=None):
+    async def run(self, work, *, consumed=None, unpark=False):
         if consumed is not None and str(consumed.event_id) in self.applied:
             raise AlreadyApplied(str(consumed.event_id))
         result = await work(object())

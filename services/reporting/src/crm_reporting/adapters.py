@@ -33,6 +33,15 @@ async def add_to_timeline(uow: UnitOfWork, entry: dict[str, Any]) -> None:
     await uow.db[TIMELINE].insert_one(entry, session=uow.session)
 
 
+async def update_timeline_entry(uow: UnitOfWork, customer_id: str, followup_id: str, fields: dict[str, Any]) -> bool:
+    """Changes the timeline entry of a follow-up; False when it is not there (yet) or unchanged."""
+    result = await uow.db[TIMELINE].update_one(
+        {"customer_id": customer_id, "kind": "followup", "details.followup_id": followup_id,
+         "revoked": {"$ne": True}},
+        {"$set": fields}, session=uow.session)
+    return result.modified_count == 1
+
+
 async def find_profile(store: Store, customer_id: str) -> dict[str, Any] | None:
     return await store.db[PROFILES].find_one({"_id": customer_id})
 

@@ -31,6 +31,7 @@ async def customer_report(customer_id: str, store: StoreDep, caller: Readers, li
         "profile": profile.get("profile"),
         "status": profile.get("status", "active"),
         "owner_id": profile.get("owner_id"),
+        "pipeline": profile.get("pipeline"),
         "latest_score": profile.get("latest_score"),
         "counts": {name: counts.get(name, 0) for name in COUNTS},
         "timeline": [{"event_id": entry.pop("_id"), **entry} for entry in timeline],

@@ -11,6 +11,15 @@ from crm_contracts import (
     CustomerUpdated,
     DealClosed,
     Event,
+    FollowupRevoked,
+    FollowupUpdated,
+    OpportunityOpened,
+    ProposalAccepted,
+    ProposalCreated,
+    ProposalRejected,
+    ProposalRevised,
+    ProposalWithdrawn,
+    StageChanged,
     VisitLogged,
 )
 from crm_reporting import adapters
@@ -75,7 +84,41 @@ async def on_customer_restored(event: CustomerRestored, uow: UnitOfWork) -> None
                                                           "$setOnInsert": {"profile": None}})
 
 
+async def on_followup_updated(event: FollowupUpdated, uow: UnitOfWork) -> None:
+    followup = event.payload.followup
+    await adapters.update_timeline_entry(uow, event.customer_id, followup.followup_id, {
+        "details": followup.model_dump(mode="json"), "at": followup.started_at})
+
+
+async def on_followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
+    if await adapters.update_timeline_entry(uow, event.customer_id, event.payload.followup_id,
+                                            {"revoked": True, "revoked_reason": event.payload.reason}):
+        await adapters.update_profile(uow, event.customer_id, {"$inc": {"counts.followups": -1}})
+
+
+async def on_pipeline_event(event: OpportunityOpened | StageChanged, uow: UnitOfWork) -> None:
+    payload = event.payload
+    stage = payload.stage if isinstance(event, OpportunityOpened) else payload.to_stage
+    await adapters.add_to_timeline(uow, _entry(event, "stage", event.occurred_at))
+    await adapters.update_profile(uow, event.customer_id, {"$set": {"pipeline": {
+        "opportunity_id": payload.opportunity_id, "stage": stage, "win_probability": payload.win_probability,
+        "since": event.occurred_at}}, "$setOnInsert": {"profile": None}})
+
+
+async def on_proposal_event(event: Event, uow: UnitOfWork) -> None:
+    entry = _entry(event, "proposal", event.occurred_at)
+    entry["details"]["event_type"] = event.event_type
+    await adapters.add_to_timeline(uow, entry)
+    await adapters.update_profile(uow, event.customer_id, {"$setOnInsert": {"profile": None}})
+
+
 HANDLERS: dict[type[Event], EventHandler] = {
+    FollowupUpdated: on_followup_updated,
+    FollowupRevoked: on_followup_revoked,
+    OpportunityOpened: on_pipeline_event,
+    StageChanged: on_pipeline_event,
+    **dict.fromkeys((ProposalCreated, ProposalRevised, ProposalWithdrawn, ProposalAccepted, ProposalRejected),
+                    on_proposal_event),
     CustomerUpdated: on_customer_updated,
     CustomerAssigned: on_customer_assigned,
     CustomerArchived: on_customer_archived,

@@ -1,0 +1,1 @@
+"""The follow-up service's rules. Pure Python: no I/O."""

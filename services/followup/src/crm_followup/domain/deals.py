@@ -1,0 +1,28 @@
+"""Closing a deal: won with its contract facts, or lost with a reason from the catalogue."""
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, field_validator
+
+from crm_contracts import DealFacts
+from crm_contracts.envelope import CustomerId
+
+LOST_REASONS = (
+    "price", "service_quality", "coverage", "capacity", "transit_time", "relationship", "timing",
+    "incumbent_contract", "requirements_mismatch", "went_in_house", "no_decision", "other",
+)
+
+
+class CloseDeal(DealFacts):
+    """The facts of the deal; `lost_reason` must come from the catalogue (LOST_REASONS)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    customer_id: CustomerId
+    outcome: Literal["won", "lost"] = Field(description="won or lost: both are final.")
+
+    @field_validator("lost_reason")
+    @classmethod
+    def _from_the_catalogue(cls, reason: str | None) -> str | None:
+        if reason is not None and reason not in LOST_REASONS:
+            raise ValueError(f"lost_reason must be one of: {', '.join(LOST_REASONS)}")
+        return reason

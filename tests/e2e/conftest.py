@@ -1,0 +1,141 @@
+"""The four services as separate processes over real Kafka and mongod, for every end-to-end test."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+SERVICES = ("customer", "followup", "scoring", "reporting")
+ADMIN = {"username": "e2e-admin", "password": uuid.uuid4().hex}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack(infra, namespace, tmp_path_factory):
+    """Starts each service with `python -m crm_<name>`; stops each by its own PID."""
+    logs = tmp_path_factory.mktemp("e2e-logs")
+    urls, processes = {}, []
+    secret = uuid.uuid4().hex * 2  # the same in every service, made for this run
+    for name in SERVICES:
+        port = free_port()
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+            "MONGODB_URI": infra.mongodb_uri,
+            "CRM_NAMESPACE": f"{namespace}e2e",
+            "CRM_HTTP_PORT": str(port),
+            "CRM_OUTBOX_POLL_INTERVAL_S": "0.2",
+            "CRM_AUTH_SECRET": secret,
+            "CRM_ADMIN_USERNAME": ADMIN["username"],
+            "CRM_ADMIN_PASSWORD": ADMIN["password"],
+        }
+        log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process below
+        processes.append((name, subprocess.Popen([sys.executable, "-m", f"crm_{name}"], env=env,
+                                                 stdout=log, stderr=subprocess.STDOUT), log))
+        urls[name] = f"http://127.0.0.1:{port}"
+    try:
+        for (name, process, _), url in zip(processes, urls.values(), strict=True):
+            wait_healthy(name, process, url, logs)
+        yield urls
+    finally:
+        for _, process, log in processes:
+            process.terminate()
+        for name, process, log in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
+
+
+def wait_healthy(name: str, process: subprocess.Popen, url: str, logs: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{name} exited: {(logs / f'{name}.log').read_text()[-3000:]}"
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{name} not healthy after 60 s")
+
+
+class Client:
+    """HTTP to the running stack as one user; `eventually` retries until the check passes."""
+
+    def __init__(self, urls: dict[str, str], headers: dict[str, str]) -> None:
+        self.urls, self.headers = urls, headers
+
+    def call(self, method: str, service: str, path: str, **kwargs) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return httpx.request(method, f"{self.urls[service]}{path}", headers=headers, timeout=10, **kwargs)
+
+    def post(self, service: str, path: str, body: dict | None = None, **kwargs) -> httpx.Response:
+        return self.call("POST", service, path, json=body if body is not None else {}, **kwargs)
+
+    def get(self, service: str, path: str, **kwargs) -> httpx.Response:
+        return self.call("GET", service, path, **kwargs)
+
+
+def _eventually(check, timeout_s: float = 60.0, what: str = "condition"):
+    """Polls check() until it returns something truthy; fails with the last value after timeout_s."""
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if last := check():
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"{what} still not true after {timeout_s} s (last: {last!r})")
+
+
+def login(urls, username: str, password: str) -> Client:
+    response = httpx.post(f"{urls['customer']}/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return Client(urls, {"Authorization": f"Bearer {response.json()['access_token']}"})
+
+
+@pytest.fixture(scope="session")
+def admin(stack) -> Client:
+    return login(stack, ADMIN["username"], ADMIN["password"])
+
+
+@pytest.fixture(scope="session")
+def salesperson(stack, admin):
+    """salesperson(region, seniority=3): registers one with a login of their own; returns (id, Client)."""
+
+    def make(region: str, seniority: int = 3) -> tuple[str, Client]:
+        salesperson_id = f"sp-{region}"
+        registered = admin.post("customer", "/salespeople", {
+            "salesperson_id": salesperson_id, "name": salesperson_id, "regions": [region], "capacity": 10,
+            "seniority": seniority})
+        assert registered.status_code == 201, registered.text
+        password = uuid.uuid4().hex
+        user = admin.post("customer", "/users", {"username": salesperson_id, "password": password,
+                                                  "role": "salesperson", "salesperson_id": salesperson_id})
+        assert user.status_code == 201, user.text
+        return salesperson_id, login(stack, salesperson_id, password)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def until():
+    """until(check, what=...): polls check() until truthy (60 s at most) and returns its value."""
+    return _eventually
+
+
+@pytest.fixture(scope="session")
+def anonymous(stack) -> Client:
+    return Client(stack, {})
