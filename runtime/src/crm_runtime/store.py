@@ -52,6 +52,8 @@ class Store:
     def __init__(self, client: AsyncMongoClient, database_name: str) -> None:
         self.client = client
         self.db: AsyncDatabase = client[database_name]
+        # So that adapters read alike from a Store (no transaction) or a UnitOfWork (its session).
+        self.session: AsyncClientSession | None = None
         self._on_emit: list[Callable[[], None]] = []
 
     def on_emit(self, callback: Callable[[], None]) -> None:

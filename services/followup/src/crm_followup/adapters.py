@@ -26,10 +26,8 @@ async def create_indexes(store: Store) -> None:
     await db[DEALS].create_index([("customer_id", ASCENDING), ("closed_at", DESCENDING)])
 
 
-async def find(db_or_uow, collection: str, query: dict[str, Any]) -> dict[str, Any] | None:
-    if isinstance(db_or_uow, UnitOfWork):
-        return await db_or_uow.db[collection].find_one(query, session=db_or_uow.session)
-    return await db_or_uow.db[collection].find_one(query)
+async def find(source: Store | UnitOfWork, collection: str, query: dict[str, Any]) -> dict[str, Any] | None:
+    return await source.db[collection].find_one(query, session=source.session)
 
 
 async def insert(uow: UnitOfWork, collection: str, document: dict[str, Any]) -> None:

@@ -15,10 +15,8 @@ async def insert(uow: UnitOfWork, document: dict[str, Any]) -> None:
     await uow.db[CUSTOMERS].insert_one(document, session=uow.session)
 
 
-async def get(db_or_uow, customer_id: str) -> dict[str, Any] | None:
-    if isinstance(db_or_uow, UnitOfWork):
-        return await db_or_uow.db[CUSTOMERS].find_one({"_id": customer_id}, session=db_or_uow.session)
-    return await db_or_uow.db[CUSTOMERS].find_one({"_id": customer_id})
+async def get(source: Store | UnitOfWork, customer_id: str) -> dict[str, Any] | None:
+    return await source.db[CUSTOMERS].find_one({"_id": customer_id}, session=source.session)
 
 
 async def update_if_version(uow: UnitOfWork, customer_id: str, version: int, changes: dict[str, Any],
@@ -63,11 +61,9 @@ async def page(store: Store, query: dict[str, Any], sort: list, limit: int) -> l
 
 # --- contacts and competitors -------------------------------------------------------------------
 
-async def contacts_of(db_or_uow, customer_id: str) -> list[dict[str, Any]]:
+async def contacts_of(source: Store | UnitOfWork, customer_id: str) -> list[dict[str, Any]]:
     query = {"customer_id": customer_id, "removed": False}
-    if isinstance(db_or_uow, UnitOfWork):
-        return await db_or_uow.db[CONTACTS].find(query, session=db_or_uow.session).sort("_id").to_list()
-    return await db_or_uow.db[CONTACTS].find(query).sort("_id").to_list()
+    return await source.db[CONTACTS].find(query, session=source.session).sort("_id").to_list()
 
 
 async def count_contacts(store: Store, customer_id: str) -> int:

@@ -31,10 +31,8 @@ async def list_salespeople(store: Store) -> list[dict[str, Any]]:
     return await store.db[SALESPEOPLE].find({}).sort("_id").to_list()
 
 
-async def get_salesperson(db_or_uow, salesperson_id: str) -> dict[str, Any] | None:
-    if isinstance(db_or_uow, UnitOfWork):
-        return await db_or_uow.db[SALESPEOPLE].find_one({"_id": salesperson_id}, session=db_or_uow.session)
-    return await db_or_uow.db[SALESPEOPLE].find_one({"_id": salesperson_id})
+async def get_salesperson(source: Store | UnitOfWork, salesperson_id: str) -> dict[str, Any] | None:
+    return await source.db[SALESPEOPLE].find_one({"_id": salesperson_id}, session=source.session)
 
 
 async def insert_salesperson(uow: UnitOfWork, document: dict[str, Any]) -> None:
