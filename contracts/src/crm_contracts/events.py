@@ -59,7 +59,13 @@ from crm_contracts.followup_events import (
     VisitLoggedPayload,
 )
 from crm_contracts.salesperson_events import SalespersonPayload, SalespersonRegistered, SalespersonUpdated
-from crm_contracts.scoring_events import CustomerScored, CustomerScoredPayload
+from crm_contracts.scoring_events import (
+    CustomerScored,
+    CustomerScoredPayload,
+    ProbabilityContribution,
+    RecommendedStrategy,
+    ScoreContribution,
+)
 
 CUSTOMER_SERVICE_EVENTS = (
     CustomerCreated, CustomerUpdated, CustomerArchived, CustomerRestored, ContactAdded, ContactUpdated,

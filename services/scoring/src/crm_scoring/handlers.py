@@ -1,56 +1,20 @@
-"""Scoring's reactions: each event updates the customer's signals and re-scores it, in one
-transaction with the CustomerScored event it emits."""
+"""Scoring's reactions: the engine, on MongoDB state, in one transaction with the CustomerScored
+events it emits (only when a result changes)."""
 
-from typing import Any
-
-from crm_contracts import CustomerCreated, CustomerScored, CustomerScoredPayload, DealClosed, Event, VisitLogged
+from crm_contracts import CustomerScored, Event, events
 from crm_runtime.consumer import EventHandler
 from crm_runtime.store import UnitOfWork
-from crm_scoring import adapters
-from crm_scoring.domain import RULE_VERSION, assess
+from crm_scoring.adapters import MongoState
+from crm_scoring.engine import react
 
 PRODUCER = "scoring"
+CONSUMED = (*events.CUSTOMER_SERVICE_EVENTS, *events.FOLLOWUP_EVENTS)
 
 
-async def _rescore(event: Event, uow: UnitOfWork, update: dict[str, Any]) -> None:
-    assessment = assess(await adapters.update_signals(uow, event.customer_id, update))
-    uow.emit(
-        CustomerScored(
-            producer=PRODUCER,
-            customer_id=event.customer_id,
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-            payload=CustomerScoredPayload(
-                score=assessment.score,
-                tier=assessment.tier,
-                win_probability=assessment.win_probability,
-                reasons=assessment.reasons,
-                rule_version=RULE_VERSION,
-            ),
-        )
-    )
+def handlers(model_version: str) -> dict[type[Event], EventHandler]:
+    async def score(event: Event, uow: UnitOfWork) -> None:
+        for customer_id, assessment in await react(MongoState(uow), event, model_version):
+            uow.emit(CustomerScored(producer=PRODUCER, customer_id=customer_id, correlation_id=event.correlation_id,
+                                    causation_id=event.event_id, payload=assessment.payload()))
 
-
-async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
-    facts = event.payload
-    await _rescore(event, uow, {"$set": {
-        "monthly_freight_volume_tons": facts.monthly_freight_volume_tons,
-        "size": facts.size,
-        "nature": facts.nature.value,
-    }})
-
-
-async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
-    await _rescore(event, uow, {"$inc": {"followups": 1}})
-
-
-async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
-    counter = "deals_won" if event.payload.outcome == "won" else "deals_lost"
-    await _rescore(event, uow, {"$inc": {counter: 1}})
-
-
-HANDLERS: dict[type[Event], EventHandler] = {
-    CustomerCreated: on_customer_created,
-    VisitLogged: on_visit_logged,
-    DealClosed: on_deal_closed,
-}
+    return dict.fromkeys(CONSUMED, score)

@@ -1,33 +1,161 @@
+"""The scoring service on real Kafka and mongod: scores move with reasons, nothing is emitted for
+no change, deals of similar customers count, a restart mid-stream loses and repeats nothing."""
+
+import math
 import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from crm_contracts import (
     CustomerCreated,
     CustomerCreatedPayload,
-    CustomerScored,
+    CustomerUpdated,
+    CustomerUpdatedPayload,
     DealClosed,
     DealClosedPayload,
+    FinancialsRecorded,
+    FinancialsRecordedPayload,
+    VisitLogged,
+    VisitLoggedPayload,
     parse_event,
     topic_of,
 )
 from crm_scoring.bootstrap import ScoringSettings, bootstrap
 
+NOW = datetime.now(UTC)
 
-async def test_each_event_about_a_customer_rescores_it_with_reasons_and_causation(settings_for, running, kafka):
-    await running(bootstrap(settings_for(ScoringSettings)))
+
+def created(customer_id: str, industry: str) -> CustomerCreated:
+    return CustomerCreated(producer="customer", customer_id=customer_id, payload=CustomerCreatedPayload(
+        name=f"{customer_id} Ltd", size="large", industry=industry, region="east", monthly_freight_volume_tons=500))
+
+
+def visit(customer_id: str) -> VisitLogged:
+    return VisitLogged(producer="followup", customer_id=customer_id, payload=VisitLoggedPayload(
+        followup_id=str(uuid.uuid4()), salesperson_id="sp-1", channel="visit", subject="visit",
+        started_at=NOW - timedelta(days=1), ended_at=NOW - timedelta(days=1, minutes=-30)))
+
+
+def deal(customer_id: str, outcome: str = "won") -> DealClosed:
+    facts = {"amount": "10", "currency": "CNY"} if outcome == "won" else {"lost_reason": "price"}
+    return DealClosed(producer="followup", customer_id=customer_id,
+                      payload=DealClosedPayload(deal_id=str(uuid.uuid4()), outcome=outcome, **facts))
+
+
+async def publish(kafka, *events) -> None:
+    for event in events:
+        await kafka.publish(topic_of(event.event_type), event.to_bytes(), key=event.key())
+
+
+async def scores_of(kafka, customer_id: str, expect: int, settle_s: float = 1.0) -> list:
+    records = await kafka.read(topic_of("CustomerScored"), kafka.where(customer_id=customer_id), expect=expect,
+                               settle_s=settle_s)
+    return [parse_event(record.value) for record in records]
+
+
+@pytest.fixture
+async def service(settings_for, running):
+    return await running(bootstrap(settings_for(ScoringSettings)))
+
+
+async def test_a_score_moves_with_its_reasons_after_financials_and_after_follow_ups(service, kafka):
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
-    created = CustomerCreated(producer="test", customer_id=customer_id, payload=CustomerCreatedPayload(
-        name="Scored Ltd", size="large", monthly_freight_volume_tons=500))
-    won = DealClosed(producer="erp", customer_id=customer_id, correlation_id=created.correlation_id,
-                     payload=DealClosedPayload(deal_id="d-1", outcome="won", amount="10", currency="CNY"))
-    await kafka.publish(topic_of("CustomerCreated"), created.to_bytes(), key=created.key())
-    await kafka.publish(topic_of("DealClosed"), won.to_bytes(), key=won.key())
+    first = created(customer_id, "retail")
+    financials = FinancialsRecorded(producer="customer", customer_id=customer_id, payload=FinancialsRecordedPayload(
+        statements=[{"year": 2025, "revenue": "1000"}],
+        ratios=[{"year": 2025, "current_ratio": 1.6, "debt_to_asset_ratio": 0.3, "sales_profit_margin": 0.09,
+                 "receivables_turnover": 9, "operating_cash_flow": "100"}]))
+    followup = visit(customer_id)
+    await publish(kafka, first, financials)
+    await scores_of(kafka, customer_id, expect=2, settle_s=0)  # the two topics are not ordered together
+    await publish(kafka, followup)
+    scored = await scores_of(kafka, customer_id, expect=3)
+    by_cause = {event.causation_id: event.payload for event in scored}
+    after_create, after_financials = by_cause[first.event_id], by_cause[financials.event_id]
+    assert after_financials.score > after_create.score
+    assert any(c.factor == "financial.current_ratio" and c.points > 0 for c in after_financials.contributions)
+    final = by_cause[followup.event_id]
+    assert final.score > after_financials.score and "1 follow-up(s) by visit" in " ".join(final.reasons)
+    for payload in by_cause.values():
+        assert sum(c.points for c in payload.contributions) == payload.score
+        assert payload.rule_version == "value-v1"
 
-    scored = await kafka.read(topic_of("CustomerScored"), kafka.where(customer_id=customer_id), expect=2, settle_s=1)
-    events: list[CustomerScored] = [parse_event(record.value) for record in scored]
-    assert {event.causation_id for event in events} == {created.event_id, won.event_id}
-    assert all(event.correlation_id == created.correlation_id for event in events)
-    # The two topics are not ordered with each other: whichever came second scores both facts.
-    final = max((event.payload for event in events), key=lambda payload: payload.score)
-    assert final.score == 50
-    assert final.reasons == ["+20 freight volume 500 t/month", "+15 large company", "+15 1 deal(s) won"]
-    assert {event.payload.score for event in events} - {50} <= {35, 15}
+
+async def test_nothing_is_emitted_when_nothing_that_counts_changed(service, kafka):
+    customer_id = f"c-{uuid.uuid4().hex[:8]}"
+    address_only = CustomerUpdated(producer="customer", customer_id=customer_id, payload=CustomerUpdatedPayload(
+        version=2, changed=["address"], fields={"address": "1 Bund Road"}))
+    the_first = created(customer_id, "retail")
+    await publish(kafka, the_first, address_only, the_first)
+    scored = await scores_of(kafka, customer_id, expect=1, settle_s=3)
+    assert [event.causation_id for event in scored] == [the_first.event_id]
+
+
+async def test_deals_of_similar_customers_move_the_win_probability(service, kafka):
+    industry = f"industry-{uuid.uuid4().hex[:6]}"
+    watched = f"c-{uuid.uuid4().hex[:8]}"
+    await publish(kafka, created(watched, industry))
+    before = (await scores_of(kafka, watched, expect=1, settle_s=0))[0].payload.win_probability
+    similar = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(6)]
+    await publish(kafka, *(created(other, industry) for other in similar))
+    await publish(kafka, *(deal(other) for other in similar))
+    records = await kafka.read(topic_of("CustomerScored"), lambda record: record.key == watched.encode()
+                               and b"6 won" in record.value)
+    latest = parse_event(records[0].value).payload
+    assert latest.win_probability > before
+    (effect,) = [e for e in latest.probability_contributions if e.feature == "industry"]
+    assert effect.log_odds > 0 and "6 won" in effect.reason
+    log_odds = latest.prior_log_odds + sum(e.log_odds for e in latest.probability_contributions)
+    assert round(1 / (1 + math.exp(-log_odds)), 4) == latest.win_probability
+
+
+async def test_a_restart_in_the_middle_of_a_stream_neither_loses_nor_repeats_an_event(
+    settings_for, running, kafka, eventually
+):
+    settings = settings_for(ScoringSettings, service_name=f"scoring-restart-{uuid.uuid4().hex[:4]}")
+    first = await running(bootstrap(settings))
+    customer_id = f"c-{uuid.uuid4().hex[:8]}"
+    visits = [visit(customer_id) for _ in range(40)]
+    start = created(customer_id, "retail")
+    await publish(kafka, start, *visits[:20])
+    ours = [str(event.event_id) for event in (start, *visits)]
+
+    async def applied() -> int:
+        return await first.store.db["processed_events"].count_documents({"_id": {"$in": ours}})
+    await eventually(applied)
+    await first.stop()  # mid-stream: some of the first 21 applied, the rest not yet, or all
+    await publish(kafka, *visits[20:])
+    second = await running(bootstrap(settings))
+
+    async def all_applied():
+        return await second.store.db["processed_events"].count_documents({"_id": {"$in": ours}}) == 41
+    await eventually(all_applied)
+    stored = await second.store.db["customer_features"].find_one({"_id": customer_id})
+    assert len(stored["features"]["followups"]) == 40
+    scored = await scores_of(kafka, customer_id, expect=1, settle_s=2)
+    causes = [event.causation_id for event in scored]
+    assert len(causes) == len(set(causes)), "no event was applied twice"
+
+
+async def test_managers_edit_strategies_and_the_matching_one_is_recommended(service, http, kafka):
+    industry = f"industry-{uuid.uuid4().hex[:6]}"
+    async with http(service) as manager:
+        saved = await manager.put(f"/strategies/{industry}-care", json={
+            "name": "Large accounts care", "segment": {"industries": [industry]}, "contact_every_days": 14,
+            "channel": "visit", "offer": "dedicated lane pricing", "owner_seniority": 3})
+        again = await manager.put(f"/strategies/{industry}-care", json={
+            "name": "Large accounts care", "segment": {"industries": [industry]}, "contact_every_days": 7,
+            "channel": "visit", "offer": "dedicated lane pricing", "owner_seniority": 3})
+        versions = (await manager.get(f"/strategies/{industry}-care/versions")).json()
+        bad = await manager.put("/strategies/x", json={"name": "x", "contact_every_days": 0, "channel": "fax",
+                                                       "offer": "x", "owner_seniority": 9})
+    async with http(service, role="salesperson", salesperson_id="sp-1") as salesperson:
+        refused = await salesperson.put("/strategies/y", json={})
+    assert (saved.json()["version"], again.json()["version"]) == (1, 2)
+    assert [v["version"] for v in versions] == [2, 1] and bad.status_code == 422 and refused.status_code == 403
+    customer_id = f"c-{uuid.uuid4().hex[:8]}"
+    await publish(kafka, created(customer_id, industry))
+    (scored,) = await scores_of(kafka, customer_id, expect=1, settle_s=0)
+    assert scored.payload.strategy.strategy_id == f"{industry}-care"
+    assert (scored.payload.strategy.version, scored.payload.strategy.contact_every_days) == (2, 7)

@@ -1,0 +1,58 @@
+"""How scoring reacts to an event, written once for the live service (state in MongoDB) and for
+replays (state in memory), so that both give the same scores for the same events in the same order."""
+
+from typing import Protocol
+
+from crm_contracts import DealClosed, Event
+from crm_scoring.domain.assessment import Assessment, assess
+from crm_scoring.domain.features import Features, apply
+from crm_scoring.domain.strategy import Strategy
+from crm_scoring.domain.win_probability import WinCounts
+
+SIMILAR_LIMIT = 200
+
+
+class ScoringState(Protocol):
+    async def features(self, customer_id: str) -> Features: ...
+    async def save_features(self, customer_id: str, features: Features) -> None: ...
+    async def counts(self) -> WinCounts: ...
+    async def learn(self, segment: dict[str, str], outcome: str) -> None: ...
+    async def strategies(self) -> list[Strategy]: ...
+    async def last(self, customer_id: str) -> list | None: ...
+    async def save_last(self, customer_id: str, key: list) -> None: ...
+    async def similar(self, customer_id: str, industry: str, limit: int) -> list[tuple[str, Features]]: ...
+
+
+def key_of(assessment: Assessment) -> list:
+    score, tier, probability, strategy, model = assessment.key()
+    return [score, tier, probability, list(strategy) if strategy else None, model]
+
+
+async def rescore(state: ScoringState, customer_id: str, features: Features, cause: Event,
+                  model_version: str) -> Assessment | None:
+    """The new assessment, or None when nothing worth announcing changed."""
+    assessment = assess(features, await state.counts(), await state.strategies(), cause.occurred_at, model_version)
+    key = key_of(assessment)
+    if key == await state.last(customer_id):
+        return None
+    await state.save_last(customer_id, key)
+    return assessment
+
+
+async def react(state: ScoringState, event: Event, model_version: str) -> list[tuple[str, Assessment]]:
+    """Updates the customer's features (and the win counts for a deal) and re-scores whoever the
+    event concerns: the customer, and after a deal the customers of the same industry."""
+    before = await state.features(event.customer_id)
+    after = apply(before, event)
+    is_deal = isinstance(event, DealClosed)
+    if is_deal:
+        await state.learn(after.segment(), event.payload.outcome)
+    if after == before and not is_deal:
+        return []
+    if after != before:
+        await state.save_features(event.customer_id, after)
+    rescored = [(event.customer_id, await rescore(state, event.customer_id, after, event, model_version))]
+    if is_deal and after.industry:
+        for other_id, other in await state.similar(event.customer_id, after.industry, SIMILAR_LIMIT):
+            rescored.append((other_id, await rescore(state, other_id, other, event, model_version)))
+    return [(customer_id, assessment) for customer_id, assessment in rescored if assessment is not None]

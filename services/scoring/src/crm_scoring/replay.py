@@ -1,0 +1,154 @@
+"""Replay and backtest: the topics from their beginning through a chosen model version, in memory,
+without touching the live state; then how well each model ranked customers against the deals that
+followed.
+
+    uv run crm-scoring-replay --models value-v1 value-v2 [--bootstrap 127.0.0.1:9092]
+"""
+
+import argparse
+import asyncio
+import os
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer
+
+from crm_contracts import DealClosed, Event, parse_event
+from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
+from crm_scoring.domain.features import Features
+from crm_scoring.domain.strategy import Strategy
+from crm_scoring.domain.win_probability import WinCounts, learn
+from crm_scoring.engine import key_of, react, rescore
+
+
+@dataclass
+class InMemoryState:
+    """ScoringState in dictionaries: the live service's logic with nothing stored."""
+
+    known: dict[str, Features] = field(default_factory=dict)
+    results: dict[str, list] = field(default_factory=dict)
+    win_counts: WinCounts = field(default_factory=WinCounts)
+    catalogue: list[Strategy] = field(default_factory=list)
+
+    async def features(self, customer_id: str) -> Features:
+        return self.known.get(customer_id, Features())
+
+    async def save_features(self, customer_id: str, features: Features) -> None:
+        self.known[customer_id] = features
+
+    async def counts(self) -> WinCounts:
+        return self.win_counts
+
+    async def learn(self, segment: dict[str, str], outcome: str) -> None:
+        self.win_counts = learn(self.win_counts, segment, outcome)
+
+    async def strategies(self) -> list[Strategy]:
+        return self.catalogue
+
+    async def last(self, customer_id: str) -> list | None:
+        return self.results.get(customer_id)
+
+    async def save_last(self, customer_id: str, key: list) -> None:
+        self.results[customer_id] = key
+
+    async def similar(self, customer_id: str, industry: str, limit: int) -> list[tuple[str, Features]]:
+        wanted = industry.strip().lower()
+        return [(cid, f) for cid, f in sorted(self.known.items())
+                if cid != customer_id and f.industry and f.industry.strip().lower() == wanted][:limit]
+
+
+@dataclass
+class Backtest:
+    model_version: str
+    state: InMemoryState = field(default_factory=InMemoryState)
+    emitted: list[tuple[str, list]] = field(default_factory=list)
+    predictions: list[tuple[float, str, bool]] = field(default_factory=list)  # probability, tier, won
+
+    async def feed(self, event: Event) -> None:
+        if isinstance(event, DealClosed):
+            # What the model said of this customer just before the deal closed.
+            before = await rescore(InMemoryState(dict(self.state.known), {}, self.state.win_counts,
+                                                 self.state.catalogue),
+                                   event.customer_id, await self.state.features(event.customer_id), event,
+                                   self.model_version)
+            self.predictions.append((before.win.probability, before.value.tier, event.payload.outcome == "won"))
+        for customer_id, assessment in await react(self.state, event, self.model_version):
+            self.emitted.append((customer_id, key_of(assessment)))
+
+    def auc(self) -> float | None:
+        """Area under the ROC curve of the win probability: the chance that a won deal was ranked
+        above a lost one (ties count half)."""
+        won = [p for p, _, outcome in self.predictions if outcome]
+        lost = [p for p, _, outcome in self.predictions if not outcome]
+        if not won or not lost:
+            return None
+        pairs = sum(1.0 if w > lo else 0.5 if w == lo else 0.0 for w in won for lo in lost)
+        return pairs / (len(won) * len(lost))
+
+    def win_rates(self) -> tuple[float | None, float | None]:
+        """Share of deals won among customers in tier A before the deal, and among the rest."""
+        def rate(rows):
+            return sum(1 for *_, won in rows if won) / len(rows) if rows else None
+        tier_a = [row for row in self.predictions if row[1] == "A"]
+        rest = [row for row in self.predictions if row[1] != "A"]
+        return rate(tier_a), rate(rest)
+
+
+async def read_history(bootstrap: str, topics: tuple[str, ...] = (CUSTOMER_EVENTS, FOLLOWUP_EVENTS)) -> list[Event]:
+    """Every valid event of the topics, from their beginning to their end now, in one deterministic
+    order: by occurred_at, then event_id (partitions and topics are not ordered with each other)."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.assignment()
+        while not partitions:
+            await asyncio.sleep(0.1)
+            partitions = consumer.assignment()
+        ends = await consumer.end_offsets(list(partitions))
+        history, seen = [], set()
+        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    try:
+                        event = parse_event(record.value)
+                    except ValueError:
+                        continue  # the dead-letter topic has it already
+                    if event.event_id not in seen:
+                        seen.add(event.event_id)
+                        history.append(event)
+    finally:
+        await consumer.stop()
+    return sorted(history, key=lambda event: (event.occurred_at, str(event.event_id)))
+
+
+async def run(models: list[str], history: list[Event]) -> list[Backtest]:
+    tests = [Backtest(model) for model in models]
+    for event in history:
+        for test in tests:
+            await test.feed(event)
+    return tests
+
+
+def report(tests: list[Backtest], events: int) -> str:
+    def show(value):
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines = [f"{events} events replayed", f"{'model':<12}{'scored':>8}{'deals':>7}{'AUC':>8}{'A win rate':>12}{'rest':>8}"]
+    for test in tests:
+        tier_a, rest = test.win_rates()
+        lines.append(f"{test.model_version:<12}{len(test.emitted):>8}{len(test.predictions):>7}"
+                     f"{show(test.auc()):>8}{show(tier_a):>12}{show(rest):>8}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["value-v1"])
+    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    args = parser.parse_args()
+    history = asyncio.run(read_history(args.bootstrap))
+    print(report(asyncio.run(run(args.models, history)), len(history)))
+
+
+if __name__ == "__main__":
+    main()
