@@ -42,10 +42,16 @@ class OutboxRelay:
         self.lease_s = lease_s
         self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._stopping = False
         store.on_emit(self._wake.set)
 
+    def stop(self) -> None:
+        """Ends the loop after the pass in progress, so a clean stop re-publishes nothing."""
+        self._stopping = True
+        self._wake.set()
+
     async def run_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 published = await self.publish_pending() if await self.hold_lease() else 0
             except asyncio.CancelledError:
@@ -53,7 +59,7 @@ class OutboxRelay:
             except Exception as error:  # noqa: BLE001 - the relay must outlive any fault
                 log.error("outbox relay pass failed", error=repr(error), transient=is_transient(error))
                 published = 0
-            if published < self.batch_size:
+            if published < self.batch_size and not self._stopping:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)

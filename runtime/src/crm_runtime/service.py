@@ -26,6 +26,7 @@ from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
 
 log = structlog.get_logger(__name__)
+STOP_GRACE_S = 10
 
 
 @dataclass
@@ -139,6 +140,8 @@ class Service:
 
     async def stop(self) -> None:
         if self._tasks:
+            self.relay.stop()
+            await asyncio.wait(self._tasks[:1], timeout=STOP_GRACE_S)  # the relay's pass in progress
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
