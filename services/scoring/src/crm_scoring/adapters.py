@@ -27,12 +27,21 @@ class MongoState:
 
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
+        # Read once per transaction: one event may re-score many customers.
+        self._counts: WinCounts | None = None
+        self._strategies: list[Strategy] | None = None
+        self._docs: dict[str, dict | None] = {}  # customer documents read in this transaction
+
+    async def _doc(self, customer_id: str) -> dict | None:
+        if customer_id not in self._docs:
+            self._docs[customer_id] = await self._find_one(CUSTOMERS, {"_id": customer_id})
+        return self._docs[customer_id]
 
     def _find_one(self, collection: str, query: dict) -> Any:
         return self.uow.db[collection].find_one(query, session=self.uow.session)
 
     async def features(self, customer_id: str) -> Features:
-        stored = await self._find_one(CUSTOMERS, {"_id": customer_id})
+        stored = await self._doc(customer_id)
         return Features.model_validate(stored["features"]) if stored else Features()
 
     async def save_features(self, customer_id: str, features: Features) -> None:
@@ -42,21 +51,26 @@ class MongoState:
             upsert=True, session=self.uow.session)
 
     async def counts(self) -> WinCounts:
-        found = await self.uow.db[WIN_COUNTS].find({}, session=self.uow.session).to_list()
-        return WinCounts({doc["_id"]: (doc["won"], doc["lost"]) for doc in found})
+        if self._counts is None:
+            found = await self.uow.db[WIN_COUNTS].find({}, session=self.uow.session).to_list()
+            self._counts = WinCounts({doc["_id"]: (doc["won"], doc["lost"]) for doc in found})
+        return self._counts
 
     async def learn(self, segment: dict[str, str], outcome: str) -> None:
+        self._counts = None
         increment = {"won": 1, "lost": 0} if outcome == "won" else {"won": 0, "lost": 1}
         for key in keys_for(segment):
             await self.uow.db[WIN_COUNTS].update_one({"_id": key}, {"$inc": increment}, upsert=True,
                                                      session=self.uow.session)
 
     async def strategies(self) -> list[Strategy]:
-        found = await self.uow.db[STRATEGIES].find({"active": True}, session=self.uow.session).to_list()
-        return [Strategy(strategy_id=doc.pop("_id"), **doc) for doc in found]
+        if self._strategies is None:
+            found = await self.uow.db[STRATEGIES].find({"active": True}, session=self.uow.session).to_list()
+            self._strategies = [Strategy(strategy_id=doc.pop("_id"), **doc) for doc in found]
+        return self._strategies
 
     async def last(self, customer_id: str) -> list | None:
-        stored = await self._find_one(CUSTOMERS, {"_id": customer_id})
+        stored = await self._doc(customer_id)
         return stored.get("last") if stored else None
 
     async def save_last(self, customer_id: str, key: list) -> None:
@@ -66,6 +80,7 @@ class MongoState:
     async def similar(self, customer_id: str, industry: str, limit: int) -> list[tuple[str, Features]]:
         query = {"industry": industry.strip().lower(), "_id": {"$ne": customer_id}}
         found = await self.uow.db[CUSTOMERS].find(query, session=self.uow.session).sort("_id").limit(limit).to_list()
+        self._docs.update({doc["_id"]: doc for doc in found})
         return [(doc["_id"], Features.model_validate(doc["features"])) for doc in found]
 
 

@@ -9,7 +9,9 @@ from crm_scoring.domain.features import Features, apply
 from crm_scoring.domain.strategy import Strategy
 from crm_scoring.domain.win_probability import WinCounts
 
-SIMILAR_LIMIT = 200
+# A deal re-scores at most this many customers of the same industry (by id): the cost of one deal
+# stays bounded; the others are re-scored at their own next event.
+SIMILAR_LIMIT = 20
 
 
 class ScoringState(Protocol):
@@ -25,7 +27,9 @@ class ScoringState(Protocol):
 
 def key_of(assessment: Assessment) -> list:
     score, tier, probability, strategy, model = assessment.key()
-    return [score, tier, probability, list(strategy) if strategy else None, model]
+    # A change of the win probability is announced from one percentage point: every deal moves
+    # every customer's probability a little, and announcing each move would drown the topic.
+    return [score, tier, round(probability, 2), list(strategy) if strategy else None, model]
 
 
 async def rescore(state: ScoringState, customer_id: str, features: Features, cause: Event,
@@ -44,15 +48,17 @@ async def react(state: ScoringState, event: Event, model_version: str) -> list[t
     event concerns: the customer, and after a deal the customers of the same industry."""
     before = await state.features(event.customer_id)
     after = apply(before, event)
-    is_deal = isinstance(event, DealClosed)
-    if is_deal:
+    # A deal teaches the model once, whatever the event ids it comes under (an outcome corrected
+    # later changes the features, not the counts).
+    is_new_deal = isinstance(event, DealClosed) and event.payload.deal_id not in before.deals
+    if is_new_deal:
         await state.learn(after.segment(), event.payload.outcome)
-    if after == before and not is_deal:
+    if after == before and not is_new_deal:
         return []
     if after != before:
         await state.save_features(event.customer_id, after)
     rescored = [(event.customer_id, await rescore(state, event.customer_id, after, event, model_version))]
-    if is_deal and after.industry:
+    if is_new_deal and after.industry:
         for other_id, other in await state.similar(event.customer_id, after.industry, SIMILAR_LIMIT):
             rescored.append((other_id, await rescore(state, other_id, other, event, model_version)))
     return [(customer_id, assessment) for customer_id, assessment in rescored if assessment is not None]

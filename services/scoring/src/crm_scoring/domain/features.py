@@ -51,7 +51,8 @@ class Features(BaseModel):
         """The values the win-probability model learns from; missing ones are left out."""
         values = {"industry": self.industry, "region": self.region, "nature": self.nature, "size": self.size,
                   "freight_band": freight_band(self.monthly_freight_volume_tons)}
-        return {name: str(value).strip().lower() for name, value in values.items() if value}
+        cleaned = {name: str(value).strip().lower() for name, value in values.items() if value}
+        return {name: value for name, value in cleaned.items() if value}  # blank is unknown
 
 
 FREIGHT_BANDS = ((1000, "1000t+"), (500, "500-1000t"), (200, "200-500t"), (50, "50-200t"), (0, "under 50t"))
@@ -61,7 +62,7 @@ def freight_band(tons: float | None) -> str | None:
     """Monthly freight volume in the bands the value reports and the segments use."""
     if tons is None:
         return None
-    return next(label for floor, label in FREIGHT_BANDS if tons >= floor)
+    return next((label for floor, label in FREIGHT_BANDS if tons >= floor), None)  # NaN, negative: unknown
 
 
 def apply(features: Features, event: Event) -> Features:

@@ -57,6 +57,7 @@ def _fit(features: Features, config: dict) -> list[tuple[str, float, float, str]
              f"freight volume {tons:g} t/month" if tons is not None else "freight volume unknown")]
     for factor in ("size", "nature", "industry", "region"):
         known = getattr(features, factor)
+        known = known if not isinstance(known, str) or known.strip() else None  # blank is unknown
         table = config[factor]
         key = known.strip().lower() if isinstance(known, str) else known
         value = table["values"].get(key, table.get("default", 0.0)) if known else 0.0

@@ -77,4 +77,6 @@ def estimate(counts: WinCounts, segment: Mapping[str, str], alpha: float = 1.0, 
         effects.append(FeatureEffect(name, value, log_odds,
                                      f"{name} {value}: {won_v} won, {lost_v} lost ({log_odds:+.2f} log-odds)"))
     log_odds = prior + sum(effect.log_odds for effect in effects)
-    return WinEstimate(round(1 / (1 + math.exp(-log_odds)), 4), prior, tuple(effects))
+    # Rounded for display, but never to a certainty the smoothing does not claim.
+    probability = min(0.9999, max(0.0001, round(1 / (1 + math.exp(-log_odds)), 4)))
+    return WinEstimate(probability, prior, tuple(effects))
