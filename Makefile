@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 UV_VERSION := 0.13.8
 PY := .venv/bin/python
 
-.PHONY: install test demo down status schemas bench
+.PHONY: install test demo down status schemas bench bench-scoring
 
 $(UV):
 	python3.11 -m venv .tools
@@ -35,3 +35,6 @@ schemas: install
 
 bench: install
 	$(PY) tests/benchmarks/pipeline.py
+
+bench-scoring: install
+	cd tests/benchmarks && ../../$(PY) scoring.py

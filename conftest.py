@@ -69,7 +69,7 @@ def _from_testcontainers() -> Iterator[Infra]:
     mongo = MongoDbContainer("mongo:7.0").with_command("--replSet rs0 --bind_ip_all")
     with KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as kafka, mongo:
         host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)
-        mongo.exec(f'mongosh --quiet --eval \'rs.initiate({{_id:"rs0",members:[{{_id:0,host:"localhost:27017"}}]}})\'')
+        mongo.exec('mongosh --quiet --eval \'rs.initiate({_id:"rs0",members:[{_id:0,host:"localhost:27017"}]})\'')
         yield Infra(kafka.get_bootstrap_server(), f"mongodb://{host}:{port}/?directConnection=true", "testcontainers")
 
 
