@@ -105,12 +105,21 @@ async def test_deals_of_similar_customers_move_the_win_probability(service, kafk
     for other in similar:  # a deal teaches the model only about a customer it knows
         await scores_of(kafka, other, expect=1, settle_s=0)
     await publish(kafka, *(deal(other) for other in similar))
-    records = await kafka.read(topic_of("CustomerScored"), lambda record: record.key == watched.encode()
-                               and b"6 won" in record.value)
+
+
+    def learnt_from_the_industry(record) -> bool:
+        if record.key != watched.encode():
+            return False
+        effects = parse_event(record.value).payload.probability_contributions
+        return any(e.feature == "industry" and e.log_odds > 0 for e in effects)
+
+    # From the 5th deal on (min_support) the industry counts; later deals may move it less than the
+    # one point that is announced.
+    records = await kafka.read(topic_of("CustomerScored"), learnt_from_the_industry)
     latest = parse_event(records[0].value).payload
     assert latest.win_probability > before
     (effect,) = [e for e in latest.probability_contributions if e.feature == "industry"]
-    assert effect.log_odds > 0 and "6 won" in effect.reason
+    assert effect.log_odds > 0 and " 0 lost" in effect.reason
     log_odds = latest.prior_log_odds + sum(e.log_odds for e in latest.probability_contributions)
     assert round(1 / (1 + math.exp(-log_odds)), 4) == latest.win_probability
 
