@@ -109,3 +109,21 @@ async def test_tier_up_reassignment_can_be_switched_off(settings_for, running, h
             return customer["tier"] == "A" and customer
         customer = await eventually(tier_known)
     assert customer["owner_id"] == f"{where}-a-junior"
+
+
+async def test_a_first_low_tier_moves_nobody(service, http, kafka, eventually):
+    where = region()
+    async with http(service) as manager:
+        await register(manager, f"{where}-a-junior", where, seniority=1)
+        await register(manager, f"{where}-b-senior", where, seniority=3)
+        customer_id = (await manager.post("/customers", json={"name": "Small Ltd", "region": where})).json()[
+            "customer"]["id"]
+        scored = CustomerScored(producer="scoring", customer_id=customer_id, payload=CustomerScoredPayload(
+            score=10, tier="D", win_probability=0.2, reasons=["test"], rule_version="test"))
+        await kafka.publish(topic_of("CustomerScored"), scored.to_bytes(), key=scored.key())
+
+        async def tier_known():
+            customer = (await manager.get(f"/customers/{customer_id}")).json()
+            return customer["tier"] == "D" and customer
+        customer = await eventually(tier_known)
+    assert customer["owner_id"] == f"{where}-a-junior"

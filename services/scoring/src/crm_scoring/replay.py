@@ -106,7 +106,11 @@ async def read_history(bootstrap: str, topics: tuple[str, ...] = (CUSTOMER_EVENT
             partitions = consumer.assignment()
         ends = await consumer.end_offsets(list(partitions))
         history, seen = [], set()
-        while any(await consumer.position(tp) < end for tp, end in ends.items()):
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
                     try:

@@ -13,6 +13,7 @@ from crm_customer.handlers import Conflict, NotFound
 from crm_runtime.store import Store, UnitOfWork
 
 TIER_RANK = {"D": 0, "C": 1, "B": 2, "A": 3}
+HIGH_VALUE_TIERS = ("A", "B")
 
 
 def customer_profile(customer: dict[str, Any]) -> CustomerProfile:
@@ -116,7 +117,8 @@ def on_customer_scored(reassign_on_tier_up: bool):
         if old == new:
             return
         await customer_store.set_fields(uow, customer["_id"], {"tier": new})
-        if reassign_on_tier_up and TIER_RANK[new] > TIER_RANK.get(old, -1):
+        # Only a rise into a high-value tier calls for more seniority; a first D or C moves nobody.
+        if reassign_on_tier_up and new in HIGH_VALUE_TIERS and TIER_RANK[new] > TIER_RANK.get(old, -1):
             await assign_by_rule(uow, {**customer, "tier": new}, trigger="tier_up",
                                  reason=f"tier rose from {old or 'none'} to {new}",
                                  correlation_id=event.correlation_id, causation_id=event.event_id)
