@@ -13,7 +13,7 @@ from crm_scoring.bootstrap import bootstrap as scoring
 
 SERVICES = [(customer, CustomerSettings), (followup, FollowupSettings), (reporting, ReportingSettings),
             (scoring, ScoringSettings)]
-OPEN = {("/health", "get"), ("/auth/login", "post")}
+OPEN = {("/health", "get"), ("/ready", "get"), ("/auth/login", "post")}
 
 
 def documents():

@@ -64,11 +64,13 @@ def reason_of(error: BaseException) -> str:
 class DeadLetters:
     """Sends a record to its topic's dead-letter topic with the reason, and counts it in MongoDB."""
 
-    def __init__(self, send: Send, store: Store, consumer_group: str, max_backoff_s: float) -> None:
+    def __init__(self, send: Send, store: Store, consumer_group: str, max_backoff_s: float,
+                 counted: Callable[[str], None] | None = None) -> None:
         self.send = send
         self.store = store
         self.consumer_group = consumer_group
         self.max_backoff_s = max_backoff_s
+        self.counted = counted  # told each dead letter's reason (metrics)
 
     async def put(self, record: Record, error: BaseException) -> None:
         reason, detail = reason_of(error), describe(error)
@@ -91,6 +93,8 @@ class DeadLetters:
                                       "at": datetime.now(UTC)}},
                     upsert=True,
                 )
+        if self.counted is not None:
+            self.counted(reason)
         log.error("dead-lettered", reason=reason, error=detail, topic=record.topic,
                   partition=record.partition, offset=record.offset)
 
@@ -106,6 +110,7 @@ class EventConsumer:
         max_backoff_s: float = 10.0,
         parking: Parking | None = None,
         releases_on: Collection[type[Event]] = (),
+        counted: Callable[[Outcome], None] | None = None,
     ) -> None:
         """`parking` keeps events whose handler raises WaitForCustomer; an event of a type in
         `releases_on` (a customer appearing) then re-applies what waited for its customer."""
@@ -116,6 +121,7 @@ class EventConsumer:
         self.max_backoff_s = max_backoff_s
         self.parking = parking
         self.releases_on = tuple(releases_on)
+        self.counted = counted  # told each record's outcome (metrics)
 
     async def process_batch(self, records: list[Record]) -> list[Outcome]:
         """Each partition's records in order, partitions side by side (one customer's events share a
@@ -125,7 +131,12 @@ class EventConsumer:
             by_partition.setdefault((record.topic, record.partition), []).append(record)
 
         async def in_order(partition_records: list[Record]) -> list[Outcome]:
-            return [await self.process(record) for record in partition_records]
+            outcomes = []
+            for record in partition_records:
+                outcomes.append(await self.process(record))
+                if self.counted is not None:
+                    self.counted(outcomes[-1])
+            return outcomes
 
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(in_order(batch)) for batch in by_partition.values()]

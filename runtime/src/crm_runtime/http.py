@@ -1,6 +1,7 @@
 """What every service's HTTP side shares: the store, the correlation id, errors as 4xx."""
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -9,6 +10,7 @@ import structlog
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import Histogram
 from pydantic import ValidationError
 
 from crm_runtime.store import Store
@@ -16,12 +18,22 @@ from crm_runtime.store import Store
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def install(app: FastAPI, store: Store, auth_secret: str, errors: Mapping[type[Exception], int]) -> None:
+def install(app: FastAPI, store: Store, auth_secret: str, errors: Mapping[type[Exception], int],
+            latency: Histogram) -> None:
     """`errors` maps the service's own exceptions to their status: the reason and any `details`
     of the exception go back to the caller."""
     app.state.store = store
     app.state.auth_secret = auth_secret
+
+    async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: few label values
+        latency.labels(request.method, route, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
     app.middleware("http")(_bind_correlation_id)
+    app.middleware("http")(timed)
     app.exception_handler(ValidationError)(_invalid)
     app.exception_handler(RequestValidationError)(_invalid)
     for error_type, status_code in errors.items():

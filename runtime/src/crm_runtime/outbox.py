@@ -34,12 +34,14 @@ class OutboxRelay:
         poll_interval_s: float = 0.5,
         batch_size: int = 200,
         lease_s: float = 10.0,
+        counted: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.send = send
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
         self.lease_s = lease_s
+        self.counted = counted  # told how many each pass published (metrics)
         self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -103,5 +105,7 @@ class OutboxRelay:
             {"_id": {"$in": [document["_id"] for document in batch]}},
             {"$set": {"sent": True, "sent_at": datetime.now(UTC)}},
         )
+        if self.counted is not None:
+            self.counted(len(batch))
         log.debug("outbox published", count=len(batch))
         return len(batch)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -19,6 +21,7 @@ from crm_runtime import http
 from crm_runtime.consumer import DeadLetters, EventConsumer, EventHandler, Record
 from crm_runtime.kafka import ensure_topics, make_broker, sender
 from crm_runtime.logs import configure_logging
+from crm_runtime.metrics import Metrics, Readiness
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.parking import Parking
 from crm_runtime.retry import until_it_works
@@ -54,11 +57,15 @@ class Service:
         )
         self.store = Store(self.client, settings.database_name)
         self.broker: KafkaBroker = make_broker(settings)
+        self.metrics = Metrics()
+        self.readiness = Readiness()
         send = sender(self.broker)
         self.relay = OutboxRelay(
-            self.store, send, poll_interval_s=settings.outbox_poll_interval_s, batch_size=settings.outbox_batch_size
+            self.store, send, poll_interval_s=settings.outbox_poll_interval_s, batch_size=settings.outbox_batch_size,
+            counted=self.metrics.published.inc,
         )
-        dead_letters = DeadLetters(send, self.store, settings.consumer_group, settings.retry_max_backoff_s)
+        dead_letters = DeadLetters(send, self.store, settings.consumer_group, settings.retry_max_backoff_s,
+                                   counted=lambda reason: self.metrics.dead_letters.labels(reason).inc())
         self.parking = Parking(self.store, dead_letters, settings.park_timeout_s) if spec.releases_on else None
         self.consumer = EventConsumer(
             self.store,
@@ -68,6 +75,7 @@ class Service:
             max_backoff_s=settings.retry_max_backoff_s,
             parking=self.parking,
             releases_on=spec.releases_on,
+            counted=lambda outcome: self.metrics.events.labels(outcome).inc(),
         )
         self._tasks: list[asyncio.Task] = []
         if spec.subscribes_to:
@@ -97,11 +105,24 @@ class Service:
             raise SystemExit("CRM_AUTH_SECRET is not set: every service needs the same secret to check logins")
         app = FastAPI(title=self.spec.title, lifespan=self._lifespan)
         app.state.settings = self.settings
-        http.install(app, self.store, self.settings.auth_secret.get_secret_value(), self.spec.errors)
+        http.install(app, self.store, self.settings.auth_secret.get_secret_value(), self.spec.errors,
+                     self.metrics.requests)
 
         @app.get("/health", tags=["ops"])
         async def health() -> dict[str, str]:
+            """Live: the process serves. No token, for probes."""
             return {"status": "ok", "service": self.settings.service_name}
+
+        @app.get("/ready", tags=["ops"], responses={503: {"description": "MongoDB or Kafka away; says which"}})
+        async def ready() -> JSONResponse:
+            """Ready: MongoDB answers, Kafka answers, and the consumer lag is known. No token, for probes."""
+            ok, report = await self.readiness.check(self)
+            return JSONResponse({"ready": ok, "service": self.settings.service_name, **report},
+                                status_code=200 if ok else 503)
+
+        @app.get("/metrics", tags=["ops"], include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         for router in self.spec.routers:
             app.include_router(router)

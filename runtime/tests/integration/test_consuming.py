@@ -80,3 +80,35 @@ async def test_the_same_event_twice_is_applied_once_and_offsets_are_committed_af
     await eventually(committed)
     assert await service.store.db["seen"].count_documents({"event_id": str(event.event_id)}) == 1
     assert await service.store.db["processed_events"].count_documents({"_id": str(event.event_id)}) == 1
+
+
+async def test_ready_reports_the_lag_and_metrics_count_outcomes_and_dead_letters(topic, service, kafka, http,
+                                                                                   eventually):
+    good = created("Counted Ltd")
+    await kafka.publish(topic, b"garbage", key=b"c-1")
+    await kafka.publish(topic, good.to_bytes(), key=b"c-1")
+    await eventually(lambda: service.store.db["seen"].find_one({"event_id": str(good.event_id)}))
+    async with http(service, role=None) as probe:
+        async def caught_up():
+            service.readiness._checked_at = 0  # no cache in a test
+            answer = await probe.get("/ready")
+            return answer.status_code == 200 and answer.json()["lag"]["total"] == 0 and answer.json()
+        ready = await eventually(caught_up)
+        metrics = (await probe.get("/metrics")).text
+    assert ready["mongodb"] == "ok" and ready["kafka"] == "ok" and f"{topic}:0" in ready["lag"]["partitions"]
+    assert 'crm_events_total{outcome="applied"} 1.0' in metrics
+    assert 'crm_dead_letters_total{reason="malformed"} 1.0' in metrics
+    assert 'crm_http_request_seconds_count{method="GET",route="/ready",status="200"}' in metrics
+    assert 'crm_consumer_lag{partition="0",topic="' + topic + '"} 0.0' in metrics
+
+
+async def test_ready_says_503_and_why_when_mongodb_is_away(settings_for, http):
+    settings = settings_for(ServiceSettings, service_name="nowhere", mongodb_timeout_ms=500).model_copy(
+        update={"mongodb_uri": "mongodb://127.0.0.1:1/?directConnection=true"})
+    service = Service(ServiceSpec(title="test"), settings)  # never started: nothing to reach
+    async with http(service, role=None) as probe:
+        answer = await probe.get("/ready")
+        live = await probe.get("/health")
+    assert answer.status_code == 503 and answer.json()["ready"] is False and "mongodb" in answer.json()
+    assert answer.json()["mongodb"] != "ok" and live.status_code == 200
+    await service.client.close()

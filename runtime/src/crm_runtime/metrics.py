@@ -1,0 +1,83 @@
+"""What every service tells Prometheus (`/metrics`) and its readiness (`/ready`): events applied by
+outcome, dead letters by reason, HTTP latency, outbox published, and the consumer lag."""
+
+import asyncio
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+READY_TIMEOUT_S = 3.0
+
+
+class Metrics:
+    """One registry per service instance (tests run several services in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter("crm_events_total", "Consumed events by outcome", ["outcome"], registry=self.registry)
+        self.dead_letters = Counter("crm_dead_letters_total", "Records sent to a dead-letter topic", ["reason"],
+                                    registry=self.registry)
+        self.published = Counter("crm_outbox_published_total", "Events the outbox relay published",
+                                 registry=self.registry)
+        self.requests = Histogram("crm_http_request_seconds", "HTTP request latency",
+                                  ["method", "route", "status"], registry=self.registry)
+        self.lag = Gauge("crm_consumer_lag", "Records not yet applied, per topic and partition",
+                         ["topic", "partition"], registry=self.registry)
+
+
+async def consumer_lag(bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, int]:
+    """Records behind the end of each partition for the group ("topic:partition" -> count)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(READY_TIMEOUT_S * 1000))
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
+                              request_timeout_ms=int(READY_TIMEOUT_S * 1000))
+    await admin.start()
+    await reader.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        described = await admin.describe_topics(topics)
+        partitions = [TopicPartition(topic["topic"], partition["partition"])
+                      for topic in described for partition in topic["partitions"]]
+        ends = await reader.end_offsets(partitions) if partitions else {}
+        return {f"{tp.topic}:{tp.partition}": end - (committed[tp].offset if tp in committed else 0)
+                for tp, end in ends.items()}
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+class Readiness:
+    """Caches the last check for a few seconds: a probe every second must not hammer the broker."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self._checked_at = 0.0
+        self._result: tuple[bool, dict[str, Any]] | None = None
+
+    async def check(self, service) -> tuple[bool, dict[str, Any]]:
+        if self._result is not None and time.monotonic() - self._checked_at < self.ttl_s:
+            return self._result
+        report: dict[str, Any] = {}
+        ok = True
+        try:
+            await asyncio.wait_for(service.client.admin.command("ping"), READY_TIMEOUT_S)
+            report["mongodb"] = "ok"
+        except Exception as error:  # noqa: BLE001 - any failure means not ready, with its reason
+            ok, report["mongodb"] = False, repr(error)
+        try:
+            topics = list(service.spec.subscribes_to)
+            lag = await asyncio.wait_for(
+                consumer_lag(service.settings.kafka_bootstrap_servers, service.settings.consumer_group, topics),
+                READY_TIMEOUT_S * 2) if topics else {}
+            report["kafka"] = "ok"
+            report["lag"] = {"total": sum(lag.values()), "partitions": lag}
+            for key, value in lag.items():
+                topic, partition = key.rsplit(":", 1)
+                service.metrics.lag.labels(topic, partition).set(value)
+        except Exception as error:  # noqa: BLE001
+            ok, report["kafka"] = False, repr(error)
+        self._result, self._checked_at = (ok, report), time.monotonic()
+        return self._result
