@@ -105,6 +105,7 @@ class Service:
             raise SystemExit("CRM_AUTH_SECRET is not set: every service needs the same secret to check logins")
         app = FastAPI(title=self.spec.title, lifespan=self._lifespan)
         app.state.settings = self.settings
+        app.state.service = self
         http.install(app, self.store, self.settings.auth_secret.get_secret_value(), self.spec.errors,
                      self.metrics.requests)
 

@@ -62,6 +62,7 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         await self.db[OUTBOX].create_index([("sent", ASCENDING), ("created_at", ASCENDING)])
+        await self.db[INBOX].create_index("applied_at")  # how fresh a read model is
         # Sent events stay a week for inspection, then MongoDB drops them; pending ones never expire.
         await self.db[OUTBOX].create_index("sent_at", expireAfterSeconds=SENT_RETENTION_S)
 
@@ -82,7 +83,7 @@ class Store:
                 try:
                     await self.db[INBOX].insert_one(
                         {"_id": str(consumed.event_id), "event_type": consumed.event_type,
-                         "applied_at": datetime.now(UTC)},
+                         "occurred_at": consumed.occurred_at, "applied_at": datetime.now(UTC)},
                         session=session,
                     )
                 except DuplicateKeyError as duplicate:

@@ -13,6 +13,10 @@ TIMELINE = "timeline"
 
 async def create_indexes(store: Store) -> None:
     await store.db[TIMELINE].create_index([("customer_id", 1), ("at", DESCENDING), ("_id", DESCENDING)])
+    for collection, field in (("fact_followups", "at"), ("fact_deals", "closed_at"),
+                              ("fact_opportunities", "opened_at"), ("fact_proposals", "created_at")):
+        await store.db[collection].create_index(field)
+    await store.db["fact_opportunities"].create_index([("closed", 1), ("customer_id", 1)])
 
 
 async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from crm_contracts import ALL_TOPICS
 from crm_reporting import adapters
 from crm_reporting.entrypoints import router
+from crm_reporting.reports import router as reports
 from crm_reporting.handlers import HANDLERS
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
@@ -16,7 +17,7 @@ class ReportingSettings(ServiceSettings):
 def bootstrap(settings: ServiceSettings | None = None) -> Service:
     spec = ServiceSpec(
         title="CRM reporting service",
-        routers=[router],
+        routers=[router, reports],
         subscribes_to=list(ALL_TOPICS),
         handlers=HANDLERS,
         create_indexes=adapters.create_indexes,

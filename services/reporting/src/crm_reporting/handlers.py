@@ -23,6 +23,7 @@ from crm_contracts import (
     VisitLogged,
 )
 from crm_reporting import adapters
+from crm_reporting.facts import FACT_HANDLERS
 from crm_runtime.consumer import EventHandler
 from crm_runtime.store import UnitOfWork
 
@@ -112,7 +113,7 @@ async def on_proposal_event(event: Event, uow: UnitOfWork) -> None:
     await adapters.update_profile(uow, event.customer_id, {"$setOnInsert": {"profile": None}})
 
 
-HANDLERS: dict[type[Event], EventHandler] = {
+TIMELINE_HANDLERS: dict[type[Event], EventHandler] = {
     FollowupUpdated: on_followup_updated,
     FollowupRevoked: on_followup_revoked,
     OpportunityOpened: on_pipeline_event,
@@ -127,4 +128,20 @@ HANDLERS: dict[type[Event], EventHandler] = {
     VisitLogged: on_visit_logged,
     DealClosed: on_deal_closed,
     CustomerScored: on_customer_scored,
+}
+
+
+def _both(*handlers: EventHandler) -> EventHandler:
+    async def handle(event: Event, uow: UnitOfWork) -> None:
+        for handler in handlers:
+            await handler(event, uow)
+
+    return handle
+
+
+# Every event updates the customer 360 (profile, timeline) and the facts the reports count, in one
+# transaction.
+HANDLERS: dict[type[Event], EventHandler] = {
+    event_type: _both(*(h for h in (TIMELINE_HANDLERS.get(event_type), FACT_HANDLERS.get(event_type)) if h))
+    for event_type in {**TIMELINE_HANDLERS, **FACT_HANDLERS}
 }
