@@ -4,6 +4,7 @@ import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
 from faststream.kafka import KafkaBroker
 
 from crm_contracts import ALL_TOPICS, dead_letter_topic
@@ -50,3 +51,15 @@ async def ensure_topics(settings: ServiceSettings) -> None:
                 pass  # another instance created them meanwhile
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap_servers: str, topics: list[str], timeout_ms: int = 10_000) -> list[TopicPartition]:
+    """Every partition of these topics, as the cluster describes them now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [TopicPartition(topic["topic"], partition["partition"])
+            for topic in described for partition in topic["partitions"]]

@@ -7,8 +7,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from crm_runtime.kafka import topic_partitions
 
 READY_TIMEOUT_S = 3.0
 
@@ -31,16 +32,14 @@ class Metrics:
 
 async def consumer_lag(bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, int]:
     """Records behind the end of each partition for the group ("topic:partition" -> count)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(READY_TIMEOUT_S * 1000))
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
-                              request_timeout_ms=int(READY_TIMEOUT_S * 1000))
+    timeout_ms = int(READY_TIMEOUT_S * 1000)
+    partitions = await topic_partitions(bootstrap_servers, topics, timeout_ms)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, request_timeout_ms=timeout_ms)
     await admin.start()
     await reader.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        described = await admin.describe_topics(topics)
-        partitions = [TopicPartition(topic["topic"], partition["partition"])
-                      for topic in described for partition in topic["partitions"]]
         ends = await reader.end_offsets(partitions) if partitions else {}
         return {f"{tp.topic}:{tp.partition}": end - (committed[tp].offset if tp in committed else 0)
                 for tp, end in ends.items()}

@@ -59,14 +59,16 @@ async def customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
 async def customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
     entry = {"owner_id": event.payload.owner_id, "at": event.occurred_at, "trigger": event.payload.trigger,
              "why": event.payload.why}
-    await _upsert(uow, PROFILES, event.customer_id, {"$push": {"owner_history": entry}})
+    # Sorted by time, so a replay in another order ends with the same history.
+    await _upsert(uow, PROFILES, event.customer_id, {"$push": {"owner_history": {"$each": [entry], "$sort": {"at": 1}}}})
 
 
 async def customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
     point = {"score": event.payload.score, "tier": event.payload.tier.value,
              "win_probability": event.payload.win_probability, "at": event.occurred_at}
     # The last 100 scores; the topic itself keeps them all.
-    await _upsert(uow, PROFILES, event.customer_id, {"$push": {"score_history": {"$each": [point], "$slice": -100}}})
+    await _upsert(uow, PROFILES, event.customer_id, {"$push": {"score_history": {
+        "$each": [point], "$sort": {"at": 1}, "$slice": -100}}})
     await uow.db[PROFILES].update_one(
         {"_id": event.customer_id, "tier_at": {"$not": {"$gt": event.occurred_at}}},
         {"$set": {"segment.tier": event.payload.tier.value, "tier_at": event.occurred_at,

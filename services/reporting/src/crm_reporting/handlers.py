@@ -1,6 +1,6 @@
 """Projections: each event updates the read models once (the consumer's inbox sees to that)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from crm_contracts import (
     CustomerArchived,
@@ -60,8 +60,7 @@ async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
 
 
 async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
-    score = {**event.payload.model_dump(mode="json"), "occurred_at": event.occurred_at,
-             "projected_at": datetime.now(UTC)}
+    score = {**event.payload.model_dump(mode="json"), "occurred_at": event.occurred_at}
     await adapters.set_latest_score(uow, event.customer_id, score)
 
 

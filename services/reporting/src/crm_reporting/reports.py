@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from crm_reporting import measures
 from crm_reporting.facts import DEALS, FOLLOWUPS, OPPORTUNITIES, PROFILES, PROPOSALS
@@ -29,9 +29,9 @@ def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
     if since.tzinfo is None or until.tzinfo is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "since and until need a time zone")
+        raise HTTPException(422, "since and until need a time zone")
     if since >= until:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"since ({since}) is not before until ({until})")
+        raise HTTPException(422, f"since ({since}) is not before until ({until})")
     return since, until
 
 
@@ -92,13 +92,18 @@ async def scorecard(store: StoreDep, caller: Readers, request: Request, since: S
 
 @router.get("/funnel", responses=errors(422))
 async def funnel(store: StoreDep, caller: Readers, request: Request, since: Since = None, until: Until = None,
-                 format: Format = "json"):
+                 region: str | None = None, industry: str | None = None, format: Format = "json"):
     """Opportunities opened in the period: how many are in each stage now, how many reached each
     stage, the conversion from the stage before, and the average days spent in each."""
     _managers_and_ops(caller)
     since, until = _period(since, until)
-    opportunities = await store.db[OPPORTUNITIES].find({"opened_at": {"$gte": since, "$lt": until}}).to_list()
-    result = measures.funnel(opportunities, STAGES, datetime.now(UTC))
+    query: dict[str, Any] = {"opened_at": {"$gte": since, "$lt": until}}
+    if region or industry:
+        query["customer_id"] = {"$in": await store.db[PROFILES].distinct(
+            "_id", _profile_filter(region, industry, None))}
+    opportunities = await store.db[OPPORTUNITIES].find(query).to_list()
+    # Time in the current stage counts to the end of the period: the same period, the same answer.
+    result = measures.funnel(opportunities, STAGES, min(until, datetime.now(UTC)))
     meta = {"since": since, "until": until, "opportunities": result["opportunities"],
             "as_of": await _freshness(store, request)}
     return _answer(result["stages"], meta, format, "funnel")
@@ -114,12 +119,12 @@ async def value_distribution(store: StoreDep, caller: Readers, request: Request,
     volume band (module 2's value reports)."""
     _managers_and_ops(caller)
     if len(set(by)) != len(by):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"group by each dimension once: {by}")
+        raise HTTPException(422, f"group by each dimension once: {by}")
     match = {"status": {"$ne": "archived"}, "created_at": {"$exists": True}, **_profile_filter(region, industry, tier)}
     pipeline = [{"$match": match},
                 {"$group": {"_id": {name: f"$segment.{name}" for name in by}, "customers": {"$sum": 1},
                             "freight_tons": {"$sum": {"$ifNull": ["$segment.monthly_freight_volume_tons", 0]}}}},
-                {"$sort": {"customers": -1}}]
+                {"$sort": {"customers": -1, "_id": 1}}]
     groups = await (await store.db[PROFILES].aggregate(pipeline)).to_list()
     rows = [{**{name: group["_id"].get(name) for name in by}, "customers": group["customers"],
              "freight_tons": round(group["freight_tons"], 2)} for group in groups]

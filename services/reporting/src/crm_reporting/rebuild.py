@@ -1,0 +1,99 @@
+"""Rebuilds reporting's read models from the topics while the live ones keep serving, then swaps.
+
+    uv run crm-reporting-rebuild
+
+1. Replays every topic from its beginning into a fresh database (`<live>_rebuild`), through the
+   same projections and inbox as the live consumer.
+2. Swaps: each rebuilt collection replaces the live one (MongoDB renameCollection, one by one).
+3. Catches up: applies what arrived meanwhile, from where the replay stopped to the end now; the
+   inbox makes anything the live consumer applies as well count once.
+"""
+
+import asyncio
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
+
+from crm_contracts import ALL_TOPICS
+from crm_reporting import adapters, facts
+from crm_reporting.bootstrap import ReportingSettings
+from crm_reporting.handlers import HANDLERS
+from crm_runtime.consumer import DeadLetters, EventConsumer, Record
+from crm_runtime.kafka import topic_partitions
+from crm_runtime.logs import configure_logging
+from crm_runtime.store import INBOX, Store
+
+log = structlog.get_logger(__name__)
+READ_MODELS = (adapters.PROFILES, adapters.TIMELINE, facts.FOLLOWUPS, facts.DEALS, facts.OPPORTUNITIES,
+               facts.PROPOSALS, INBOX)
+
+
+async def _no_publish(*_: Any) -> Any:
+    """Bad records were dead-lettered by the live consumer already: the rebuild only counts them."""
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
+async def _replay(consumer: EventConsumer, bootstrap: str, start: dict | None) -> tuple[dict, int]:
+    """Applies every record from `start` (or each partition's beginning) to the end as it is now;
+    returns where it stopped and how many records it read."""
+    # earliest: a partition whose position resolves before the seek below must not start at its end.
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                              auto_offset_reset="earliest")
+    await reader.start()
+    try:
+        partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
+        reader.assign(partitions)
+        ends = await reader.end_offsets(partitions)
+        for tp in partitions:
+            if start and tp in start:
+                reader.seek(tp, start[tp])
+        await reader.seek_to_beginning(*[tp for tp in partitions if not start or tp not in start])
+        read = 0
+        while any([await reader.position(tp) < end for tp, end in ends.items()]):
+            batches = await reader.getmany(timeout_ms=1000, max_records=500)
+            records = [Record.of(r) for tp, rs in batches.items() for r in rs if r.offset < ends[tp]]
+            await consumer.process_batch(records)
+            read += len(records)
+        return ends, read
+    finally:
+        await reader.stop()
+
+
+async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
+    client = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    live, target = settings.database_name, f"{settings.database_name}_rebuild"
+    try:
+        await client.drop_database(target)
+        fresh = Store(client, target)
+        await fresh.ensure_indexes()
+        await adapters.create_indexes(fresh)
+        dead = DeadLetters(_no_publish, fresh, settings.consumer_group + ".rebuild", settings.retry_max_backoff_s)
+        replayed, read = await _replay(EventConsumer(fresh, HANDLERS, dead), settings.kafka_bootstrap_servers, None)
+        for name in READ_MODELS:
+            if name in await client[target].list_collection_names():
+                await client.admin.command("renameCollection", f"{target}.{name}", to=f"{live}.{name}",
+                                           dropTarget=True)
+        live_store = Store(client, live)
+        live_dead = DeadLetters(_no_publish, live_store, settings.consumer_group, settings.retry_max_backoff_s)
+        _, caught_up = await _replay(EventConsumer(live_store, HANDLERS, live_dead), settings.kafka_bootstrap_servers,
+                                     replayed)
+        await client.drop_database(target)
+        summary = {"replayed": read, "caught_up": caught_up, "database": live}
+        log.info("read models rebuilt", **summary)
+        return summary
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    settings = ReportingSettings()
+    configure_logging("reporting-rebuild", settings.log_level)
+    print(asyncio.run(rebuild(settings)))
+
+
+if __name__ == "__main__":
+    main()
