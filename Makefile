@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 UV_VERSION := 0.13.8
 PY := .venv/bin/python
 
-.PHONY: install test demo down status schemas bench bench-scoring
+.PHONY: install test demo down status schemas bench bench-scoring bench-reporting
 
 $(UV):
 	python3.11 -m venv .tools
@@ -38,3 +38,6 @@ bench: install
 
 bench-scoring: install
 	cd tests/benchmarks && ../../$(PY) scoring.py
+
+bench-reporting: install
+	cd tests/benchmarks && ../../$(PY) reporting.py
