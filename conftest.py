@@ -212,11 +212,12 @@ async def running():
 
 @pytest.fixture(scope="session")
 def eventually():
-    """await eventually(probe): polls an async probe until it returns something truthy (30 s at most)."""
+    """await eventually(probe): polls an async probe until it returns something truthy (120 s at
+    most: a new consumer group reads each topic from its start, long on a long-lived local broker)."""
     import asyncio
     import time
 
-    async def wait(probe, timeout_s: float = 30.0):
+    async def wait(probe, timeout_s: float = 120.0):
         deadline = time.monotonic() + timeout_s
         while not (result := await probe()):
             assert time.monotonic() < deadline, f"still not true after {timeout_s} s: {probe}"

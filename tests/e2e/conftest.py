@@ -90,7 +90,7 @@ class Client:
         return self.call("GET", service, path, **kwargs)
 
 
-def _eventually(check, timeout_s: float = 60.0, what: str = "condition"):
+def _eventually(check, timeout_s: float = 120.0, what: str = "condition"):
     """Polls check() until it returns something truthy; fails with the last value after timeout_s."""
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
@@ -132,7 +132,7 @@ def salesperson(stack, admin):
 
 @pytest.fixture(scope="session")
 def until():
-    """until(check, what=...): polls check() until truthy (60 s at most) and returns its value."""
+    """until(check, what=...): polls check() until truthy (120 s at most) and returns its value."""
     return _eventually
 
 
