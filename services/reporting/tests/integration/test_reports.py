@@ -95,8 +95,9 @@ def script(region: str, start: datetime) -> tuple[list, dict]:
     return events, expected
 
 
-async def test_every_report_agrees_with_the_script(service, kafka, http, eventually):
-    region = f"report-{uuid.uuid4().hex[:6]}"
+async def play(service, kafka, eventually, name: str) -> tuple[str, datetime, list, dict]:
+    """Publishes the script for a new region in a random past period and waits until it is applied."""
+    region = f"{name}-{uuid.uuid4().hex[:6]}"
     start = datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(700))
     events, expected = script(region, start)
     for event in events:
@@ -107,6 +108,11 @@ async def test_every_report_agrees_with_the_script(service, kafka, http, eventua
         return await service.store.db["processed_events"].count_documents({"_id": {"$in": ids}}) == len(ids)
     # A new consumer group reads each topic from its start: on a long-lived local broker that is long.
     await eventually(all_applied, timeout_s=180)
+    return region, start, events, expected
+
+
+async def test_every_report_agrees_with_the_script(service, kafka, http, eventually):
+    region, start, events, expected = await play(service, kafka, eventually, "report")
 
     period = {"since": start.isoformat(), "until": (start + 60 * DAY).isoformat()}
     async with http(service, role="ops") as ops:
@@ -146,16 +152,7 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
 ):
     from crm_reporting.rebuild import rebuild
 
-    region = f"rebuild-{uuid.uuid4().hex[:6]}"
-    start = datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(700))
-    events, _ = script(region, start)
-    for event in events:
-        await kafka.publish(topic_of(event.event_type), event.to_bytes(), key=event.key())
-    ids = [str(event.event_id) for event in events]
-
-    async def all_applied():
-        return await service.store.db["processed_events"].count_documents({"_id": {"$in": ids}}) == len(ids)
-    await eventually(all_applied, timeout_s=180)
+    region, start, events, _ = await play(service, kafka, eventually, "rebuild")
 
     period = {"since": start.isoformat(), "until": (start + 60 * DAY).isoformat()}
     customers = sorted({event.customer_id for event in events})
