@@ -131,18 +131,19 @@ class EventConsumer:
             by_partition.setdefault((record.topic, record.partition), []).append(record)
 
         async def in_order(partition_records: list[Record]) -> list[Outcome]:
-            outcomes = []
-            for record in partition_records:
-                outcomes.append(await self.process(record))
-                if self.counted is not None:
-                    self.counted(outcomes[-1])
-            return outcomes
+            return [await self.process(record) for record in partition_records]
 
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(in_order(batch)) for batch in by_partition.values()]
         return [outcome for task in tasks for outcome in task.result()]
 
     async def process(self, record: Record) -> Outcome:
+        outcome = await self._process(record)
+        if self.counted is not None:
+            self.counted(outcome)
+        return outcome
+
+    async def _process(self, record: Record) -> Outcome:
         try:
             event = parse_event(record.value)
         except ValidationError as error:

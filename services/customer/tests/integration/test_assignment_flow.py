@@ -24,6 +24,26 @@ async def register(client, salesperson_id: str, where: str, **fields) -> None:
     assert answer.status_code == 201, answer.text
 
 
+async def junior_owns_a_customer(manager) -> tuple[str, str]:
+    """A junior and a senior salesperson in a new region; the junior wins the new customer on id."""
+    where = region()
+    await register(manager, f"{where}-a-junior", where, seniority=1)
+    await register(manager, f"{where}-b-senior", where, seniority=3)
+    created = await manager.post("/customers", json={"name": "Tiered Ltd", "region": where})
+    return where, created.json()["customer"]["id"]
+
+
+async def scored_into(kafka, customer_id: str, tier: str) -> None:
+    scored = CustomerScored(producer="scoring", customer_id=customer_id, payload=CustomerScoredPayload(
+        score={"A": 88, "D": 10}[tier], tier=tier, win_probability=0.5, reasons=["test"], rule_version="test"))
+    await kafka.publish(topic_of("CustomerScored"), scored.to_bytes(), key=scored.key())
+
+
+async def tier_is(manager, customer_id: str, tier: str):
+    customer = (await manager.get(f"/customers/{customer_id}")).json()
+    return customer["tier"] == tier and customer
+
+
 async def test_with_nobody_eligible_a_customer_waits_and_is_assigned_when_someone_is(service, http, kafka):
     where = region()
     async with http(service) as manager:
@@ -70,17 +90,10 @@ async def test_a_manager_reassigns_by_hand_with_a_reason_kept_in_the_history(ser
 
 
 async def test_a_higher_tier_moves_the_customer_to_a_more_senior_salesperson(service, http, kafka, eventually):
-    where = region()
     async with http(service) as manager:
-        await register(manager, f"{where}-a-junior", where, seniority=1)
-        await register(manager, f"{where}-b-senior", where, seniority=3)
-        customer_id = (await manager.post("/customers", json={"name": "Rising Ltd", "region": where})).json()[
-            "customer"]["id"]
+        where, customer_id = await junior_owns_a_customer(manager)
         assert (await manager.get(f"/customers/{customer_id}")).json()["owner_id"] == f"{where}-a-junior"
-
-        scored = CustomerScored(producer="scoring", customer_id=customer_id, payload=CustomerScoredPayload(
-            score=88, tier="A", win_probability=0.7, reasons=["test"], rule_version="test"))
-        await kafka.publish(topic_of("CustomerScored"), scored.to_bytes(), key=scored.key())
+        await scored_into(kafka, customer_id, "A")
 
         async def moved():
             customer = (await manager.get(f"/customers/{customer_id}")).json()
@@ -94,36 +107,16 @@ async def test_a_higher_tier_moves_the_customer_to_a_more_senior_salesperson(ser
 
 async def test_tier_up_reassignment_can_be_switched_off(settings_for, running, http, kafka, eventually):
     service = await running(bootstrap(settings_for(CustomerSettings, reassign_on_tier_up=False)))
-    where = region()
     async with http(service) as manager:
-        await register(manager, f"{where}-a-junior", where, seniority=1)
-        await register(manager, f"{where}-b-senior", where, seniority=3)
-        customer_id = (await manager.post("/customers", json={"name": "Stays Ltd", "region": where})).json()[
-            "customer"]["id"]
-        scored = CustomerScored(producer="scoring", customer_id=customer_id, payload=CustomerScoredPayload(
-            score=88, tier="A", win_probability=0.7, reasons=["test"], rule_version="test"))
-        await kafka.publish(topic_of("CustomerScored"), scored.to_bytes(), key=scored.key())
-
-        async def tier_known():
-            customer = (await manager.get(f"/customers/{customer_id}")).json()
-            return customer["tier"] == "A" and customer
-        customer = await eventually(tier_known)
+        where, customer_id = await junior_owns_a_customer(manager)
+        await scored_into(kafka, customer_id, "A")
+        customer = await eventually(lambda: tier_is(manager, customer_id, "A"))
     assert customer["owner_id"] == f"{where}-a-junior"
 
 
 async def test_a_first_low_tier_moves_nobody(service, http, kafka, eventually):
-    where = region()
     async with http(service) as manager:
-        await register(manager, f"{where}-a-junior", where, seniority=1)
-        await register(manager, f"{where}-b-senior", where, seniority=3)
-        customer_id = (await manager.post("/customers", json={"name": "Small Ltd", "region": where})).json()[
-            "customer"]["id"]
-        scored = CustomerScored(producer="scoring", customer_id=customer_id, payload=CustomerScoredPayload(
-            score=10, tier="D", win_probability=0.2, reasons=["test"], rule_version="test"))
-        await kafka.publish(topic_of("CustomerScored"), scored.to_bytes(), key=scored.key())
-
-        async def tier_known():
-            customer = (await manager.get(f"/customers/{customer_id}")).json()
-            return customer["tier"] == "D" and customer
-        customer = await eventually(tier_known)
+        where, customer_id = await junior_owns_a_customer(manager)
+        await scored_into(kafka, customer_id, "D")
+        customer = await eventually(lambda: tier_is(manager, customer_id, "D"))
     assert customer["owner_id"] == f"{where}-a-junior"
