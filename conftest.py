@@ -1,4 +1,5 @@
-"""Shared test fixtures. Tiers come from the folder: */unit/* (and contracts), */integration/*, */e2e/*.
+"""Shared test fixtures. Tiers come from the folder: */unit/* (and contracts), */integration/*,
+*/e2e/*.
 
 Real Kafka and mongod for the integration and end-to-end tiers come, in this order, from
 KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI when both are set, from testcontainers when a Docker engine
@@ -28,7 +29,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(item.fspath).relative_to(ROOT).parts
         tier = next((part for part in parts if part in TIERS), None)
         if tier is None:
-            raise pytest.UsageError(f"{item.nodeid}: a test lives under unit/, integration/ or e2e/")
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test lives under unit/, integration/ or e2e/"
+            )
         item.add_marker(getattr(pytest.mark, tier))
 
 
@@ -37,7 +40,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
             tier = next((t for t in TIERS if f"/{t}/" in f"/{report.nodeid}"), None)
-            if tier and report.when in ("call", "setup") and (outcome != "passed" or report.when == "call"):
+            if (
+                tier
+                and report.when in ("call", "setup")
+                and (outcome != "passed" or report.when == "call")
+            ):
                 counts[tier][outcome] += 1
     terminalreporter.section("tests per tier")
     for tier in TIERS:
@@ -69,16 +76,27 @@ def _from_testcontainers() -> Iterator[Infra]:
     mongo = MongoDbContainer("mongo:7.0").with_command("--replSet rs0 --bind_ip_all")
     with KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as kafka, mongo:
         host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)
-        mongo.exec('mongosh --quiet --eval \'rs.initiate({_id:"rs0",members:[{_id:0,host:"localhost:27017"}]})\'')
-        yield Infra(kafka.get_bootstrap_server(), f"mongodb://{host}:{port}/?directConnection=true", "testcontainers")
+        mongo.exec(
+            "mongosh --quiet --eval "
+            '\'rs.initiate({_id:"rs0",members:[{_id:0,host:"localhost:27017"}]})\''
+        )
+        yield Infra(
+            kafka.get_bootstrap_server(),
+            f"mongodb://{host}:{port}/?directConnection=true",
+            "testcontainers",
+        )
 
 
 def _from_deploy_local() -> Iterator[Infra]:
     script = [sys.executable, str(ROOT / "deploy" / "local" / "infra.py")]
-    was_running = "running" in subprocess.run([*script, "status"], capture_output=True, text=True).stdout
+    was_running = (
+        "running" in subprocess.run([*script, "status"], capture_output=True, text=True).stdout
+    )
     started = subprocess.run([*script, "start"], capture_output=True, text=True)
     if started.returncode != 0:
-        raise RuntimeError(f"deploy/local could not start Kafka and mongod:\n{started.stdout}{started.stderr}")
+        raise RuntimeError(
+            f"deploy/local could not start Kafka and mongod:\n{started.stdout}{started.stderr}"
+        )
     urls = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
     try:
         yield Infra(urls["KAFKA_BOOTSTRAP_SERVERS"], urls["MONGODB_URI"], "deploy/local")
@@ -111,7 +129,9 @@ class KafkaTools:
         self.bootstrap_servers = bootstrap_servers
         self._producer = None
 
-    async def publish(self, topic: str, value: bytes, key: bytes = b"test", headers: dict | None = None) -> None:
+    async def publish(
+        self, topic: str, value: bytes, key: bytes = b"test", headers: dict | None = None
+    ) -> None:
         from aiokafka import AIOKafkaProducer
 
         if self._producer is None:
@@ -121,16 +141,21 @@ class KafkaTools:
             topic, value, key=key, headers=[(k, v.encode()) for k, v in (headers or {}).items()]
         )
 
-    async def read(self, topic: str, match, *, expect: int = 1, timeout_s: float = 30.0, settle_s: float = 0.0):
-        """Records of `topic` (from its start) for which match(record) is true, once `expect` of them
-        have arrived, plus any more that arrive within `settle_s` (to catch duplicates)."""
+    async def read(
+        self, topic: str, match, *, expect: int = 1, timeout_s: float = 30.0, settle_s: float = 0.0
+    ):
+        """Records of `topic` (from its start) for which match(record) is true, once `expect` of
+        them have arrived, plus any more that arrive within `settle_s` (to catch duplicates)."""
         import asyncio
         import time
 
         from aiokafka import AIOKafkaConsumer
 
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=self.bootstrap_servers, group_id=None, auto_offset_reset="earliest"
+            topic,
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         found: list = []
@@ -196,7 +221,8 @@ def settings_for(infra: Infra, namespace: str):
 
 @pytest.fixture
 async def running():
-    """Starts services in this process (their lifespan, not uvicorn) and stops them after the test."""
+    """Starts services in this process (their lifespan, not uvicorn) and stops them after the
+    test."""
     started = []
 
     async def start(service):
@@ -209,11 +235,11 @@ async def running():
         await service.stop()
 
 
-
 @pytest.fixture(scope="session")
 def eventually():
     """await eventually(probe): polls an async probe until it returns something truthy (120 s at
-    most: a new consumer group reads each topic from its start, long on a long-lived local broker)."""
+    most: a new consumer group reads each topic from its start, long on a long-lived local
+    broker)."""
     import asyncio
     import time
 
@@ -232,7 +258,9 @@ def token():
     """token(role, salesperson_id=None): a bearer token signed with this run's secret."""
     from crm_runtime.auth import Principal, Role, issue_token
 
-    def make(role: str = "admin", salesperson_id: str | None = None, user_id: str | None = None) -> str:
+    def make(
+        role: str = "admin", salesperson_id: str | None = None, user_id: str | None = None
+    ) -> str:
         principal = Principal(user_id or f"u-{role}", Role(role), salesperson_id)
         return issue_token(principal, TEST_AUTH_SECRET, ttl_s=600)
 
@@ -245,10 +273,15 @@ def http(token):
     default), or with no token at all when role is None."""
     import httpx
 
-    def client(service, role: str | None = "admin", salesperson_id: str | None = None) -> httpx.AsyncClient:
+    def client(
+        service, role: str | None = "admin", salesperson_id: str | None = None
+    ) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token(role, salesperson_id)}"} if role else {}
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://service",
-                                 headers=headers)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=service.http),
+            base_url="http://service",
+            headers=headers,
+        )
 
     return client
 

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import httpx
 
-CUSTOMER, FOLLOWUP, REPORTING = "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8004"
+CUSTOMER, FOLLOWUP, REPORTING = (
+    "http://127.0.0.1:8001",
+    "http://127.0.0.1:8002",
+    "http://127.0.0.1:8004",
+)
 ADMIN_PASSWORD = Path(__file__).resolve().parents[2] / ".local" / "admin-password"
 WAIT_S = 60
 TOKEN: dict[str, str] = {}
@@ -34,17 +38,27 @@ def login() -> None:
 
 def visit(customer_id: str, owner: str, subject: str, hours_ago: int, correlation_id: str) -> None:
     end = datetime.now(UTC) - timedelta(hours=hours_ago)
-    post(f"{FOLLOWUP}/followups", {
-        "customer_id": customer_id, "salesperson_id": owner, "channel": "visit", "subject": subject,
-        "started_at": (end - timedelta(hours=1)).isoformat(), "ended_at": end.isoformat(),
-    }, correlation_id)
+    post(
+        f"{FOLLOWUP}/followups",
+        {
+            "customer_id": customer_id,
+            "salesperson_id": owner,
+            "channel": "visit",
+            "subject": subject,
+            "started_at": (end - timedelta(hours=1)).isoformat(),
+            "ended_at": end.isoformat(),
+        },
+        correlation_id,
+    )
 
 
 def wait_until_known(customer_id: str) -> None:
     """The follow-up service learns of new customers from Kafka, a moment after they are created."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        response = httpx.post(f"{FOLLOWUP}/customers/{customer_id}/opportunities", headers=TOKEN, timeout=10)
+        response = httpx.post(
+            f"{FOLLOWUP}/customers/{customer_id}/opportunities", headers=TOKEN, timeout=10
+        )
         if response.status_code == 201:
             return
         time.sleep(0.3)
@@ -59,10 +73,21 @@ def seed_history(run: str, customers: int = 80) -> None:
     import random
 
     from aiokafka import AIOKafkaProducer
+    from crm_contracts import (
+        CustomerCreated,
+        CustomerCreatedPayload,
+        DealClosed,
+        DealClosedPayload,
+        topic_of,
+    )
 
-    from crm_contracts import CustomerCreated, CustomerCreatedPayload, DealClosed, DealClosedPayload, topic_of
-
-    propensity = {"cold chain": 0.75, "automotive": 0.65, "electronics": 0.5, "mining": 0.25, "textiles": 0.2}
+    propensity = {
+        "cold chain": 0.75,
+        "automotive": 0.65,
+        "electronics": 0.5,
+        "mining": 0.25,
+        "textiles": 0.2,
+    }
     rng = random.Random(42)
     start = datetime.now(UTC) - timedelta(days=365)
     events = []
@@ -71,22 +96,43 @@ def seed_history(run: str, customers: int = 80) -> None:
         size = rng.choice(["small", "medium", "large"])
         customer_id = f"erp-{run}-{n}"
         created_at = start + timedelta(days=n * 4)
-        events.append(CustomerCreated(producer="erp", customer_id=customer_id, occurred_at=created_at,
-                                      payload=CustomerCreatedPayload(name=f"ERP customer {n} ({run})",
-                                                                     industry=industry, size=size, region="east",
-                                                                     monthly_freight_volume_tons=rng.uniform(20, 1500))))
+        events.append(
+            CustomerCreated(
+                producer="erp",
+                customer_id=customer_id,
+                occurred_at=created_at,
+                payload=CustomerCreatedPayload(
+                    name=f"ERP customer {n} ({run})",
+                    industry=industry,
+                    size=size,
+                    region="east",
+                    monthly_freight_volume_tons=rng.uniform(20, 1500),
+                ),
+            )
+        )
         won = rng.random() < propensity[industry] + (0.1 if size == "large" else 0)
         facts = {"amount": "500000.00", "currency": "CNY"} if won else {"lost_reason": "price"}
-        events.append(DealClosed(producer="erp", customer_id=customer_id, occurred_at=created_at + timedelta(days=30),
-                                 payload=DealClosedPayload(deal_id=f"erp-deal-{run}-{n}",
-                                                           outcome="won" if won else "lost", **facts)))
+        events.append(
+            DealClosed(
+                producer="erp",
+                customer_id=customer_id,
+                occurred_at=created_at + timedelta(days=30),
+                payload=DealClosedPayload(
+                    deal_id=f"erp-deal-{run}-{n}", outcome="won" if won else "lost", **facts
+                ),
+            )
+        )
 
     async def publish() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all", enable_idempotence=True)
+        producer = AIOKafkaProducer(
+            bootstrap_servers="127.0.0.1:9092", acks="all", enable_idempotence=True
+        )
         await producer.start()
         try:
             for event in events:
-                await producer.send_and_wait(topic_of(event.event_type), event.to_bytes(), key=event.key())
+                await producer.send_and_wait(
+                    topic_of(event.event_type), event.to_bytes(), key=event.key()
+                )
         finally:
             await producer.stop()
 
@@ -98,12 +144,25 @@ def main() -> None:
     login()
     run = uuid.uuid4().hex[:6]
     seed_history(run)
-    for name, regions, seniority in (("Li Na", ["east", "south"], 3), ("Zhang Wei", ["east", "west"], 1),
-                                     ("Aygul Tursun", ["west"], 2)):
-        person = post(f"{CUSTOMER}/salespeople", {"salesperson_id": f"{name.split()[0].lower()}-{run}",
-                                                  "name": name, "regions": regions, "capacity": 20,
-                                                  "seniority": seniority})
-        print(f"salesperson {person['salesperson_id']:<16} regions {', '.join(regions):<12} seniority {seniority}")
+    for name, regions, seniority in (
+        ("Li Na", ["east", "south"], 3),
+        ("Zhang Wei", ["east", "west"], 1),
+        ("Aygul Tursun", ["west"], 2),
+    ):
+        person = post(
+            f"{CUSTOMER}/salespeople",
+            {
+                "salesperson_id": f"{name.split()[0].lower()}-{run}",
+                "name": name,
+                "regions": regions,
+                "capacity": 20,
+                "seniority": seniority,
+            },
+        )
+        print(
+            f"salesperson {person['salesperson_id']:<16} regions {', '.join(regions):<12} "
+            f"seniority {seniority}"
+        )
     flows = []
     for name, size, nature, tons, region in [
         ("Huadong Cold Chain", "large", "state_owned", 1200, "east"),
@@ -111,9 +170,17 @@ def main() -> None:
         ("Pearl River Electronics", "small", "private_enterprise", 60, "east"),
     ]:
         correlation_id = str(uuid.uuid4())
-        created = post(f"{CUSTOMER}/customers", {"name": f"{name} ({run})", "size": size, "nature": nature,
-                                                 "region": region, "monthly_freight_volume_tons": tons},
-                       correlation_id)
+        created = post(
+            f"{CUSTOMER}/customers",
+            {
+                "name": f"{name} ({run})",
+                "size": size,
+                "nature": nature,
+                "region": region,
+                "monthly_freight_volume_tons": tons,
+            },
+            correlation_id,
+        )
         customer, assignment = created["customer"], created["assignment"]
         flows.append((customer["id"], correlation_id, assignment["owner_id"]))
         print(f"created   {customer['name']:<34} {assignment['why']}")
@@ -122,23 +189,59 @@ def main() -> None:
     for customer_id, _, _ in flows:
         wait_until_known(customer_id)  # and open its opportunity
     visit(first, o1, "site visit: warehouse tour", 48, c1)
-    opportunity = httpx.get(f"{FOLLOWUP}/customers/{first}/opportunities", headers=TOKEN).json()[0]["id"]
+    opportunity = httpx.get(f"{FOLLOWUP}/customers/{first}/opportunities", headers=TOKEN).json()[0][
+        "id"
+    ]
     post(f"{FOLLOWUP}/opportunities/{opportunity}/stage", {"to_stage": "needs_analysed"}, c1)
-    proposal = post(f"{FOLLOWUP}/proposals", {"customer_id": first, "opportunity_id": opportunity,
-                                              "needs": ["weekly Shanghai-Chengdu reefer lane"],
-                                              "solution": "two reefer trucks a week", "price": "2000000.00",
-                                              "currency": "CNY"}, c1)
-    post(f"{FOLLOWUP}/proposals/{proposal['id']}/revisions", {"price": "1850000.00", "note": "volume discount"}, c1)
+    proposal = post(
+        f"{FOLLOWUP}/proposals",
+        {
+            "customer_id": first,
+            "opportunity_id": opportunity,
+            "needs": ["weekly Shanghai-Chengdu reefer lane"],
+            "solution": "two reefer trucks a week",
+            "price": "2000000.00",
+            "currency": "CNY",
+        },
+        c1,
+    )
+    post(
+        f"{FOLLOWUP}/proposals/{proposal['id']}/revisions",
+        {"price": "1850000.00", "note": "volume discount"},
+        c1,
+    )
     post(f"{FOLLOWUP}/proposals/{proposal['id']}/accept", {}, c1)
     post(f"{FOLLOWUP}/opportunities/{opportunity}/stage", {"to_stage": "proposal"}, c1)
     visit(first, o1, "proposal review", 24, c1)
-    post(f"{FOLLOWUP}/deals", {"customer_id": first, "salesperson_id": o1, "outcome": "won", "amount": "1850000.00",
-                               "currency": "CNY", "monthly_freight_volume_tons": 900}, c1)
+    post(
+        f"{FOLLOWUP}/deals",
+        {
+            "customer_id": first,
+            "salesperson_id": o1,
+            "outcome": "won",
+            "amount": "1850000.00",
+            "currency": "CNY",
+            "monthly_freight_volume_tons": 900,
+        },
+        c1,
+    )
     visit(second, o2, "first call", 12, c2)
-    post(f"{FOLLOWUP}/deals", {"customer_id": second, "salesperson_id": o2, "outcome": "lost",
-                               "lost_reason": "price", "competitor": "SF Express"}, c2)
+    post(
+        f"{FOLLOWUP}/deals",
+        {
+            "customer_id": second,
+            "salesperson_id": o2,
+            "outcome": "lost",
+            "lost_reason": "price",
+            "competitor": "SF Express",
+        },
+        c2,
+    )
     visit(third, o3, "intro meeting", 2, c3)
-    print("logged    4 follow-ups, 2 stage moves, a proposal revised and accepted, 1 deal won, 1 deal lost")
+    print(
+        "logged    4 follow-ups, 2 stage moves, a proposal revised and accepted, 1 deal won, "
+        "1 deal lost"
+    )
 
     expected = {first: (2, 1, 0), second: (1, 0, 1), third: (1, 0, 0)}
     deadline = time.monotonic() + WAIT_S
@@ -149,9 +252,13 @@ def main() -> None:
             report = response.json() if response.status_code == 200 else {}
             counts = report.get("counts", {})
             score = report.get("latest_score") or {}
-            if (counts.get("followups"), counts.get("deals_won"), counts.get("deals_lost")) == (followups, won, lost) \
-                    and score.get("occurred_at", "") >= max(e["occurred_at"] for e in report["timeline"]
-                                                          if e["kind"] in ("followup", "deal")):
+            if (counts.get("followups"), counts.get("deals_won"), counts.get("deals_lost")) == (
+                followups,
+                won,
+                lost,
+            ) and score.get("occurred_at", "") >= max(
+                e["occurred_at"] for e in report["timeline"] if e["kind"] in ("followup", "deal")
+            ):
                 reports[customer_id] = report
         time.sleep(0.5)
     if len(reports) < len(flows):
@@ -162,18 +269,34 @@ def main() -> None:
         report = reports[customer_id]
         score, counts = report["latest_score"], report["counts"]
         print(f"\n  {report['profile']['name']}  (owner {report['owner_id']})")
-        print(f"    score {score['score']}  tier {score['tier']}  win probability {score['win_probability']:.0%}")
-        print(f"    follow-ups {counts['followups']}  deals won {counts['deals_won']}  lost {counts['deals_lost']}"
-              f"  stage {(report.get('pipeline') or {}).get('stage')}")
+        print(
+            f"    score {score['score']}  tier {score['tier']}  "
+            f"win probability {score['win_probability']:.0%}"
+        )
+        print(
+            f"    follow-ups {counts['followups']}  deals won {counts['deals_won']}  "
+            f"lost {counts['deals_lost']}"
+            f"  stage {(report.get('pipeline') or {}).get('stage')}"
+        )
         print(f"    why: {'; '.join(score['reasons'])}")
         for entry in report["timeline"]:
             details = entry["details"]
-            what = (details.get("subject") or details.get("event_type")
-                    or (f"{details.get('from_stage', 'opened')} -> {details.get('to_stage', details.get('stage'))}"
-                        if entry["kind"] == "stage" else f"deal {details.get('outcome')}"))
+            what = (
+                details.get("subject")
+                or details.get("event_type")
+                or (
+                    f"{details.get('from_stage', 'opened')} -> "
+                    f"{details.get('to_stage', details.get('stage'))}"
+                    if entry["kind"] == "stage"
+                    else f"deal {details.get('outcome')}"
+                )
+            )
             print(f"    {entry['at'][:16]}  {entry['kind']:<8} {what}")
-    print("\nthe stack stays up: `make down` stops it; `.venv/bin/crm-scoring-replay --models value-v1 value-v2`"
-          " backtests the scoring models on what is in Kafka now")
+    print(
+        "\nthe stack stays up: `make down` stops it; "
+        "`.venv/bin/crm-scoring-replay --models value-v1 value-v2`"
+        " backtests the scoring models on what is in Kafka now"
+    )
 
 
 if __name__ == "__main__":

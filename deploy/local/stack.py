@@ -39,20 +39,29 @@ class ServiceProcess(infra.Managed):
             infra.log(f"{self.name}: already running (pid {self.pid()})")
             return
         if infra.port_open(self.port):
-            raise SystemExit(f"{self.name}: port {self.port} is taken by a process that is not ours")
+            raise SystemExit(
+                f"{self.name}: port {self.port} is taken by a process that is not ours"
+            )
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", f"crm_{self.name}"],
                 env={**env, "CRM_HTTP_PORT": str(self.port)},
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
         infra.wait_until(self.name, self.healthy, process)
-        infra.log(f"{self.name}: serving on http://{infra.HOST}:{self.port} (pid {process.pid}, log {self.log_file})")
+        infra.log(
+            f"{self.name}: serving on http://{infra.HOST}:{self.port} "
+            f"(pid {process.pid}, log {self.log_file})"
+        )
 
     def healthy(self) -> bool:
-        with urllib.request.urlopen(f"http://{infra.HOST}:{self.port}/health", timeout=2) as response:
+        with urllib.request.urlopen(
+            f"http://{infra.HOST}:{self.port}/health", timeout=2
+        ) as response:
             return response.status == 200
 
 
@@ -85,8 +94,10 @@ def up() -> None:
     started = time.monotonic()
     for process in PROCESSES:
         process.start(env)
-    infra.log(f"services up in {time.monotonic() - started:.1f} s; log in as {ADMIN_USERNAME} with the "
-              f"password in {infra.ROOT / 'admin-password'}")
+    infra.log(
+        f"services up in {time.monotonic() - started:.1f} s; log in as {ADMIN_USERNAME} with the "
+        f"password in {infra.ROOT / 'admin-password'}"
+    )
 
 
 def down() -> None:
@@ -99,11 +110,13 @@ def down() -> None:
 def status() -> None:
     for process in [*infra.SERVERS.values(), *PROCESSES]:
         pid = process.pid()
-        print(f"{process.name}: {'running, pid %d' % pid if pid else 'stopped'}")
+        print(f"{process.name}: {f'running, pid {pid:d}' if pid else 'stopped'}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=["up", "down", "status"])
     {"up": up, "down": down, "status": status}[parser.parse_args().action]()
 

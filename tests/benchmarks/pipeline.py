@@ -21,14 +21,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-from pymongo import AsyncMongoClient
-
 from crm_contracts import CustomerCreated, CustomerCreatedPayload
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
+from pymongo import AsyncMongoClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,25 +47,40 @@ async def new_topic(bootstrap: str, partitions: int = 3) -> str:
     name = f"bench.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    await admin.create_topics([NewTopic(name, partitions, 1), NewTopic(f"{name}.dlt", partitions, 1)])
+    await admin.create_topics(
+        [NewTopic(name, partitions, 1), NewTopic(f"{name}.dlt", partitions, 1)]
+    )
     await admin.close()
     return name
 
 
 def events(count: int) -> list[CustomerCreated]:
-    return [CustomerCreated(producer="bench", customer_id=f"c-{i % 500}", payload=CustomerCreatedPayload(
-        name=f"Bench {i}", monthly_freight_volume_tons=i)) for i in range(count)]
+    return [
+        CustomerCreated(
+            producer="bench",
+            customer_id=f"c-{i % 500}",
+            payload=CustomerCreatedPayload(name=f"Bench {i}", monthly_freight_volume_tons=i),
+        )
+        for i in range(count)
+    ]
 
 
 async def baseline(bootstrap: str, count: int) -> float:
     topic = await new_topic(bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"g-{topic}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"g-{topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await producer.start()
     await consumer.start()
     started = time.perf_counter()
-    await asyncio.gather(*[await producer.send(topic, e.to_bytes(), key=e.key()) for e in events(count)])
+    await asyncio.gather(
+        *[await producer.send(topic, e.to_bytes(), key=e.key()) for e in events(count)]
+    )
     seen = 0
     while seen < count:
         batches = await consumer.getmany(timeout_ms=1000)
@@ -78,8 +91,11 @@ async def baseline(bootstrap: str, count: int) -> float:
     return count / elapsed
 
 
-async def consume(urls: dict[str, str], count: int, pace_per_s: float | None = None) -> tuple[float, list[float]]:
-    """All at once (pace None): throughput, latency includes queueing. Paced: latency at that load."""
+async def consume(
+    urls: dict[str, str], count: int, pace_per_s: float | None = None
+) -> tuple[float, list[float]]:
+    """All at once (pace None): throughput, latency includes queueing. Paced: latency at that
+    load."""
     topic = await new_topic(urls["KAFKA_BOOTSTRAP_SERVERS"])
     latencies: list[float] = []
     done = asyncio.Event()
@@ -90,11 +106,18 @@ async def consume(urls: dict[str, str], count: int, pace_per_s: float | None = N
         if len(latencies) >= count:
             done.set()
 
-    settings = ServiceSettings(service_name=f"bench{topic[-8:]}", namespace="bench", log_level="WARNING",
-                               auth_secret=uuid.uuid4().hex,
-                               kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
-                               mongodb_uri=urls["MONGODB_URI"])
-    service = Service(ServiceSpec(title="bench", subscribes_to=[topic], handlers={CustomerCreated: apply}), settings)
+    settings = ServiceSettings(
+        service_name=f"bench{topic[-8:]}",
+        namespace="bench",
+        log_level="WARNING",
+        auth_secret=uuid.uuid4().hex,
+        kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
+        mongodb_uri=urls["MONGODB_URI"],
+    )
+    service = Service(
+        ServiceSpec(title="bench", subscribes_to=[topic], handlers={CustomerCreated: apply}),
+        settings,
+    )
     await service.start()
     await asyncio.sleep(3)  # let the group settle, so joining is not measured
     producer = AIOKafkaProducer(bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
@@ -103,8 +126,11 @@ async def consume(urls: dict[str, str], count: int, pace_per_s: float | None = N
     for i, event in enumerate(events(count)):
         if pace_per_s:
             await asyncio.sleep(max(0.0, started + i / pace_per_s - time.perf_counter()))
-        await producer.send(topic, event.model_copy(update={"occurred_at": datetime.now(UTC)}).to_bytes(),
-                            key=event.key())
+        await producer.send(
+            topic,
+            event.model_copy(update={"occurred_at": datetime.now(UTC)}).to_bytes(),
+            key=event.key(),
+        )
     await asyncio.wait_for(done.wait(), timeout=600)
     elapsed = time.perf_counter() - started
     await producer.stop()
@@ -118,8 +144,9 @@ async def outbox(urls: dict[str, str], count: int) -> tuple[float, float]:
     client = AsyncMongoClient(urls["MONGODB_URI"], tz_aware=True)
     store = Store(client, f"bench_outbox_{topic[-8:]}")
     await store.ensure_indexes()
-    producer = AIOKafkaProducer(bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"], acks="all",
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"], acks="all", enable_idempotence=True
+    )
     await producer.start()
 
     async def send(_topic, key, value, headers):
@@ -129,6 +156,7 @@ async def outbox(urls: dict[str, str], count: int) -> tuple[float, float]:
     relaying = asyncio.create_task(relay.run_forever())
     started = time.perf_counter()
     for event in events(count):
+
         async def work(uow, event=event):
             await uow.db["state"].insert_one({"_id": str(event.event_id)}, session=uow.session)
             uow.emit(event)
@@ -164,11 +192,17 @@ async def main() -> None:
             subprocess.run([*INFRA, "stop"], check=False)
     print(f"events: {count} (3 partitions, 500 customer keys), 1 consumer instance, 2 cores")
     print(f"baseline  raw aiokafka produce+consume, no database : {base:9.0f} events/s")
-    print(f"consume   parse + transaction + inbox + commit      : {rate:9.0f} events/s "
-          f"({rate / base:.1%} of baseline)")
+    print(
+        f"consume   parse + transaction + inbox + commit      : {rate:9.0f} events/s "
+        f"({rate / base:.1%} of baseline)"
+    )
     for label, values in (("all at once", burst_latencies), ("at 100/s", latencies)):
-        print(f"          latency publish -> applied, {label:<11}: p50 {percentile(values, 50):7.1f} ms  "
-              f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  max {max(values):7.1f} ms")
+        print(
+            f"          latency publish -> applied, {label:<11}: "
+            f"p50 {percentile(values, 50):7.1f} ms  "
+            f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
+            f"max {max(values):7.1f} ms"
+        )
     print(f"outbox    state + event commits                     : {commit_rate:9.0f} commits/s")
     print(f"          commit then relay to Kafka, end to end    : {relay_rate:9.0f} events/s")
 

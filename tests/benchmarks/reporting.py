@@ -20,10 +20,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from pipeline import INFRA, infra_running, infra_urls, new_topic
-from pymongo import AsyncMongoClient
-from scoring import mixed_events, publish
-
 from crm_contracts import VisitLogged, VisitLoggedPayload
 from crm_reporting import adapters
 from crm_reporting.handlers import HANDLERS
@@ -31,6 +27,9 @@ from crm_reporting.reports import router as reports
 from crm_runtime.auth import Principal, Role, issue_token
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
+from pipeline import INFRA, infra_running, infra_urls, new_topic
+from pymongo import AsyncMongoClient
+from scoring import mixed_events, publish
 
 SECRET = uuid.uuid4().hex
 
@@ -40,11 +39,24 @@ def percentile(values: list[float], p: int) -> float:
 
 
 def reporting_service(urls: dict[str, str], topic: str) -> Service:
-    settings = ServiceSettings(service_name=f"bench{uuid.uuid4().hex[:6]}", namespace="bench", log_level="WARNING",
-                               auth_secret=SECRET, kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
-                               mongodb_uri=urls["MONGODB_URI"])
-    return Service(ServiceSpec(title="bench", subscribes_to=[topic], handlers=HANDLERS, routers=[reports],
-                               create_indexes=adapters.create_indexes), settings)
+    settings = ServiceSettings(
+        service_name=f"bench{uuid.uuid4().hex[:6]}",
+        namespace="bench",
+        log_level="WARNING",
+        auth_secret=SECRET,
+        kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
+        mongodb_uri=urls["MONGODB_URI"],
+    )
+    return Service(
+        ServiceSpec(
+            title="bench",
+            subscribes_to=[topic],
+            handlers=HANDLERS,
+            routers=[reports],
+            create_indexes=adapters.create_indexes,
+        ),
+        settings,
+    )
 
 
 async def projection(urls: dict[str, str], count: int) -> tuple[float, float]:
@@ -52,7 +64,9 @@ async def projection(urls: dict[str, str], count: int) -> tuple[float, float]:
     events = mixed_events(count, seed=11)
     await publish(urls["KAFKA_BOOTSTRAP_SERVERS"], topic, events)
     service = reporting_service(urls, topic)
-    projected = sum(1 for event in events if type(event) in HANDLERS)  # the others are read and ignored
+    projected = sum(
+        1 for event in events if type(event) in HANDLERS
+    )  # the others are read and ignored
     started = time.perf_counter()
     await service.start()
     inbox = service.store.db["processed_events"]
@@ -86,9 +100,18 @@ async def freshness(urls: dict[str, str], seconds: int = 30, per_second: int = 1
     for n in range(seconds * per_second):
         await asyncio.sleep(max(0.0, started + n / per_second - time.time()))
         at = datetime.now(UTC)
-        event = VisitLogged(producer="bench", customer_id=f"fresh-{n % 500}", payload=VisitLoggedPayload(
-            followup_id=str(uuid.uuid4()), salesperson_id="sp", channel="call", subject="s",
-            started_at=at, ended_at=at + timedelta(minutes=1)))
+        event = VisitLogged(
+            producer="bench",
+            customer_id=f"fresh-{n % 500}",
+            payload=VisitLoggedPayload(
+                followup_id=str(uuid.uuid4()),
+                salesperson_id="sp",
+                channel="call",
+                subject="s",
+                started_at=at,
+                ended_at=at + timedelta(minutes=1),
+            ),
+        )
         await producer.send(topic, event.to_bytes(), key=event.key())
         published[str(event.event_id)] = time.time()
     await producer.stop()
@@ -100,7 +123,9 @@ async def freshness(urls: dict[str, str], seconds: int = 30, per_second: int = 1
     return [(doc["applied_at"].timestamp() - published[doc["_id"]]) * 1000 for doc in applied]
 
 
-async def report_latency(urls: dict[str, str], customers: int, requests: int = 40) -> dict[str, float]:
+async def report_latency(
+    urls: dict[str, str], customers: int, requests: int = 40
+) -> dict[str, float]:
     client = AsyncMongoClient(urls["MONGODB_URI"], tz_aware=True)
     service = reporting_service(urls, await new_topic(urls["KAFKA_BOOTSTRAP_SERVERS"]))
     profiles = service.store.db[adapters.PROFILES]
@@ -108,13 +133,22 @@ async def report_latency(urls: dict[str, str], customers: int, requests: int = 4
     now = datetime.now(UTC)
     batch = []
     for n in range(customers):
-        batch.append({"_id": f"c-{n}", "owner_id": f"sp-{n % 50}", "status": "active",
-                      "created_at": now - timedelta(days=rng.randrange(720)),
-                      "last_followup_at": now - timedelta(days=rng.randrange(200)),
-                      "segment": {"tier": rng.choice("ABCD"), "region": rng.choice(["east", "west", "north"]),
-                                  "industry": rng.choice(["retail", "mining", "cold chain"]),
-                                  "band": rng.choice(["under 50t", "50-200t", "200-500t"]),
-                                  "monthly_freight_volume_tons": rng.uniform(0, 500)}})
+        batch.append(
+            {
+                "_id": f"c-{n}",
+                "owner_id": f"sp-{n % 50}",
+                "status": "active",
+                "created_at": now - timedelta(days=rng.randrange(720)),
+                "last_followup_at": now - timedelta(days=rng.randrange(200)),
+                "segment": {
+                    "tier": rng.choice("ABCD"),
+                    "region": rng.choice(["east", "west", "north"]),
+                    "industry": rng.choice(["retail", "mining", "cold chain"]),
+                    "band": rng.choice(["under 50t", "50-200t", "200-500t"]),
+                    "monthly_freight_volume_tons": rng.uniform(0, 500),
+                },
+            }
+        )
         if len(batch) == 5000:
             await profiles.insert_many(batch)
             batch = []
@@ -124,11 +158,14 @@ async def report_latency(urls: dict[str, str], customers: int, requests: int = 4
     token = issue_token(Principal("bench", Role.MANAGER), SECRET, 600)
     timings: dict[str, list[float]] = {"value": [], "lifecycle": [], "baseline count": []}
     transport = httpx.ASGITransport(app=service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://r",
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://r", headers={"Authorization": f"Bearer {token}"}
+    ) as http:
         for _ in range(requests):
-            for name, path, params in (("value", "/reports/value", {"by": ["tier", "region", "industry", "band"]}),
-                                       ("lifecycle", "/reports/lifecycle", {})):
+            for name, path, params in (
+                ("value", "/reports/value", {"by": ["tier", "region", "industry", "band"]}),
+                ("lifecycle", "/reports/lifecycle", {}),
+            ):
                 started = time.perf_counter()
                 answer = await http.get(path, params=params)
                 assert answer.status_code == 200, answer.text
@@ -159,8 +196,11 @@ async def main() -> None:
     print(f"projection of {args.events} mixed events, one instance, 2 cores:")
     print(f"  read models (transaction, inbox, customer 360, facts): {rate:8.0f} events/s")
     print(f"  baseline, one plain MongoDB update per event:          {baseline:8.0f} events/s")
-    print(f"freshness at a steady 100 events/s, publish to applied: p50 {percentile(fresh, 50):.0f} ms, "
-          f"p99 {percentile(fresh, 99):.0f} ms ({len(fresh)} events)")
+    print(
+        f"freshness at a steady 100 events/s, publish to applied: "
+        f"p50 {percentile(fresh, 50):.0f} ms, "
+        f"p99 {percentile(fresh, 99):.0f} ms ({len(fresh)} events)"
+    )
     print(f"report latency, p99 over 40 requests, {args.customers} customers:")
     for name, value in latency.items():
         print(f"  {name:<15} {value:8.1f} ms")

@@ -41,17 +41,27 @@ def stack(infra, namespace, tmp_path_factory):
             "CRM_ADMIN_PASSWORD": ADMIN["password"],
         }
         log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process below
-        processes.append((name, subprocess.Popen([sys.executable, "-m", f"crm_{name}"], env=env,
-                                                 stdout=log, stderr=subprocess.STDOUT), log))
+        processes.append(
+            (
+                name,
+                subprocess.Popen(
+                    [sys.executable, "-m", f"crm_{name}"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ),
+                log,
+            )
+        )
         urls[name] = f"http://127.0.0.1:{port}"
     try:
         for (name, process, _), url in zip(processes, urls.values(), strict=True):
             wait_healthy(name, process, url, logs)
         yield urls
     finally:
-        for _, process, log in processes:
+        for _, process, _log in processes:
             process.terminate()
-        for name, process, log in processes:
+        for _name, process, log in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -63,7 +73,9 @@ def stack(infra, namespace, tmp_path_factory):
 def wait_healthy(name: str, process: subprocess.Popen, url: str, logs: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"{name} exited: {(logs / f'{name}.log').read_text()[-3000:]}"
+        assert process.poll() is None, (
+            f"{name} exited: {(logs / f'{name}.log').read_text()[-3000:]}"
+        )
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
@@ -81,7 +93,9 @@ class Client:
 
     def call(self, method: str, service: str, path: str, **kwargs) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
-        return httpx.request(method, f"{self.urls[service]}{path}", headers=headers, timeout=10, **kwargs)
+        return httpx.request(
+            method, f"{self.urls[service]}{path}", headers=headers, timeout=10, **kwargs
+        )
 
     def post(self, service: str, path: str, body: dict | None = None, **kwargs) -> httpx.Response:
         return self.call("POST", service, path, json=body if body is not None else {}, **kwargs)
@@ -91,7 +105,8 @@ class Client:
 
 
 def _eventually(check, timeout_s: float = 120.0, what: str = "condition"):
-    """Polls check() until it returns something truthy; fails with the last value after timeout_s."""
+    """Polls check() until it returns something truthy; fails with the last value after
+    timeout_s."""
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         if last := check():
@@ -101,7 +116,9 @@ def _eventually(check, timeout_s: float = 120.0, what: str = "condition"):
 
 
 def login(urls, username: str, password: str) -> Client:
-    response = httpx.post(f"{urls['customer']}/auth/login", json={"username": username, "password": password})
+    response = httpx.post(
+        f"{urls['customer']}/auth/login", json={"username": username, "password": password}
+    )
     assert response.status_code == 200, response.text
     return Client(urls, {"Authorization": f"Bearer {response.json()['access_token']}"})
 
@@ -113,17 +130,34 @@ def admin(stack) -> Client:
 
 @pytest.fixture(scope="session")
 def salesperson(stack, admin):
-    """salesperson(region, seniority=3): registers one with a login of their own; returns (id, Client)."""
+    """salesperson(region, seniority=3): registers one with a login of their own; returns
+    (id, Client)."""
 
     def make(region: str, seniority: int = 3) -> tuple[str, Client]:
         salesperson_id = f"sp-{region}"
-        registered = admin.post("customer", "/salespeople", {
-            "salesperson_id": salesperson_id, "name": salesperson_id, "regions": [region], "capacity": 10,
-            "seniority": seniority})
+        registered = admin.post(
+            "customer",
+            "/salespeople",
+            {
+                "salesperson_id": salesperson_id,
+                "name": salesperson_id,
+                "regions": [region],
+                "capacity": 10,
+                "seniority": seniority,
+            },
+        )
         assert registered.status_code == 201, registered.text
         password = uuid.uuid4().hex
-        user = admin.post("customer", "/users", {"username": salesperson_id, "password": password,
-                                                  "role": "salesperson", "salesperson_id": salesperson_id})
+        user = admin.post(
+            "customer",
+            "/users",
+            {
+                "username": salesperson_id,
+                "password": password,
+                "role": "salesperson",
+                "salesperson_id": salesperson_id,
+            },
+        )
         assert user.status_code == 201, user.text
         return salesperson_id, login(stack, salesperson_id, password)
 

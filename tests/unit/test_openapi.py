@@ -1,7 +1,6 @@
 """Every service documents its HTTP doors fully: schemas, error answers and the bearer token."""
 
 import pytest
-
 from crm_customer.bootstrap import CustomerSettings
 from crm_customer.bootstrap import bootstrap as customer
 from crm_followup.bootstrap import FollowupSettings
@@ -11,8 +10,12 @@ from crm_reporting.bootstrap import bootstrap as reporting
 from crm_scoring.bootstrap import ScoringSettings
 from crm_scoring.bootstrap import bootstrap as scoring
 
-SERVICES = [(customer, CustomerSettings), (followup, FollowupSettings), (reporting, ReportingSettings),
-            (scoring, ScoringSettings)]
+SERVICES = [
+    (customer, CustomerSettings),
+    (followup, FollowupSettings),
+    (reporting, ReportingSettings),
+    (scoring, ScoringSettings),
+]
 OPEN = {("/health", "get"), ("/ready", "get"), ("/auth/login", "post")}
 
 

@@ -1,5 +1,5 @@
-"""Events of the customer service: master data, contacts, competitors, financials, assignment, merges.
-All are keyed by customer_id."""
+"""Events of the customer service: master data, contacts, competitors, financials, assignment,
+merges. All are keyed by customer_id."""
 
 from datetime import date
 from typing import Annotated, Literal
@@ -38,7 +38,9 @@ class CustomerFields(Payload):
     """Every field of a customer's basic, value and credit data; all optional here."""
 
     name: Text | None = None
-    credit_code: CreditCode | None = Field(default=None, description="Unified social credit code, check digit verified.")
+    credit_code: CreditCode | None = Field(
+        default=None, description="Unified social credit code, check digit verified."
+    )
     industry: Text | None = None
     region: Text | None = None
     address: Text | None = None
@@ -56,7 +58,9 @@ class CustomerFields(Payload):
 class CustomerCreatedPayload(CustomerFields):
     name: Text
     nature: CustomerNature = CustomerNature.OTHER
-    owner_id: Id | None = Field(default=None, description="Owner at creation, if any; CustomerAssigned follows.")
+    owner_id: Id | None = Field(
+        default=None, description="Owner at creation, if any; CustomerAssigned follows."
+    )
 
 
 class CustomerCreated(Event):
@@ -68,7 +72,9 @@ class CustomerCreated(Event):
 class CustomerUpdatedPayload(Payload):
     version: int = Field(ge=1, description="The customer's version after this change.")
     changed: list[str] = Field(min_length=1, description="Names of the fields that changed.")
-    fields: CustomerFields = Field(description="The new values of the changed fields (null: cleared).")
+    fields: CustomerFields = Field(
+        description="The new values of the changed fields (null: cleared)."
+    )
 
 
 class CustomerUpdated(Event):
@@ -148,7 +154,9 @@ class ContactRemoved(Event):
 class CompetitorRecordedPayload(Payload):
     competitor_id: Id
     name: Text
-    share: float | None = Field(default=None, ge=0, le=1, description="Share of the customer's freight, 0 to 1.")
+    share: float | None = Field(
+        default=None, ge=0, le=1, description="Share of the customer's freight, 0 to 1."
+    )
     contract_end: date | None = None
     notes: LongText | None = None
 
@@ -202,7 +210,9 @@ class CandidateVerdict(Payload):
 
 
 class CustomerAssignedPayload(Payload):
-    owner_id: Id | None = Field(description="null: no eligible salesperson, the customer waits in the queue.")
+    owner_id: Id | None = Field(
+        description="null: no eligible salesperson, the customer waits in the queue."
+    )
     previous_owner_id: Id | None = None
     trigger: Literal["created", "manual", "tier_up", "salesperson_available", "merge", "unmerge"]
     reason: Text = Field(description="Why the assignment was run (a manager's reason when manual).")
@@ -246,5 +256,3 @@ class CustomersUnmerged(Event):
     event_type: Literal["CustomersUnmerged"] = "CustomersUnmerged"
     schema_version: Literal[1] = 1
     payload: CustomersUnmergedPayload
-
-

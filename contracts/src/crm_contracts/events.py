@@ -1,4 +1,5 @@
-"""Every event of the CRM, version 1. A new major version is a new class with its own schema_version."""
+"""Every event of the CRM, version 1. A new major version is a new class with its own
+schema_version."""
 
 from crm_contracts.common import Channel, CustomerNature, DecisionInfluence, Tier
 from crm_contracts.customer_events import (
@@ -58,7 +59,11 @@ from crm_contracts.followup_events import (
     VisitLogged,
     VisitLoggedPayload,
 )
-from crm_contracts.salesperson_events import SalespersonPayload, SalespersonRegistered, SalespersonUpdated
+from crm_contracts.salesperson_events import (
+    SalespersonPayload,
+    SalespersonRegistered,
+    SalespersonUpdated,
+)
 from crm_contracts.scoring_events import (
     CustomerScored,
     CustomerScoredPayload,
@@ -66,17 +71,42 @@ from crm_contracts.scoring_events import (
     RecommendedStrategy,
     ScoreContribution,
 )
+from crm_contracts.user_events import UserAccessChanged, UserAccessChangedPayload
 
 CUSTOMER_SERVICE_EVENTS = (
-    CustomerCreated, CustomerUpdated, CustomerArchived, CustomerRestored, ContactAdded, ContactUpdated,
-    ContactRemoved, CompetitorRecorded, FinancialsRecorded, CustomerAssigned, CustomersMerged, CustomersUnmerged,
+    CustomerCreated,
+    CustomerUpdated,
+    CustomerArchived,
+    CustomerRestored,
+    ContactAdded,
+    ContactUpdated,
+    ContactRemoved,
+    CompetitorRecorded,
+    FinancialsRecorded,
+    CustomerAssigned,
+    CustomersMerged,
+    CustomersUnmerged,
 )
 SALESPERSON_EVENTS = (SalespersonRegistered, SalespersonUpdated)
 FOLLOWUP_EVENTS = (
-    VisitLogged, DealClosed, FollowupUpdated, FollowupRevoked, OpportunityOpened, StageChanged,
-    ProposalCreated, ProposalRevised, ProposalWithdrawn, ProposalAccepted, ProposalRejected,
+    VisitLogged,
+    DealClosed,
+    FollowupUpdated,
+    FollowupRevoked,
+    OpportunityOpened,
+    StageChanged,
+    ProposalCreated,
+    ProposalRevised,
+    ProposalWithdrawn,
+    ProposalAccepted,
+    ProposalRejected,
 )
 SCORING_EVENTS = (CustomerScored,)
-ALL_EVENTS = (*CUSTOMER_SERVICE_EVENTS, *SALESPERSON_EVENTS, *FOLLOWUP_EVENTS, *SCORING_EVENTS)
-
-__all__ = [name for name in dir() if not name.startswith("_")]
+USER_EVENTS = (UserAccessChanged,)
+ALL_EVENTS = (
+    *CUSTOMER_SERVICE_EVENTS,
+    *SALESPERSON_EVENTS,
+    *FOLLOWUP_EVENTS,
+    *SCORING_EVENTS,
+    *USER_EVENTS,
+)

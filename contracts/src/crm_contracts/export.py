@@ -1,7 +1,7 @@
 """Writes the JSON Schema of every event to contracts/schemas/ (outside publishers use these files).
 
-    uv run crm-export-schemas            # rewrite the files
-    uv run crm-export-schemas --check    # exit 1 if the committed files drift from the models
+uv run crm-export-schemas            # rewrite the files
+uv run crm-export-schemas --check    # exit 1 if the committed files drift from the models
 """
 
 import argparse
@@ -16,7 +16,10 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 def rendered_schemas() -> dict[str, str]:
     return {
-        f"{tag}.json": json.dumps(cls.model_json_schema(mode="validation"), indent=2, sort_keys=True) + "\n"
+        f"{tag}.json": json.dumps(
+            cls.model_json_schema(mode="validation"), indent=2, sort_keys=True
+        )
+        + "\n"
         for tag, cls in EVENTS_BY_TAG.items()
     }
 
@@ -35,7 +38,9 @@ def drift(directory: Path = SCHEMA_DIR) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     if args.check:

@@ -15,8 +15,12 @@ Outcome = Annotated[str, Field(max_length=2000)]
 class SiteObservations(Payload):
     """What a visit to the customer's site showed (DOMAIN.md, part 5)."""
 
-    production: Literal["idle", "slow", "normal", "busy"] | None = Field(default=None, description="How busy.")
-    orderliness: Literal["poor", "fair", "good"] | None = Field(default=None, description="How orderly.")
+    production: Literal["idle", "slow", "normal", "busy"] | None = Field(
+        default=None, description="How busy."
+    )
+    orderliness: Literal["poor", "fair", "good"] | None = Field(
+        default=None, description="How orderly."
+    )
     owner_plans: LongText | None = None
     employee_remarks: LongText | None = None
 
@@ -31,7 +35,9 @@ class VisitFacts(Payload):
     ended_at: AwareDatetime
     outcome: Outcome | None = None
     stage: Text | None = Field(default=None, description="The pipeline stage it concerns.")
-    contact_ids: list[Id] = Field(default_factory=list, max_length=50, description="Contacts who took part.")
+    contact_ids: list[Id] = Field(
+        default_factory=list, max_length=50, description="Contacts who took part."
+    )
     next_step: Text | None = None
     next_step_due: date | None = None
     site: SiteObservations | None = Field(default=None, description="Visits only.")
@@ -66,8 +72,12 @@ class DealFacts(Payload):
     outcome: Literal["won", "lost"]
     amount: Money | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    monthly_freight_volume_tons: float | None = Field(default=None, ge=0, description="Contracted, when won.")
-    product_lines: list[Text] = Field(default_factory=list, max_length=50, description="Products or service lines.")
+    monthly_freight_volume_tons: float | None = Field(
+        default=None, ge=0, description="Contracted, when won."
+    )
+    product_lines: list[Text] = Field(
+        default_factory=list, max_length=50, description="Products or service lines."
+    )
     contract_start: date | None = None
     contract_end: date | None = None
     lost_reason: Text | None = None
@@ -86,7 +96,9 @@ class DealFacts(Payload):
 
 class DealClosedPayload(DealFacts):
     deal_id: Id
-    opportunity_id: Id | None = Field(default=None, description="The opportunity it closed, if any.")
+    opportunity_id: Id | None = Field(
+        default=None, description="The opportunity it closed, if any."
+    )
 
 
 class DealClosed(Event):
@@ -123,7 +135,9 @@ class OpportunityOpenedPayload(Payload):
     opportunity_id: Id
     stage: Text
     win_probability: float = Field(ge=0, le=1)
-    reopened_from: Id | None = Field(default=None, description="The lost opportunity this one reopens.")
+    reopened_from: Id | None = Field(
+        default=None, description="The lost opportunity this one reopens."
+    )
 
 
 class OpportunityOpened(Event):
@@ -148,7 +162,9 @@ class StageChanged(Event):
 
 
 class ProposalContent(Payload):
-    needs: list[Text] = Field(min_length=1, max_length=50, description="The customer's stated needs it answers.")
+    needs: list[Text] = Field(
+        min_length=1, max_length=50, description="The customer's stated needs it answers."
+    )
     solution: LongText
     price: Money | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")

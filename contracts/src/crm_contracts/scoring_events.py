@@ -37,10 +37,16 @@ class CustomerScoredPayload(Payload):
     win_probability: float = Field(ge=0, le=1)
     reasons: list[Text] = Field(max_length=50)
     rule_version: Text = Field(description="The model version that scored.")
-    contributions: list[ScoreContribution] = Field(default_factory=list, description="Points per factor; they add up to score.")
-    prior_log_odds: float | None = Field(default=None, description="The global win rate, as log-odds.")
+    contributions: list[ScoreContribution] = Field(
+        default_factory=list, description="Points per factor; they add up to score."
+    )
+    prior_log_odds: float | None = Field(
+        default=None, description="The global win rate, as log-odds."
+    )
     probability_contributions: list[ProbabilityContribution] = Field(
-        default_factory=list, description="Log-odds per segment value; with prior_log_odds they add up to the log-odds.")
+        default_factory=list,
+        description="Log-odds per segment value; with prior_log_odds they add up to the log-odds.",
+    )
     strategy: RecommendedStrategy | None = None
 
 

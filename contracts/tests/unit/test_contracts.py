@@ -3,8 +3,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
-
 from crm_contracts import (
     ALL_TOPICS,
     EVENTS_BY_TAG,
@@ -15,6 +13,7 @@ from crm_contracts import (
     topic_of,
 )
 from crm_contracts.export import drift
+from pydantic import ValidationError
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE_FILES = sorted(SAMPLES.glob("*/v*/*.json"))
@@ -29,7 +28,9 @@ def test_every_event_type_and_version_has_a_sample():
     assert covered == set(EVENTS_BY_TAG)
 
 
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.stem}")
+@pytest.mark.parametrize(
+    "path", SAMPLE_FILES, ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}/{p.stem}"
+)
 def test_each_sample_is_accepted_as_its_own_type(path: Path):
     event = parse_event(path.read_bytes())
     assert event.tag == f"{path.parts[-3]}.{path.parts[-2]}"
@@ -37,13 +38,17 @@ def test_each_sample_is_accepted_as_its_own_type(path: Path):
 
 
 def test_an_event_survives_the_round_trip_through_bytes():
-    event = CustomerCreated(producer="customer", customer_id="c-1", payload=CustomerCreatedPayload(name="Acme"))
+    event = CustomerCreated(
+        producer="customer", customer_id="c-1", payload=CustomerCreatedPayload(name="Acme")
+    )
     assert parse_event(event.to_bytes()) == event
     assert event.key() == b"c-1"
 
 
 def test_events_are_frozen():
-    event = CustomerCreated(producer="customer", customer_id="c-1", payload=CustomerCreatedPayload(name="Acme"))
+    event = CustomerCreated(
+        producer="customer", customer_id="c-1", payload=CustomerCreatedPayload(name="Acme")
+    )
     with pytest.raises(ValidationError):
         event.customer_id = "c-2"
 
@@ -68,7 +73,10 @@ def test_an_added_optional_field_is_tolerated_within_a_major_version():
 def test_a_visit_cannot_end_before_it_starts():
     sample = json.loads((SAMPLES / "VisitLogged/v1/call-centre.json").read_text())
     start = datetime(2026, 11, 21, 10, tzinfo=UTC)
-    sample["payload"] |= {"started_at": start.isoformat(), "ended_at": (start - timedelta(minutes=1)).isoformat()}
+    sample["payload"] |= {
+        "started_at": start.isoformat(),
+        "ended_at": (start - timedelta(minutes=1)).isoformat(),
+    }
     with pytest.raises(ValidationError, match="ended_at is before started_at"):
         parse_event(json.dumps(sample))
 
@@ -96,4 +104,6 @@ def test_occurred_at_must_carry_a_time_zone():
 
 
 def test_each_topic_has_its_own_dead_letter_topic():
-    assert {dead_letter_topic(topic) for topic in ALL_TOPICS} == {f"{topic}.dlt" for topic in ALL_TOPICS}
+    assert {dead_letter_topic(topic) for topic in ALL_TOPICS} == {
+        f"{topic}.dlt" for topic in ALL_TOPICS
+    }

@@ -3,107 +3,30 @@ once in a MongoDB transaction, retry transient faults without skipping. The Kafk
 committed by the caller only after `process` returns, i.e. once the effect is durable."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Literal
 
 import structlog
+from crm_contracts import Event, parse_event
 from pydantic import ValidationError
 
-from crm_contracts import Event, dead_letter_topic, parse_event
+from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters
+from crm_runtime.handlers import EventHandler
 from crm_runtime.logs import bind_event_context, clear_event_context
-from crm_runtime.outbox import Send
-from crm_runtime.parking import CustomerNotSeen, Parking, WaitForCustomer
+from crm_runtime.parking import Parking, WaitForCustomer
+from crm_runtime.records import Record
 from crm_runtime.retry import until_it_works
 from crm_runtime.store import AlreadyApplied, Store, UnitOfWork
 
 log = structlog.get_logger(__name__)
-EventHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
 Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered", "parked"]
-DEAD_LETTERS = "dead_letters"
-MAX_ERROR_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class Record:
-    """One Kafka record, independent of the client library."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: Mapping[str, bytes] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, raw: Any) -> "Record":
-        return cls(raw.topic, raw.partition, raw.offset, raw.key, raw.value or b"", dict(raw.headers or ()))
-
-
-def describe(error: BaseException) -> str:
-    if isinstance(error, ValidationError):
-        text = "; ".join(
-            f"{'.'.join(str(part) for part in detail['loc']) or '(message)'}: {detail['msg']}"
-            for detail in error.errors(include_url=False, include_input=False)
-        )
-    else:
-        text = f"{type(error).__name__}: {error}"
-    return text[:MAX_ERROR_CHARS]
-
-
-def reason_of(error: BaseException) -> str:
-    if isinstance(error, ValidationError):
-        kinds = {detail["type"] for detail in error.errors()}
-        return "malformed" if kinds & {"json_invalid", "json_type", "model_type"} else "schema-invalid"
-    if isinstance(error, CustomerNotSeen):
-        return "customer-unknown"
-    return "handler-failed"
-
-
-class DeadLetters:
-    """Sends a record to its topic's dead-letter topic with the reason, and counts it in MongoDB."""
-
-    def __init__(self, send: Send, store: Store, consumer_group: str, max_backoff_s: float,
-                 counted: Callable[[str], None] | None = None) -> None:
-        self.send = send
-        self.store = store
-        self.consumer_group = consumer_group
-        self.max_backoff_s = max_backoff_s
-        self.counted = counted  # told each dead letter's reason (metrics)
-
-    async def put(self, record: Record, error: BaseException) -> None:
-        reason, detail = reason_of(error), describe(error)
-        headers = {
-            "dlt.reason": reason,
-            "dlt.error": detail,
-            "dlt.source.topic": record.topic,
-            "dlt.source.partition": str(record.partition),
-            "dlt.source.offset": str(record.offset),
-            "dlt.consumer.group": self.consumer_group,
-            "dlt.at": datetime.now(UTC).isoformat(),
-        }
-        async for attempt in until_it_works(self.max_backoff_s):
-            with attempt:
-                confirmation = await self.send(dead_letter_topic(record.topic), record.key or b"", record.value, headers)
-                await confirmation
-                await self.store.db[DEAD_LETTERS].update_one(
-                    {"_id": f"{record.topic}:{record.partition}:{record.offset}"},
-                    {"$setOnInsert": {"reason": reason, "error": detail, "group": self.consumer_group,
-                                      "at": datetime.now(UTC)}},
-                    upsert=True,
-                )
-        if self.counted is not None:
-            self.counted(reason)
-        log.error("dead-lettered", reason=reason, error=detail, topic=record.topic,
-                  partition=record.partition, offset=record.offset)
 
 
 class EventConsumer:
     def __init__(
         self,
         store: Store,
-        handlers: Mapping[type[Event], EventHandler],
+        handlers: Mapping[type[Event], Sequence[EventHandler]],
         dead_letters: DeadLetters,
         *,
         handler_attempts: int = 5,
@@ -112,10 +35,11 @@ class EventConsumer:
         releases_on: Collection[type[Event]] = (),
         counted: Callable[[Outcome], None] | None = None,
     ) -> None:
-        """`parking` keeps events whose handler raises WaitForCustomer; an event of a type in
+        """`handlers` are the wired handlers of each event type, all applied in one transaction.
+        `parking` keeps events whose handler raises WaitForCustomer; an event of a type in
         `releases_on` (a customer appearing) then re-applies what waited for its customer."""
         self.store = store
-        self.handlers = dict(handlers)
+        self.handlers = {event_type: list(listed) for event_type, listed in handlers.items()}
         self.dead_letters = dead_letters
         self.handler_attempts = handler_attempts
         self.max_backoff_s = max_backoff_s
@@ -149,35 +73,46 @@ class EventConsumer:
         except ValidationError as error:
             await self.dead_letters.put(record, error)
             return "dead-lettered"
-        handler = self.handlers.get(type(event))
-        if handler is None:
+        handlers = self.handlers.get(type(event))
+        if not handlers:
             return "ignored"
         bind_event_context(event)
         try:
-            outcome = await self._apply(event, handler, record)
-            if outcome == "applied" and isinstance(event, self.releases_on) and self.parking is not None:
+            outcome = await self._apply(event, handlers, record)
+            if (
+                outcome == "applied"
+                and isinstance(event, self.releases_on)
+                and self.parking is not None
+            ):
                 await self._release(event.customer_id)
             return outcome
         finally:
             clear_event_context()
 
     async def _release(self, customer_id: str) -> None:
+        assert self.parking is not None  # only called when there is one
         for record in await self.parking.waiting_for(customer_id):
             event = parse_event(record.value)
             bind_event_context(event)
             outcome = await self._apply(event, self.handlers[type(event)], record, unpark=True)
             log.info("parked event released", outcome=outcome)
 
-    async def _apply(self, event: Event, handler: EventHandler, record: Record, unpark: bool = False) -> Outcome:
+    async def _apply(
+        self, event: Event, handlers: Sequence[EventHandler], record: Record, unpark: bool = False
+    ) -> Outcome:
+        async def every_handler(uow: UnitOfWork) -> None:
+            for handler in handlers:
+                await handler(event, uow)
+
         for attempt in range(1, self.handler_attempts + 1):
             try:
                 async for transient in until_it_works(self.max_backoff_s):
                     with transient:
-                        await self.store.run(lambda uow: handler(event, uow), consumed=event, unpark=unpark)
+                        await self.store.run(every_handler, consumed=event, unpark=unpark)
                 return "applied"
             except AlreadyApplied:
                 log.info("duplicate event ignored")
-                if unpark:
+                if unpark and self.parking is not None:
                     await self.parking.forget(event)
                 return "duplicate"
             except WaitForCustomer as waiting:
@@ -187,7 +122,7 @@ class EventConsumer:
                 if not unpark:
                     await self.parking.park(event, record)
                 return "parked"
-            except Exception as error:  # noqa: BLE001 - a bug for this event must not stop the partition
+            except Exception as error:
                 if attempt == self.handler_attempts:
                     await self.dead_letters.put(record, error)
                     return "dead-lettered"

@@ -1,56 +1,63 @@
-"""What every service's HTTP side shares: the store, the correlation id, errors as 4xx."""
+"""What every service's HTTP side shares: the handlers' context, the correlation id, 4xx errors."""
 
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import structlog
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response, status
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Histogram
 from pydantic import ValidationError
 
+from crm_runtime.auth import ADMINS, EVERYONE, MANAGERS, STAFF, Principal, Role, require
+from crm_runtime.errors import BadRequest, ServiceError
+from crm_runtime.handlers import Context
+from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def install(app: FastAPI, store: Store, auth_secret: str, errors: Mapping[type[Exception], int],
-            latency: Histogram) -> None:
-    """`errors` maps the service's own exceptions to their status: the reason and any `details`
-    of the exception go back to the caller."""
+def install(app: FastAPI, store: Store, settings: ServiceSettings, latency: Histogram) -> None:
+    """Every ServiceError becomes its status with the reason and details; invalid input a 422."""
     app.state.store = store
-    app.state.auth_secret = auth_secret
+    app.state.settings = settings
 
-    async def timed(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def timed(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")  # the template: few label values
-        latency.labels(request.method, route, str(response.status_code)).observe(time.perf_counter() - started)
+        # The route's template, not the path: few label values.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        latency.labels(request.method, route, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
         return response
 
     app.middleware("http")(_bind_correlation_id)
     app.middleware("http")(timed)
     app.exception_handler(ValidationError)(_invalid)
     app.exception_handler(RequestValidationError)(_invalid)
-    for error_type, status_code in errors.items():
-        app.exception_handler(error_type)(_answer_with(status_code))
+    app.exception_handler(ServiceError)(_answer)
 
 
-def _answer_with(status_code: int):
-    async def answer(_: Request, error: Exception) -> JSONResponse:
-        details = getattr(error, "details", None) or {}
-        headers = {"Retry-After": str(error.retry_after_s)} if getattr(error, "retry_after_s", None) else None
-        return JSONResponse(status_code=status_code, content={"detail": {"reason": str(error), **details}},
-                            headers=headers)
+async def _answer(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServiceError)
+    return JSONResponse(
+        status_code=error.status,
+        content={"detail": {"reason": error.reason, **error.details}},
+        headers=error.headers(),
+    )
 
-    return answer
 
-
-async def _bind_correlation_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+async def _bind_correlation_id(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
     """The caller's X-Correlation-ID when it is a UUID, else a new one: it follows the whole flow,
     into the logs of this request, the events it emits, and back in the response header."""
     given = request.headers.get(CORRELATION_HEADER)
@@ -66,23 +73,41 @@ async def _bind_correlation_id(request: Request, call_next: Callable[[Request], 
 
 
 async def _invalid(_: Request, error: ValidationError | RequestValidationError) -> JSONResponse:
-    """Bad input is a 422 with each field's reason; the input is not echoed (it may hold a password)."""
-    raw = error.errors(include_url=False, include_input=False) if isinstance(error, ValidationError) else error.errors()
+    """Bad input is a 422 with each field's reason; the input is not echoed (it may hold a
+    password)."""
+    raw = (
+        error.errors(include_url=False, include_input=False)
+        if isinstance(error, ValidationError)
+        else error.errors()
+    )
     # ctx may hold the exception object itself, which is not JSON; the message already says it.
-    details = [{k: v for k, v in detail.items() if k not in ("input", "url", "ctx")} for detail in raw]
+    details = [
+        {k: v for k, v in detail.items() if k not in ("input", "url", "ctx")} for detail in raw
+    ]
     return JSONResponse(status_code=422, content={"detail": details})
 
 
-def _store(request: Request) -> Store:
-    return request.app.state.store
+def _context(*roles: Role) -> Callable[..., Awaitable[Context[Any]]]:
+    """A FastAPI dependency: the command handlers' context, for a caller with one of `roles`."""
+
+    async def context(request: Request, caller: Annotated[Principal, Depends(require(*roles))]):
+        state = request.app.state
+        return Context(state.store, state.settings, request.state.correlation_id, caller)
+
+    return context
 
 
-def _correlation_id(request: Request) -> UUID:
-    return request.state.correlation_id
+async def _anonymous(request: Request) -> Context[Any]:
+    state = request.app.state
+    return Context(state.store, state.settings, request.state.correlation_id)
 
 
-StoreDep = Annotated[Store, Depends(_store)]
-CorrelationId = Annotated[UUID, Depends(_correlation_id)]
+# What an entrypoint asks for: the context, once the caller's token and role are checked.
+AnonymousContext = Annotated[Context[Any], Depends(_anonymous)]  # no token: login only
+StaffContext = Annotated[Context[Any], Depends(_context(*STAFF))]
+ManagerContext = Annotated[Context[Any], Depends(_context(*MANAGERS))]
+AdminContext = Annotated[Context[Any], Depends(_context(*ADMINS))]
+ReaderContext = Annotated[Context[Any], Depends(_context(*EVERYONE))]
 
 
 def public(document: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +115,9 @@ def public(document: dict[str, Any]) -> dict[str, Any]:
     return {"id": document["_id"], **{k: v for k, v in document.items() if k != "_id"}}
 
 
-IfMatch = Annotated[str | None, Header(description='The version read, as its ETag ("3") or a plain number.')]
+IfMatch = Annotated[
+    str | None, Header(description='The version read, as its ETag ("3") or a plain number.')
+]
 
 
 def version_from(if_match: str | None) -> int | None:
@@ -98,18 +125,24 @@ def version_from(if_match: str | None) -> int | None:
         return None
     match = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', if_match)
     if match is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"If-Match must be a version like \"3\", not {if_match!r}")
+        raise BadRequest(f'If-Match must be a version like "3", not {if_match!r}')
     return int(match.group(1))
 
 
 ERRORS = {
-    400: {"description": "A malformed header or cursor"},
+    400: {"description": "A malformed header"},
     401: {"description": "No valid token"},
     403: {"description": "The caller's role or ownership does not allow it"},
     404: {"description": "No such thing"},
-    409: {"description": "The state forbids it (stale version, archived, final stage…); `detail` says what is there"},
+    409: {
+        "description": (
+            "The state forbids it (stale version, archived, final stage…); "
+            "`detail` says what is there"
+        )
+    },
     422: {"description": "Invalid input; `detail` lists each field and why"},
     428: {"description": "An update without the version it was based on"},
+    429: {"description": "Too many attempts; `Retry-After` says when to try again"},
 }
 
 

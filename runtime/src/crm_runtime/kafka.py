@@ -1,13 +1,14 @@
 """Kafka plumbing shared by the services: the broker (idempotent producer), topics, sending."""
 
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
+from crm_contracts import ALL_TOPICS, dead_letter_topic
 from faststream.kafka import KafkaBroker
 
-from crm_contracts import ALL_TOPICS, dead_letter_topic
 from crm_runtime.outbox import Send
 from crm_runtime.settings import ServiceSettings
 
@@ -29,7 +30,12 @@ def sender(broker: KafkaBroker) -> Send:
     async def send(topic: str, key: bytes, value: bytes, headers: dict[str, str]):
         correlation_id = headers.get("correlation_id")  # else FastStream sets a random one
         return await broker.publish(
-            value, topic=topic, key=key, headers=headers, correlation_id=correlation_id, no_confirm=True
+            value,
+            topic=topic,
+            key=key,
+            headers=headers,
+            correlation_id=correlation_id,
+            no_confirm=True,
         )
 
     return send
@@ -43,17 +49,21 @@ async def ensure_topics(settings: ServiceSettings) -> None:
         wanted = [*ALL_TOPICS, *(dead_letter_topic(topic) for topic in ALL_TOPICS)]
         missing = [name for name in wanted if name not in set(await admin.list_topics())]
         if missing:
-            try:
+            # TopicAlreadyExistsError: another instance created them meanwhile
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor) for name in missing]
+                    [
+                        NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)
+                        for name in missing
+                    ]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another instance created them meanwhile
     finally:
         await admin.close()
 
 
-async def topic_partitions(bootstrap_servers: str, topics: list[str], timeout_ms: int = 10_000) -> list[TopicPartition]:
+async def topic_partitions(
+    bootstrap_servers: str, topics: list[str], timeout_ms: int = 10_000
+) -> list[TopicPartition]:
     """Every partition of these topics, as the cluster describes them now."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
     await admin.start()
@@ -61,5 +71,8 @@ async def topic_partitions(bootstrap_servers: str, topics: list[str], timeout_ms
         described = await admin.describe_topics(topics)
     finally:
         await admin.close()
-    return [TopicPartition(topic["topic"], partition["partition"])
-            for topic in described for partition in topic["partitions"]]
+    return [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        for partition in topic["partitions"]
+    ]

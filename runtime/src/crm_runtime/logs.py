@@ -5,9 +5,7 @@ import re
 import sys
 
 import structlog
-
 from crm_contracts import Event
-
 
 SECRET_KEYS = {"password", "token", "access_token", "authorization", "secret", "phone", "email"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -23,7 +21,9 @@ def redact(_logger, _method, event: dict) -> dict:
         if key.lower() in SECRET_KEYS:
             event[key] = "[redacted]"
         elif isinstance(value, str) and key not in IDS:
-            event[key] = PHONE.sub("[phone]", EMAIL.sub("[email]", BEARER.sub("Bearer [token]", value)))
+            event[key] = PHONE.sub(
+                "[phone]", EMAIL.sub("[email]", BEARER.sub("Bearer [token]", value))
+            )
     return event
 
 
@@ -34,7 +34,12 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, redact, structlog.processors.JSONRenderer()],
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            redact,
+            structlog.processors.JSONRenderer(),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
@@ -69,7 +74,9 @@ def bind_event_context(event: Event) -> None:
 
 
 def clear_event_context() -> None:
-    structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id", "customer_id")
+    structlog.contextvars.unbind_contextvars(
+        "event_id", "event_type", "correlation_id", "customer_id"
+    )
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

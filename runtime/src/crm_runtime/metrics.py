@@ -19,15 +19,32 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.events = Counter("crm_events_total", "Consumed events by outcome", ["outcome"], registry=self.registry)
-        self.dead_letters = Counter("crm_dead_letters_total", "Records sent to a dead-letter topic", ["reason"],
-                                    registry=self.registry)
-        self.published = Counter("crm_outbox_published_total", "Events the outbox relay published",
-                                 registry=self.registry)
-        self.requests = Histogram("crm_http_request_seconds", "HTTP request latency",
-                                  ["method", "route", "status"], registry=self.registry)
-        self.lag = Gauge("crm_consumer_lag", "Records not yet applied, per topic and partition",
-                         ["topic", "partition"], registry=self.registry)
+        self.events = Counter(
+            "crm_events_total", "Consumed events by outcome", ["outcome"], registry=self.registry
+        )
+        self.dead_letters = Counter(
+            "crm_dead_letters_total",
+            "Records sent to a dead-letter topic",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.published = Counter(
+            "crm_outbox_published_total",
+            "Events the outbox relay published",
+            registry=self.registry,
+        )
+        self.requests = Histogram(
+            "crm_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "crm_consumer_lag",
+            "Records not yet applied, per topic and partition",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
 
 
 async def consumer_lag(bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, int]:
@@ -35,14 +52,18 @@ async def consumer_lag(bootstrap_servers: str, group: str, topics: list[str]) ->
     timeout_ms = int(READY_TIMEOUT_S * 1000)
     partitions = await topic_partitions(bootstrap_servers, topics, timeout_ms)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, request_timeout_ms=timeout_ms)
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None, request_timeout_ms=timeout_ms
+    )
     await admin.start()
     await reader.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
         ends = await reader.end_offsets(partitions) if partitions else {}
-        return {f"{tp.topic}:{tp.partition}": end - (committed[tp].offset if tp in committed else 0)
-                for tp, end in ends.items()}
+        return {
+            f"{tp.topic}:{tp.partition}": end - (committed[tp].offset if tp in committed else 0)
+            for tp, end in ends.items()
+        }
     finally:
         await reader.stop()
         await admin.close()
@@ -64,19 +85,28 @@ class Readiness:
         try:
             await asyncio.wait_for(service.client.admin.command("ping"), READY_TIMEOUT_S)
             report["mongodb"] = "ok"
-        except Exception as error:  # noqa: BLE001 - any failure means not ready, with its reason
+        except Exception as error:
             ok, report["mongodb"] = False, repr(error)
         try:
-            topics = list(service.spec.subscribes_to)
-            lag = await asyncio.wait_for(
-                consumer_lag(service.settings.kafka_bootstrap_servers, service.settings.consumer_group, topics),
-                READY_TIMEOUT_S * 2) if topics else {}
+            topics = list(service.topics)
+            lag = (
+                await asyncio.wait_for(
+                    consumer_lag(
+                        service.settings.kafka_bootstrap_servers,
+                        service.settings.consumer_group,
+                        topics,
+                    ),
+                    READY_TIMEOUT_S * 2,
+                )
+                if topics
+                else {}
+            )
             report["kafka"] = "ok"
             report["lag"] = {"total": sum(lag.values()), "partitions": lag}
             for key, value in lag.items():
                 topic, partition = key.rsplit(":", 1)
                 service.metrics.lag.labels(topic, partition).set(value)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             ok, report["kafka"] = False, repr(error)
         self._result, self._checked_at = (ok, report), time.monotonic()
         return self._result

@@ -6,6 +6,7 @@ customer's events keep their order.
 """
 
 import asyncio
+import contextlib
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,8 @@ from crm_runtime.store import OUTBOX, Store
 
 log = structlog.get_logger(__name__)
 LEASES = "leases"
-# send(topic, key, value, headers) queues one record and returns an awaitable of its acknowledgement.
+# send(topic, key, value, headers) queues one record and returns an awaitable of its
+# acknowledgement.
 Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
 
 
@@ -58,22 +60,30 @@ class OutboxRelay:
                 published = await self.publish_pending() if await self.hold_lease() else 0
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - the relay must outlive any fault
-                log.error("outbox relay pass failed", error=repr(error), transient=is_transient(error))
+            except Exception as error:
+                log.error(
+                    "outbox relay pass failed", error=repr(error), transient=is_transient(error)
+                )
                 published = 0
             if published < self.batch_size and not self._stopping:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
-                except TimeoutError:
-                    pass
 
     async def hold_lease(self) -> bool:
         now = datetime.now(UTC)
         try:
             lease = await self.store.db[LEASES].find_one_and_update(
-                {"_id": "outbox-relay", "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"holder": self.holder, "expires_at": now + timedelta(seconds=self.lease_s)}},
+                {
+                    "_id": "outbox-relay",
+                    "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}],
+                },
+                {
+                    "$set": {
+                        "holder": self.holder,
+                        "expires_at": now + timedelta(seconds=self.lease_s),
+                    }
+                },
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
@@ -82,21 +92,32 @@ class OutboxRelay:
         return lease is not None and lease["holder"] == self.holder
 
     async def release_lease(self) -> None:
-        """On a clean stop, so another instance takes over at once rather than after the lease ends."""
+        """On a clean stop, so another instance takes over at once rather than after the lease
+        ends."""
         await self.store.db[LEASES].delete_one({"_id": "outbox-relay", "holder": self.holder})
 
     async def publish_pending(self) -> int:
         """One pass: publish up to batch_size pending events, in order, then mark them sent."""
         outbox = self.store.db[OUTBOX]
-        batch = await outbox.find({"sent": False}).sort("created_at", 1).limit(self.batch_size).to_list()
+        batch = (
+            await outbox.find({"sent": False})
+            .sort("created_at", 1)
+            .limit(self.batch_size)
+            .to_list()
+        )
         if not batch:
             return 0
         # Queued in commit order, then confirmed together: the idempotent producer keeps each
         # partition's order, and nothing is marked sent before the broker has acknowledged it.
         confirmations = [
             await self.send(
-                document["topic"], bytes(document["key"]), bytes(document["value"]),
-                {"event_type": document["event_type"], "correlation_id": document["correlation_id"]},
+                document["topic"],
+                bytes(document["key"]),
+                bytes(document["value"]),
+                {
+                    "event_type": document["event_type"],
+                    "correlation_id": document["correlation_id"],
+                },
             )
             for document in batch
         ]

@@ -7,7 +7,9 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Query, status
+from fastapi import Query
+
+from crm_runtime.errors import Unprocessable
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
@@ -24,7 +26,11 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(value: Any) -> Any:
-    return datetime.fromisoformat(value["$dt"]) if isinstance(value, dict) and "$dt" in value else value
+    if isinstance(value, dict) and value.keys() == {"$dt"} and isinstance(value["$dt"], str):
+        return datetime.fromisoformat(value["$dt"])
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError("a cursor holds plain values only")
 
 
 def next_cursor(items: list[dict[str, Any]], limit: int, sort: Sort) -> str | None:
@@ -37,18 +43,27 @@ def next_cursor(items: list[dict[str, Any]], limit: int, sort: Sort) -> str | No
 
 
 def after(cursor: str | None, sort: Sort) -> dict[str, Any]:
-    """The MongoDB filter for the items after `cursor` in `sort` order."""
+    """The MongoDB filter for the items after `cursor` in `sort` order. A cursor that is not one
+    this module made (garbled, from another sort, or carrying anything but plain values, such as
+    a query operator) is a 422."""
     if not cursor:
         return {}
     try:
-        values = [_decode_value(value) for value in json.loads(base64.urlsafe_b64decode(cursor.encode()))]
-        if len(values) != len(sort):
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(decoded, list) or len(decoded) != len(sort):
             raise ValueError("it belongs to another sort")
-    except (ValueError, TypeError) as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid cursor: {error}") from None
+        values = [_decode_value(value) for value in decoded]
+    except (ValueError, TypeError) as error:  # binascii.Error and JSON errors are ValueErrors
+        raise Unprocessable(f"invalid cursor: {error}", cursor=cursor[:100]) from None
     (field, direction), (_, id_direction) = sort
-    beyond, id_beyond = ("$lt" if direction < 0 else "$gt"), ("$lt" if id_direction < 0 else "$gt")
-    return {"$or": [{field: {beyond: values[0]}}, {field: values[0], "_id": {id_beyond: values[1]}}]}
+    beyond = "$lt" if direction < 0 else "$gt"
+    id_beyond = "$lt" if id_direction < 0 else "$gt"
+    return {
+        "$or": [
+            {field: {beyond: values[0]}},
+            {field: values[0], "_id": {id_beyond: values[1]}},
+        ]
+    }
 
 
 def _field(document: dict[str, Any], dotted: str) -> Any:

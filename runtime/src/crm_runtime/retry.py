@@ -13,7 +13,9 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, ConnectionFailure | KafkaConnectionError | KafkaTimeoutError):
         return True
     if isinstance(error, PyMongoError):
-        return error.has_error_label("TransientTransactionError") or error.has_error_label("RetryableWriteError")
+        return error.has_error_label("TransientTransactionError") or error.has_error_label(
+            "RetryableWriteError"
+        )
     if isinstance(error, KafkaError):
         return bool(getattr(error, "retriable", False))
     return False

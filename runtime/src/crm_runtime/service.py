@@ -5,31 +5,38 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 import uvicorn
+from crm_contracts import Event, UserAccessChanged
+from crm_contracts.topics import USER_EVENTS
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 
-from crm_contracts import Event
 from crm_runtime import http
-from crm_runtime.consumer import DeadLetters, EventConsumer, EventHandler, Record
+from crm_runtime.access import on_user_access_changed
+from crm_runtime.consumer import EventConsumer
+from crm_runtime.dead_letters import DeadLetters
+from crm_runtime.handlers import EventHandlers, wire
 from crm_runtime.kafka import ensure_topics, make_broker, sender
 from crm_runtime.logs import configure_logging
 from crm_runtime.metrics import Metrics, Readiness
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.parking import Parking
+from crm_runtime.records import Record
 from crm_runtime.retry import until_it_works
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
 
 log = structlog.get_logger(__name__)
 STOP_GRACE_S = 10
+MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its 256-bit hash
 
 
 @dataclass
@@ -39,12 +46,20 @@ class ServiceSpec:
     title: str
     routers: Sequence[APIRouter] = ()
     subscribes_to: Sequence[str] = ()
-    handlers: Mapping[type[Event], EventHandler] = field(default_factory=dict)
+    handlers: EventHandlers = field(default_factory=dict)
+    # Injected into event handlers by parameter name (settings values, the model version...).
+    dependencies: Mapping[str, Any] = field(default_factory=dict)
     create_indexes: Callable[[Store], Awaitable[None]] | None = None
     on_start: Callable[["Service"], Awaitable[None]] | None = None
-    releases_on: Sequence[type[Event]] = field(default=(), metadata={
-        "doc": "Events that make a customer known: handlers may then raise WaitForCustomer to park."})
-    errors: Mapping[type[Exception], int] = field(default_factory=dict)
+    releases_on: Sequence[type[Event]] = field(
+        default=(),
+        metadata={
+            "doc": (
+                "Events that make a customer known: handlers may then raise WaitForCustomer "
+                "to park."
+            )
+        },
+    )
 
 
 class Service:
@@ -53,7 +68,9 @@ class Service:
         self.spec = spec
         self.settings = settings
         self.client: AsyncMongoClient = AsyncMongoClient(
-            settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=settings.mongodb_timeout_ms
+            settings.mongodb_uri,
+            tz_aware=True,
+            serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         )
         self.store = Store(self.client, settings.database_name)
         self.broker: KafkaBroker = make_broker(settings)
@@ -61,15 +78,29 @@ class Service:
         self.readiness = Readiness()
         send = sender(self.broker)
         self.relay = OutboxRelay(
-            self.store, send, poll_interval_s=settings.outbox_poll_interval_s, batch_size=settings.outbox_batch_size,
+            self.store,
+            send,
+            poll_interval_s=settings.outbox_poll_interval_s,
+            batch_size=settings.outbox_batch_size,
             counted=self.metrics.published.inc,
         )
-        dead_letters = DeadLetters(send, self.store, settings.consumer_group, settings.retry_max_backoff_s,
-                                   counted=lambda reason: self.metrics.dead_letters.labels(reason).inc())
-        self.parking = Parking(self.store, dead_letters, settings.park_timeout_s) if spec.releases_on else None
+        dead_letters = DeadLetters(
+            send,
+            self.store,
+            settings.consumer_group,
+            settings.retry_max_backoff_s,
+            counted=lambda reason: self.metrics.dead_letters.labels(reason).inc(),
+        )
+        self.parking = (
+            Parking(self.store, dead_letters, settings.park_timeout_s) if spec.releases_on else None
+        )
+        handlers = wire(spec.handlers, spec.dependencies)
+        # Every service checks tokens, so every service learns whose access changed.
+        handlers.setdefault(UserAccessChanged, []).append(on_user_access_changed)
+        self.topics = list(dict.fromkeys([*spec.subscribes_to, USER_EVENTS]))
         self.consumer = EventConsumer(
             self.store,
-            spec.handlers,
+            handlers,
             dead_letters,
             handler_attempts=settings.handler_attempts,
             max_backoff_s=settings.retry_max_backoff_s,
@@ -77,49 +108,62 @@ class Service:
             releases_on=spec.releases_on,
             counted=lambda outcome: self.metrics.events.labels(outcome).inc(),
         )
-        self._tasks: list[asyncio.Task] = []
-        if spec.subscribes_to:
-            self._subscribe()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribe()
         self.http = self._http_app()
 
     def _subscribe(self) -> None:
         consumer = self.consumer
 
-        async def raw_body(message):  # never let the framework decode: bad bytes go to the DLT
-            return message.body
+        async def raw_body(message: KafkaMessage) -> bytes:
+            return message.body  # never let the framework decode: bad bytes go to the DLT
 
         @self.broker.subscriber(
-            *self.spec.subscribes_to,
+            *self.topics,
             group_id=self.settings.consumer_group,
             auto_offset_reset="earliest",
             batch=True,
             max_records=self.settings.consumer_batch_size,
-            ack_policy=AckPolicy.NACK_ON_ERROR,  # commit after the whole batch is applied; else redeliver
+            # commit after the whole batch is applied; else redeliver
+            ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=raw_body,
         )
         async def on_batch(message: KafkaMessage) -> None:
             await consumer.process_batch([Record.of(raw) for raw in message.raw_message])
 
     def _http_app(self) -> FastAPI:
-        if self.settings.auth_secret is None:
-            raise SystemExit("CRM_AUTH_SECRET is not set: every service needs the same secret to check logins")
+        secret = self.settings.auth_secret
+        if secret is None:
+            raise SystemExit(
+                "CRM_AUTH_SECRET is not set: every service needs the same secret to check logins"
+            )
+        if len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise SystemExit(
+                f"CRM_AUTH_SECRET is too short: at least {MIN_SECRET_BYTES} bytes, so that tokens "
+                "cannot be forged by guessing it (e.g. `openssl rand -hex 32`)"
+            )
         app = FastAPI(title=self.spec.title, lifespan=self._lifespan)
-        app.state.settings = self.settings
         app.state.service = self
-        http.install(app, self.store, self.settings.auth_secret.get_secret_value(), self.spec.errors,
-                     self.metrics.requests)
+        http.install(app, self.store, self.settings, self.metrics.requests)
 
         @app.get("/health", tags=["ops"])
         async def health() -> dict[str, str]:
             """Live: the process serves. No token, for probes."""
             return {"status": "ok", "service": self.settings.service_name}
 
-        @app.get("/ready", tags=["ops"], responses={503: {"description": "MongoDB or Kafka away; says which"}})
+        @app.get(
+            "/ready",
+            tags=["ops"],
+            responses={503: {"description": "MongoDB or Kafka away; says which"}},
+        )
         async def ready() -> JSONResponse:
-            """Ready: MongoDB answers, Kafka answers, and the consumer lag is known. No token, for probes."""
+            """Ready: MongoDB answers, Kafka answers, and the consumer lag is known. No token, for
+            probes."""
             ok, report = await self.readiness.check(self)
-            return JSONResponse({"ready": ok, "service": self.settings.service_name, **report},
-                                status_code=200 if ok else 503)
+            return JSONResponse(
+                {"ready": ok, "service": self.settings.service_name, **report},
+                status_code=200 if ok else 503,
+            )
 
         @app.get("/metrics", tags=["ops"], include_in_schema=False)
         async def metrics() -> Response:
@@ -156,20 +200,30 @@ class Service:
                 await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
         if self.parking is not None:
-            self._tasks.append(asyncio.create_task(
-                self.parking.run_forever(self.settings.park_sweep_interval_s), name="parking-sweeper"))
-        log.info("service started", database=self.settings.database_name, group=self.settings.consumer_group)
+            self._tasks.append(
+                asyncio.create_task(
+                    self.parking.run_forever(self.settings.park_sweep_interval_s),
+                    name="parking-sweeper",
+                )
+            )
+        log.info(
+            "service started",
+            database=self.settings.database_name,
+            group=self.settings.consumer_group,
+        )
 
     async def stop(self) -> None:
         if self._tasks:
             self.relay.stop()
-            await asyncio.wait(self._tasks[:1], timeout=STOP_GRACE_S)  # the relay's pass in progress
+            await asyncio.wait(
+                self._tasks[:1], timeout=STOP_GRACE_S
+            )  # the relay's pass in progress
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             try:
                 await self.relay.release_lease()
-            except Exception as error:  # noqa: BLE001 - the lease then simply runs out
+            except Exception as error:
                 log.warning("could not release the outbox lease", error=repr(error))
         await self.broker.stop()
         await self.client.close()
@@ -177,4 +231,9 @@ class Service:
 
 
 def serve(service: Service) -> None:
-    uvicorn.run(service.http, host=service.settings.http_host, port=service.settings.http_port, log_config=None)
+    uvicorn.run(
+        service.http,
+        host=service.settings.http_host,
+        port=service.settings.http_port,
+        log_config=None,
+    )

@@ -3,6 +3,8 @@
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_runtime.pipeline import DEFAULT_PIPELINE, Pipeline
+
 
 class ServiceSettings(BaseSettings):
     """Read from CRM_* variables; the two connection strings also from their common names."""
@@ -18,7 +20,9 @@ class ServiceSettings(BaseSettings):
         default="mongodb://127.0.0.1:27017/?replicaSet=rs0",
         validation_alias=AliasChoices("MONGODB_URI", "CRM_MONGODB_URI"),
     )
-    mongodb_timeout_ms: int = Field(default=5000, ge=100, description="Server selection; then retried.")
+    mongodb_timeout_ms: int = Field(
+        default=5000, ge=100, description="Server selection; then retried."
+    )
     # Prefixes every database name and consumer group, so that several stacks (or test runs) can
     # share one Kafka and one mongod without seeing each other's state.
     namespace: str = Field(default="crm", pattern=r"^[a-z0-9_-]{1,20}$")
@@ -26,18 +30,40 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     auth_secret: SecretStr | None = Field(
-        default=None, description="Signs and checks login tokens; the same in every service. Required to serve HTTP."
+        default=None,
+        description=(
+            "Signs and checks login tokens; the same in every service. Required to serve HTTP."
+        ),
     )
-    auth_token_ttl_s: int = Field(default=900, ge=30, description="How long a login token lasts.")
+    auth_token_ttl_s: int = Field(
+        default=900,
+        ge=30,
+        le=8 * 3600,
+        description="How long a login token lasts: at most a working day, since a stolen token "
+        "works until it ends (or until the user's access changes).",
+    )
+    pipeline: Pipeline = Field(
+        default=DEFAULT_PIPELINE,
+        description='Stages as JSON in CRM_PIPELINE: {"stages": [{"name": "qualified", '
+        '"win_probability": 0.1}, ...]}; the same in every service.',
+    )
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster.")
-    consumer_batch_size: int = Field(default=200, ge=1, description="Records fetched, applied, then committed together.")
-    park_timeout_s: float = Field(default=86400, gt=0, description="How long an event waits for its customer.")
+    consumer_batch_size: int = Field(
+        default=200, ge=1, description="Records fetched, applied, then committed together."
+    )
+    park_timeout_s: float = Field(
+        default=86400, gt=0, description="How long an event waits for its customer."
+    )
     park_sweep_interval_s: float = Field(default=60, gt=0)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
     retry_max_backoff_s: float = Field(default=10.0, gt=0)
-    handler_attempts: int = Field(default=5, ge=1, description="Tries of a non-transient handler error before it is dead-lettered.")
+    handler_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Tries of a non-transient handler error before it is dead-lettered.",
+    )
 
     @property
     def database_name(self) -> str:

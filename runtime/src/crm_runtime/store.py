@@ -5,12 +5,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from crm_contracts import Event, topic_of
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-
-from crm_contracts import Event, topic_of
 
 T = TypeVar("T")
 OUTBOX = "outbox"
@@ -63,11 +62,16 @@ class Store:
     async def ensure_indexes(self) -> None:
         await self.db[OUTBOX].create_index([("sent", ASCENDING), ("created_at", ASCENDING)])
         await self.db[INBOX].create_index("applied_at")  # how fresh a read model is
-        # Sent events stay a week for inspection, then MongoDB drops them; pending ones never expire.
+        # Sent events stay a week for inspection, then MongoDB drops them; pending ones never
+        # expire.
         await self.db[OUTBOX].create_index("sent_at", expireAfterSeconds=SENT_RETENTION_S)
 
     async def run(
-        self, work: Callable[[UnitOfWork], Awaitable[T]], *, consumed: Event | None = None, unpark: bool = False
+        self,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        consumed: Event | None = None,
+        unpark: bool = False,
     ) -> T:
         """Runs `work` in one transaction; its emitted events go to the outbox in that transaction.
 
@@ -82,17 +86,25 @@ class Store:
             if consumed is not None:
                 try:
                     await self.db[INBOX].insert_one(
-                        {"_id": str(consumed.event_id), "event_type": consumed.event_type,
-                         "occurred_at": consumed.occurred_at, "applied_at": datetime.now(UTC)},
+                        {
+                            "_id": str(consumed.event_id),
+                            "event_type": consumed.event_type,
+                            "occurred_at": consumed.occurred_at,
+                            "applied_at": datetime.now(UTC),
+                        },
                         session=session,
                     )
                 except DuplicateKeyError as duplicate:
                     raise AlreadyApplied(str(consumed.event_id)) from duplicate
                 if unpark:
-                    await self.db[PARKED].delete_one({"_id": str(consumed.event_id)}, session=session)
+                    await self.db[PARKED].delete_one(
+                        {"_id": str(consumed.event_id)}, session=session
+                    )
             result = await work(uow)
             if uow.emitted:
-                await self.db[OUTBOX].insert_many([outbox_document(e) for e in uow.emitted], session=session)
+                await self.db[OUTBOX].insert_many(
+                    [outbox_document(e) for e in uow.emitted], session=session
+                )
             emitted[:] = uow.emitted
             return result
 

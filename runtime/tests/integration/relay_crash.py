@@ -11,11 +11,10 @@ import asyncio
 import os
 import sys
 
-from pymongo import AsyncMongoClient
-
 from crm_contracts import CustomerCreated, CustomerCreatedPayload
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.store import Store
+from pymongo import AsyncMongoClient
 
 
 async def main(uri: str, database: str, bootstrap: str, when: str) -> None:
@@ -23,11 +22,16 @@ async def main(uri: str, database: str, bootstrap: str, when: str) -> None:
 
     store = Store(AsyncMongoClient(uri, tz_aware=True), database)
     await store.ensure_indexes()
-    event = CustomerCreated(producer="relay-crash-test", customer_id="crash-1",
-                            payload=CustomerCreatedPayload(name="Crash Test Ltd"))
+    event = CustomerCreated(
+        producer="relay-crash-test",
+        customer_id="crash-1",
+        payload=CustomerCreatedPayload(name="Crash Test Ltd"),
+    )
 
     async def work(uow):
-        await uow.db["customers"].insert_one({"_id": event.customer_id + str(event.event_id)}, session=uow.session)
+        await uow.db["customers"].insert_one(
+            {"_id": event.customer_id + str(event.event_id)}, session=uow.session
+        )
         uow.emit(event)
 
     await store.run(work)

@@ -1,4 +1,5 @@
-"""The consumer on a real broker: dead letters with reasons, exactly-once effects, committed offsets."""
+"""The consumer on a real broker: dead letters with reasons, exactly-once effects, committed
+offsets."""
 
 import json
 import uuid
@@ -6,7 +7,6 @@ import uuid
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
-
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, dead_letter_topic
 from crm_runtime.consumer import DEAD_LETTERS
 from crm_runtime.service import Service, ServiceSpec
@@ -14,8 +14,9 @@ from crm_runtime.settings import ServiceSettings
 
 
 async def remember(event, uow):
-    await uow.db["seen"].insert_one({"event_id": str(event.event_id), "name": event.payload.name},
-                                    session=uow.session)
+    await uow.db["seen"].insert_one(
+        {"event_id": str(event.event_id), "name": event.payload.name}, session=uow.session
+    )
 
 
 @pytest.fixture
@@ -31,14 +32,18 @@ async def topic(infra, namespace):
 @pytest.fixture
 async def service(topic, settings_for, running):
     spec = ServiceSpec(title="test", subscribes_to=[topic], handlers={CustomerCreated: remember})
-    return await running(Service(spec, settings_for(ServiceSettings, service_name=topic.rsplit(".", 1)[1])))
+    return await running(
+        Service(spec, settings_for(ServiceSettings, service_name=topic.rsplit(".", 1)[1]))
+    )
 
 
 def created(name: str) -> CustomerCreated:
-    return CustomerCreated(producer="test", customer_id="c-1", payload=CustomerCreatedPayload(name=name))
+    return CustomerCreated(
+        producer="test", customer_id="c-1", payload=CustomerCreatedPayload(name=name)
+    )
 
 
-async def test_bad_messages_go_to_the_dead_letter_topic_with_their_reasons_and_the_next_good_one_is_applied(
+async def test_bad_messages_are_dead_lettered_with_reasons_and_the_next_good_one_applied(
     topic, service, kafka, eventually
 ):
     schema_invalid = json.loads(created("x").to_bytes())
@@ -57,12 +62,16 @@ async def test_bad_messages_go_to_the_dead_letter_topic_with_their_reasons_and_t
     assert "payload.name" in headers[1]["dlt.error"] and "customer_id" in headers[1]["dlt.error"]
     assert all(h["dlt.source.topic"] == topic for h in headers)
 
-    seen = await eventually(lambda: service.store.db["seen"].find_one({"event_id": str(good.event_id)}))
+    seen = await eventually(
+        lambda: service.store.db["seen"].find_one({"event_id": str(good.event_id)})
+    )
     assert seen["name"] == "After The Bad Ones"
     assert await service.store.db[DEAD_LETTERS].count_documents({}) == 2
 
 
-async def test_the_same_event_twice_is_applied_once_and_offsets_are_committed_after_it(topic, service, kafka, infra, eventually):
+async def test_the_same_event_twice_is_applied_once_and_offsets_are_committed_after_it(
+    topic, service, kafka, infra, eventually
+):
     event = created("Twice Ltd")
     await kafka.publish(topic, event.to_bytes())
     await kafka.publish(topic, event.to_bytes())
@@ -79,23 +88,35 @@ async def test_the_same_event_twice_is_applied_once_and_offsets_are_committed_af
 
     await eventually(committed)
     assert await service.store.db["seen"].count_documents({"event_id": str(event.event_id)}) == 1
-    assert await service.store.db["processed_events"].count_documents({"_id": str(event.event_id)}) == 1
+    assert (
+        await service.store.db["processed_events"].count_documents({"_id": str(event.event_id)})
+        == 1
+    )
 
 
-async def test_ready_reports_the_lag_and_metrics_count_outcomes_and_dead_letters(topic, service, kafka, http,
-                                                                                   eventually):
+async def test_ready_reports_the_lag_and_metrics_count_outcomes_and_dead_letters(
+    topic, service, kafka, http, eventually
+):
     good = created("Counted Ltd")
     await kafka.publish(topic, b"garbage", key=b"c-1")
     await kafka.publish(topic, good.to_bytes(), key=b"c-1")
     await eventually(lambda: service.store.db["seen"].find_one({"event_id": str(good.event_id)}))
     async with http(service, role=None) as probe:
+
         async def caught_up():
             service.readiness._checked_at = 0  # no cache in a test
             answer = await probe.get("/ready")
-            return answer.status_code == 200 and answer.json()["lag"]["total"] == 0 and answer.json()
+            return (
+                answer.status_code == 200 and answer.json()["lag"]["total"] == 0 and answer.json()
+            )
+
         ready = await eventually(caught_up)
         metrics = (await probe.get("/metrics")).text
-    assert ready["mongodb"] == "ok" and ready["kafka"] == "ok" and f"{topic}:0" in ready["lag"]["partitions"]
+    assert (
+        ready["mongodb"] == "ok"
+        and ready["kafka"] == "ok"
+        and f"{topic}:0" in ready["lag"]["partitions"]
+    )
     assert 'crm_events_total{outcome="applied"} 1.0' in metrics
     assert 'crm_dead_letters_total{reason="malformed"} 1.0' in metrics
     assert 'crm_http_request_seconds_count{method="GET",route="/ready",status="200"}' in metrics
@@ -103,12 +124,15 @@ async def test_ready_reports_the_lag_and_metrics_count_outcomes_and_dead_letters
 
 
 async def test_ready_says_503_and_why_when_mongodb_is_away(settings_for, http):
-    settings = settings_for(ServiceSettings, service_name="nowhere", mongodb_timeout_ms=500).model_copy(
-        update={"mongodb_uri": "mongodb://127.0.0.1:1/?directConnection=true"})
+    settings = settings_for(
+        ServiceSettings, service_name="nowhere", mongodb_timeout_ms=500
+    ).model_copy(update={"mongodb_uri": "mongodb://127.0.0.1:1/?directConnection=true"})
     service = Service(ServiceSpec(title="test"), settings)  # never started: nothing to reach
     async with http(service, role=None) as probe:
         answer = await probe.get("/ready")
         live = await probe.get("/health")
-    assert answer.status_code == 503 and answer.json()["ready"] is False and "mongodb" in answer.json()
+    assert (
+        answer.status_code == 503 and answer.json()["ready"] is False and "mongodb" in answer.json()
+    )
     assert answer.json()["mongodb"] != "ok" and live.status_code == 200
     await service.client.close()

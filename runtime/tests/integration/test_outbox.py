@@ -5,14 +5,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from pymongo import AsyncMongoClient
-
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
 from crm_runtime.consumer import EventConsumer, Record
 from crm_runtime.kafka import make_broker, sender
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import OUTBOX, Store
+from pymongo import AsyncMongoClient
 
 CRASH_SCRIPT = Path(__file__).with_name("relay_crash.py")
 
@@ -34,20 +33,33 @@ async def relay(store, settings_for):
 
 def commit_then_die(infra, store: Store, when: str) -> str:
     crashed = subprocess.run(
-        [sys.executable, str(CRASH_SCRIPT), infra.mongodb_uri, store.db.name, infra.kafka_bootstrap_servers, when],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            str(CRASH_SCRIPT),
+            infra.mongodb_uri,
+            store.db.name,
+            infra.kafka_bootstrap_servers,
+            when,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert crashed.returncode == (3 if when == "before-publish" else 4), crashed.stderr
     return crashed.stdout.split()[0]
 
 
-async def test_an_event_committed_before_the_relay_died_arrives_once_after_a_restart(infra, store, relay, kafka):
+async def test_an_event_committed_before_the_relay_died_arrives_once_after_a_restart(
+    infra, store, relay, kafka
+):
     event_id = commit_then_die(infra, store, "before-publish")
     assert (await store.db[OUTBOX].find_one({"_id": event_id}))["sent"] is False
 
     assert await relay.publish_pending() >= 1
 
-    arrived = await kafka.read(topic_of("CustomerCreated"), kafka.where(event_id=event_id), settle_s=2)
+    arrived = await kafka.read(
+        topic_of("CustomerCreated"), kafka.where(event_id=event_id), settle_s=2
+    )
     assert len(arrived) == 1
     assert (await store.db[OUTBOX].find_one({"_id": event_id}))["sent"] is True
     assert await relay.publish_pending() == 0
@@ -75,7 +87,9 @@ async def test_a_relay_that_died_after_publishing_publishes_again_and_the_consum
 
 
 async def test_a_failed_transaction_keeps_neither_the_state_nor_the_event(store):
-    event = CustomerCreated(producer="test", customer_id="c-rollback", payload=CustomerCreatedPayload(name="X"))
+    event = CustomerCreated(
+        producer="test", customer_id="c-rollback", payload=CustomerCreatedPayload(name="X")
+    )
 
     async def work(uow):
         await uow.db["customers"].insert_one({"_id": "c-rollback"}, session=uow.session)

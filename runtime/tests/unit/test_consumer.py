@@ -2,11 +2,10 @@
 
 import json
 
-from pymongo.errors import AutoReconnect
-
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, CustomerScored
 from crm_runtime.consumer import EventConsumer, Record, describe, reason_of
 from crm_runtime.store import AlreadyApplied
+from pymongo.errors import AutoReconnect
 
 
 class InMemoryStore:
@@ -31,7 +30,9 @@ class InMemoryDeadLetters:
 
 
 def created(name: str = "Acme") -> CustomerCreated:
-    return CustomerCreated(producer="test", customer_id="c-1", payload=CustomerCreatedPayload(name=name))
+    return CustomerCreated(
+        producer="test", customer_id="c-1", payload=CustomerCreatedPayload(name=name)
+    )
 
 
 def record(value: bytes, offset: int = 0) -> Record:
@@ -40,8 +41,13 @@ def record(value: bytes, offset: int = 0) -> Record:
 
 def consumer_with(handler, attempts: int = 3):
     dead_letters = InMemoryDeadLetters()
-    consumer = EventConsumer(InMemoryStore(), {CustomerCreated: handler}, dead_letters,
-                             handler_attempts=attempts, max_backoff_s=0.001)
+    consumer = EventConsumer(
+        InMemoryStore(),
+        {CustomerCreated: handler},
+        dead_letters,
+        handler_attempts=attempts,
+        max_backoff_s=0.001,
+    )
     return consumer, dead_letters
 
 
@@ -62,7 +68,7 @@ async def test_a_valid_event_is_applied_once_and_its_duplicate_ignored():
 async def test_bytes_that_are_not_json_are_dead_lettered_as_malformed():
     consumer, dead_letters = consumer_with(None)
     assert await consumer.process(record(b"\x00not json")) == "dead-lettered"
-    (dead, error), = dead_letters.records
+    ((dead, error),) = dead_letters.records
     assert dead.value == b"\x00not json"
     assert reason_of(error) == "malformed"
 
@@ -72,7 +78,7 @@ async def test_an_event_breaking_its_schema_is_dead_lettered_with_the_field_at_f
     bad = json.loads(created().to_bytes())
     bad["payload"]["name"] = ""
     assert await consumer.process(record(json.dumps(bad).encode())) == "dead-lettered"
-    (_, error), = dead_letters.records
+    ((_, error),) = dead_letters.records
     assert reason_of(error) == "schema-invalid"
     assert "payload.name" in describe(error)
 
@@ -80,8 +86,19 @@ async def test_an_event_breaking_its_schema_is_dead_lettered_with_the_field_at_f
 async def test_an_event_nobody_here_handles_is_ignored():
     consumer, dead_letters = consumer_with(None)
     scored = CustomerScored.model_validate_json(
-        json.dumps({"producer": "s", "customer_id": "c-1", "payload": {
-            "score": 1, "tier": "D", "win_probability": 0.1, "reasons": ["x"], "rule_version": "r"}})
+        json.dumps(
+            {
+                "producer": "s",
+                "customer_id": "c-1",
+                "payload": {
+                    "score": 1,
+                    "tier": "D",
+                    "win_probability": 0.1,
+                    "reasons": ["x"],
+                    "rule_version": "r",
+                },
+            }
+        )
     )
     assert await consumer.process(record(scored.to_bytes())) == "ignored"
     assert dead_letters.records == []
@@ -99,7 +116,7 @@ async def test_a_database_that_is_away_is_waited_for_and_nothing_is_skipped():
     assert dead_letters.records == []
 
 
-async def test_a_handler_that_keeps_failing_sends_the_event_to_the_dead_letters_after_its_attempts():
+async def test_a_handler_that_keeps_failing_dead_letters_the_event_after_its_attempts():
     calls = []
 
     async def handler(event, uow):

@@ -2,12 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
-from fastapi import HTTPException
-from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
-
 from crm_runtime.pagination import after, next_cursor, sort_by
 from crm_runtime.retry import is_transient
 from crm_runtime.settings import ServiceSettings
+from fastapi import HTTPException
+from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 
 
 @pytest.mark.parametrize(
@@ -15,7 +14,10 @@ from crm_runtime.settings import ServiceSettings
     [
         (ServerSelectionTimeoutError("no primary"), True),
         (KafkaConnectionError(), True),
-        (OperationFailure("write conflict", 112, {"errorLabels": ["TransientTransactionError"]}), True),
+        (
+            OperationFailure("write conflict", 112, {"errorLabels": ["TransientTransactionError"]}),
+            True,
+        ),
         (DuplicateKeyError("dup"), False),
         (TopicAuthorizationFailedError(), False),
         (ValueError("bug"), False),
@@ -46,7 +48,9 @@ def test_a_cursor_names_the_items_after_the_last_of_a_page_newest_first():
 def test_an_ascending_cursor_looks_forward():
     sort = sort_by("name", descending=False)
     cursor = next_cursor([{"_id": "c-1", "name": "Acme"}, {"_id": "c-2", "name": "Beta"}], 1, sort)
-    assert after(cursor, sort) == {"$or": [{"name": {"$gt": "Acme"}}, {"name": "Acme", "_id": {"$gt": "c-1"}}]}
+    assert after(cursor, sort) == {
+        "$or": [{"name": {"$gt": "Acme"}}, {"name": "Acme", "_id": {"$gt": "c-1"}}]
+    }
 
 
 def test_the_last_page_has_no_cursor():

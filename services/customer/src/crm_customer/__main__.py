@@ -1,5 +1,6 @@
-from crm_customer.bootstrap import bootstrap
 from crm_runtime.service import serve
+
+from crm_customer.bootstrap import bootstrap
 
 
 def main() -> None:

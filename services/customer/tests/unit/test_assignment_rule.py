@@ -2,7 +2,6 @@ import itertools
 from datetime import UTC, datetime
 
 import pytest
-
 from crm_customer.domain.assignment import (
     MIN_SENIORITY_FOR_HIGH_VALUE,
     AssignmentDecision,
@@ -19,8 +18,15 @@ TUESDAY = datetime(2024, 5, 7, 9, 0, tzinfo=UTC)
 
 
 def salesperson(salesperson_id="sp-1", **changes) -> SalespersonProfile:
-    fields = dict(active=True, regions=frozenset(), industries=frozenset(), capacity=10, load=0, seniority=2,
-                  last_assigned_at=None)
+    fields = dict(
+        active=True,
+        regions=frozenset(),
+        industries=frozenset(),
+        capacity=10,
+        load=0,
+        seniority=2,
+        last_assigned_at=None,
+    )
     return SalespersonProfile(salesperson_id=salesperson_id, **(fields | changes))
 
 
@@ -42,7 +48,8 @@ def only_reasons(person: SalespersonProfile, **customer_changes) -> tuple[str, .
     return decision.candidates[0].reasons
 
 
-# --- every reason to be passed over, alone --------------------------------------------------------------------------
+# --- every reason to be passed over, alone --------------------------------------------------------
+
 
 def test_an_inactive_salesperson_never_receives_a_customer():
     assert only_reasons(salesperson(active=False)) == ("inactive",)
@@ -50,12 +57,16 @@ def test_an_inactive_salesperson_never_receives_a_customer():
 
 def test_a_salesperson_outside_the_customers_region_is_passed_over_naming_what_they_cover():
     person = salesperson(regions=frozenset({"west", "north"}))
-    assert only_reasons(person, region="east") == ("region 'east' not covered (covers: north, west)",)
+    assert only_reasons(person, region="east") == (
+        "region 'east' not covered (covers: north, west)",
+    )
 
 
 def test_a_salesperson_outside_the_customers_industry_is_passed_over_naming_what_they_cover():
     person = salesperson(industries=frozenset({"retail"}))
-    assert only_reasons(person, industry="cold chain") == ("industry 'cold chain' not covered (covers: retail)",)
+    assert only_reasons(person, industry="cold chain") == (
+        "industry 'cold chain' not covered (covers: retail)",
+    )
 
 
 @pytest.mark.parametrize("unknown", [None, "", "   "])
@@ -67,12 +78,16 @@ def test_a_customer_of_unknown_region_cannot_go_to_someone_covering_only_some_re
 @pytest.mark.parametrize("unknown", [None, "", "   "])
 def test_a_customer_of_unknown_industry_cannot_go_to_someone_covering_only_some_industries(unknown):
     person = salesperson(industries=frozenset({"retail", "automotive"}))
-    assert only_reasons(person, industry=unknown) == ("industry unknown (covers only: automotive, retail)",)
+    assert only_reasons(person, industry=unknown) == (
+        "industry unknown (covers only: automotive, retail)",
+    )
 
 
 @pytest.mark.parametrize(("load", "capacity"), [(10, 10), (11, 10), (0, 0), (3, 0), (0, -1)])
 def test_a_salesperson_at_or_over_capacity_is_passed_over(load, capacity):
-    assert only_reasons(salesperson(load=load, capacity=capacity)) == (f"at capacity ({load}/{capacity})",)
+    assert only_reasons(salesperson(load=load, capacity=capacity)) == (
+        f"at capacity ({load}/{capacity})",
+    )
 
 
 def test_one_customer_below_capacity_is_still_room_for_one_more():
@@ -95,11 +110,18 @@ def test_a_junior_may_receive_a_customer_that_is_not_high_value():
     assert decide(customer(tier="C", size="medium"), [salesperson(seniority=1)]).winner_id == "sp-1"
 
 
-# --- every reason at once -------------------------------------------------------------------------------------------
+# --- every reason at once -------------------------------------------------------------------------
+
 
 def test_a_manager_sees_every_reason_a_salesperson_was_passed_over_not_only_the_first():
-    person = salesperson(active=False, regions=frozenset({"north"}), industries=frozenset({"retail"}),
-                         load=10, capacity=10, seniority=1)
+    person = salesperson(
+        active=False,
+        regions=frozenset({"north"}),
+        industries=frozenset({"retail"}),
+        load=10,
+        capacity=10,
+        seniority=1,
+    )
     assert only_reasons(person, region="east", industry="cold chain", tier="A") == (
         "inactive",
         "region 'east' not covered (covers: north)",
@@ -110,7 +132,9 @@ def test_a_manager_sees_every_reason_a_salesperson_was_passed_over_not_only_the_
 
 
 def test_unknown_region_and_industry_are_both_reported_with_the_other_reasons():
-    person = salesperson(active=False, regions=frozenset({"north"}), industries=frozenset({"retail"}), capacity=0)
+    person = salesperson(
+        active=False, regions=frozenset({"north"}), industries=frozenset({"retail"}), capacity=0
+    )
     assert only_reasons(person, region=None, industry=None) == (
         "inactive",
         "region unknown (covers only: north)",
@@ -119,20 +143,33 @@ def test_unknown_region_and_industry_are_both_reported_with_the_other_reasons():
     )
 
 
-# --- region and industry matching -----------------------------------------------------------------------------------
+# --- region and industry matching -----------------------------------------------------------------
 
-@pytest.mark.parametrize(("wanted", "covered"), [
-    ("east", {"east"}), ("East", {"east"}), ("east", {"EAST"}), ("  east ", {"east"}), ("east", {" East  "}),
-    ("EAST", {"north", " east"}),
-])
+
+@pytest.mark.parametrize(
+    ("wanted", "covered"),
+    [
+        ("east", {"east"}),
+        ("East", {"east"}),
+        ("east", {"EAST"}),
+        ("  east ", {"east"}),
+        ("east", {" East  "}),
+        ("EAST", {"north", " east"}),
+    ],
+)
 def test_regions_match_whatever_their_case_and_surrounding_spaces(wanted, covered):
     decision = decide(customer(region=wanted), [salesperson(regions=frozenset(covered))])
     assert decision.winner_id == "sp-1"
 
 
-@pytest.mark.parametrize(("wanted", "covered"), [
-    ("Cold Chain", {"cold chain"}), (" cold chain", {"COLD CHAIN "}), ("retail", {"Retail", "automotive"}),
-])
+@pytest.mark.parametrize(
+    ("wanted", "covered"),
+    [
+        ("Cold Chain", {"cold chain"}),
+        (" cold chain", {"COLD CHAIN "}),
+        ("retail", {"Retail", "automotive"}),
+    ],
+)
 def test_industries_match_whatever_their_case_and_surrounding_spaces(wanted, covered):
     decision = decide(customer(industry=wanted), [salesperson(industries=frozenset(covered))])
     assert decision.winner_id == "sp-1"
@@ -140,15 +177,21 @@ def test_industries_match_whatever_their_case_and_surrounding_spaces(wanted, cov
 
 def test_a_salesperson_covering_a_region_written_with_spaces_is_listed_without_them():
     person = salesperson(regions=frozenset({" north ", "West"}))
-    assert only_reasons(person, region="east") == ("region 'east' not covered (covers: north, West)",)
+    assert only_reasons(person, region="east") == (
+        "region 'east' not covered (covers: north, West)",
+    )
 
 
 def test_spaces_inside_a_region_still_count():
     person = salesperson(regions=frozenset({"north east"}))
-    assert only_reasons(person, region="northeast") == ("region 'northeast' not covered (covers: north east)",)
+    assert only_reasons(person, region="northeast") == (
+        "region 'northeast' not covered (covers: north east)",
+    )
 
 
-@pytest.mark.parametrize(("region", "industry"), [("east", "retail"), (None, None), ("", "  "), ("mars", "piracy")])
+@pytest.mark.parametrize(
+    ("region", "industry"), [("east", "retail"), (None, None), ("", "  "), ("mars", "piracy")]
+)
 def test_a_salesperson_with_no_regions_or_industries_listed_covers_everything(region, industry):
     decision = decide(customer(region=region, industry=industry), [salesperson()])
     assert decision.winner_id == "sp-1"
@@ -156,31 +199,57 @@ def test_a_salesperson_with_no_regions_or_industries_listed_covers_everything(re
 
 
 def test_an_eligible_salesperson_shows_what_counted():
-    person = salesperson(regions=frozenset({"east"}), industries=frozenset({"retail"}), load=2, seniority=3,
-                         last_assigned_at=MONDAY)
+    person = salesperson(
+        regions=frozenset({"east"}),
+        industries=frozenset({"retail"}),
+        load=2,
+        seniority=3,
+        last_assigned_at=MONDAY,
+    )
     decision = decide(customer(region="East", industry="retail", **HIGH_VALUE), [person])
-    assert decision.candidates == (CandidateVerdict("sp-1", True, (
-        "covers region 'East'",
-        "covers industry 'retail'",
-        "load 2/10 (20%)",
-        "seniority 3 (senior) for a high-value customer",
-        "last assigned 2024-05-06T09:00:00+00:00",
-    )),)
+    assert decision.candidates == (
+        CandidateVerdict(
+            "sp-1",
+            True,
+            (
+                "covers region 'East'",
+                "covers industry 'retail'",
+                "load 2/10 (20%)",
+                "seniority 3 (senior) for a high-value customer",
+                "last assigned 2024-05-06T09:00:00+00:00",
+            ),
+        ),
+    )
 
 
-# --- what makes a customer high-value -------------------------------------------------------------------------------
+# --- what makes a customer high-value -------------------------------------------------------------
 
-@pytest.mark.parametrize(("tier", "size", "high"), [
-    ("A", None, True), ("B", None, True), (None, "large", True), ("C", "large", True), ("D", "large", True),
-    ("C", None, False), ("D", None, False), (None, None, False),
-    ("C", "medium", False), ("D", "small", False), (None, "micro", False),
-    ("a", None, True), (" b ", None, True), (None, " Large ", True),
-])
+
+@pytest.mark.parametrize(
+    ("tier", "size", "high"),
+    [
+        ("A", None, True),
+        ("B", None, True),
+        (None, "large", True),
+        ("C", "large", True),
+        ("D", "large", True),
+        ("C", None, False),
+        ("D", None, False),
+        (None, None, False),
+        ("C", "medium", False),
+        ("D", "small", False),
+        (None, "micro", False),
+        ("a", None, True),
+        (" b ", None, True),
+        (None, " Large ", True),
+    ],
+)
 def test_a_customer_is_high_value_by_tier_a_or_b_or_by_being_large(tier, size, high):
     assert is_high_value(customer(tier=tier, size=size)) is high
 
 
-# --- ranking --------------------------------------------------------------------------------------------------------
+# --- ranking --------------------------------------------------------------------------------------
+
 
 def test_for_a_high_value_customer_the_more_senior_wins_even_when_busier():
     senior = salesperson("sp-senior", seniority=3, load=8, last_assigned_at=TUESDAY)
@@ -254,7 +323,8 @@ def test_salespeople_may_come_from_any_iterable_such_as_a_generator():
     assert decision.winner_id == "sp-1" and len(decision.candidates) == 2
 
 
-# --- order of candidates in the decision ----------------------------------------------------------------------------
+# --- order of candidates in the decision ----------------------------------------------------------
+
 
 def test_eligible_candidates_come_first_in_ranking_order_then_the_rest_by_id():
     team = [
@@ -267,12 +337,18 @@ def test_eligible_candidates_come_first_in_ranking_order_then_the_rest_by_id():
     ]
     decision = decide(customer(region="east"), team)
     assert [(c.salesperson_id, c.eligible) for c in decision.candidates] == [
-        ("sp-b", True), ("sp-d", True), ("sp-c", True), ("sp-a", False), ("sp-m", False), ("sp-z", False),
+        ("sp-b", True),
+        ("sp-d", True),
+        ("sp-c", True),
+        ("sp-a", False),
+        ("sp-m", False),
+        ("sp-z", False),
     ]
     assert decision.customer_id == "c-1" and decision.winner_id == "sp-b"
 
 
-# --- why ------------------------------------------------------------------------------------------------------------
+# --- why ------------------------------------------------------------------------------------------
+
 
 def test_why_names_seniority_when_it_decided():
     team = [salesperson("sp-1", seniority=2), salesperson("sp-2", seniority=3, load=2)]
@@ -284,14 +360,27 @@ def test_why_names_seniority_when_it_decided():
 
 
 def test_why_names_load_when_it_decided():
-    decision = decide(customer(), [salesperson("sp-1", load=5), salesperson("sp-2", load=2),
-                                   salesperson("sp-3", load=7), salesperson("sp-4", active=False)])
-    assert decision.why == "sp-2: first of 3 eligible among 4; decided by load: 2/10 (20%) against 5/10 (50%) for sp-1"
+    decision = decide(
+        customer(),
+        [
+            salesperson("sp-1", load=5),
+            salesperson("sp-2", load=2),
+            salesperson("sp-3", load=7),
+            salesperson("sp-4", active=False),
+        ],
+    )
+    assert (
+        decision.why
+        == "sp-2: first of 3 eligible among 4; decided by load: 2/10 (20%) against 5/10 (50%) "
+        "for sp-1"
+    )
 
 
 def test_why_names_load_and_the_tied_seniority_for_a_high_value_customer():
-    decision = decide(customer(**HIGH_VALUE), [salesperson("sp-1", seniority=3, load=5),
-                                                salesperson("sp-2", seniority=3, load=2)])
+    decision = decide(
+        customer(**HIGH_VALUE),
+        [salesperson("sp-1", seniority=3, load=5), salesperson("sp-2", seniority=3, load=2)],
+    )
     assert decision.why == (
         "sp-2: first of 2 eligible among 2 for a high-value customer; "
         "decided by load: 2/10 (20%) against 5/10 (50%) for sp-1 (tied on seniority 3)"
@@ -299,8 +388,10 @@ def test_why_names_load_and_the_tied_seniority_for_a_high_value_customer():
 
 
 def test_why_names_recency_when_it_decided():
-    decision = decide(customer(), [salesperson("sp-1", load=1, last_assigned_at=MONDAY),
-                                   salesperson("sp-2", load=1)])
+    decision = decide(
+        customer(),
+        [salesperson("sp-1", load=1, last_assigned_at=MONDAY), salesperson("sp-2", load=1)],
+    )
     assert decision.why == (
         "sp-2: first of 2 eligible among 2; decided by recency: never assigned against "
         "last assigned 2024-05-06T09:00:00+00:00 for sp-1 (tied on load 10%)"
@@ -308,27 +399,42 @@ def test_why_names_recency_when_it_decided():
 
 
 def test_why_names_recency_between_two_past_assignments():
-    decision = decide(customer(), [salesperson("sp-1", last_assigned_at=TUESDAY),
-                                   salesperson("sp-2", last_assigned_at=MONDAY)])
-    assert "decided by recency: last assigned 2024-05-06T09:00:00+00:00 against " \
-           "last assigned 2024-05-07T09:00:00+00:00 for sp-1" in decision.why
+    decision = decide(
+        customer(),
+        [
+            salesperson("sp-1", last_assigned_at=TUESDAY),
+            salesperson("sp-2", last_assigned_at=MONDAY),
+        ],
+    )
+    assert (
+        "decided by recency: last assigned 2024-05-06T09:00:00+00:00 against "
+        "last assigned 2024-05-07T09:00:00+00:00 for sp-1" in decision.why
+    )
 
 
 def test_why_names_the_id_when_nothing_else_decided():
-    decision = decide(customer(**HIGH_VALUE), [salesperson("sp-2", last_assigned_at=MONDAY),
-                                                salesperson("sp-1", last_assigned_at=MONDAY)])
+    decision = decide(
+        customer(**HIGH_VALUE),
+        [
+            salesperson("sp-2", last_assigned_at=MONDAY),
+            salesperson("sp-1", last_assigned_at=MONDAY),
+        ],
+    )
     assert decision.why == (
         "sp-1: first of 2 eligible among 2 for a high-value customer; "
         "decided by salesperson id over sp-2 (tied on seniority 2, load 0%, recency)"
     )
 
 
-@pytest.mark.parametrize(("team", "deciding"), [
-    ([salesperson("sp-1", seniority=3), salesperson("sp-2", seniority=2)], "seniority"),
-    ([salesperson("sp-1", load=1), salesperson("sp-2", load=2)], "load"),
-    ([salesperson("sp-1"), salesperson("sp-2", last_assigned_at=MONDAY)], "recency"),
-    ([salesperson("sp-1"), salesperson("sp-2")], "salesperson id"),
-])
+@pytest.mark.parametrize(
+    ("team", "deciding"),
+    [
+        ([salesperson("sp-1", seniority=3), salesperson("sp-2", seniority=2)], "seniority"),
+        ([salesperson("sp-1", load=1), salesperson("sp-2", load=2)], "load"),
+        ([salesperson("sp-1"), salesperson("sp-2", last_assigned_at=MONDAY)], "recency"),
+        ([salesperson("sp-1"), salesperson("sp-2")], "salesperson id"),
+    ],
+)
 def test_why_names_exactly_one_deciding_tie_break(team, deciding):
     why = decide(customer(**HIGH_VALUE), team).why
     assert why.startswith("sp-1: ")
@@ -336,8 +442,10 @@ def test_why_names_exactly_one_deciding_tie_break(team, deciding):
 
 
 def test_why_says_when_the_winner_was_the_only_one_eligible():
-    decision = decide(customer(**HIGH_VALUE), [salesperson("sp-1", active=False),
-                                                salesperson("sp-2", seniority=3, load=2)])
+    decision = decide(
+        customer(**HIGH_VALUE),
+        [salesperson("sp-1", active=False), salesperson("sp-2", seniority=3, load=2)],
+    )
     assert decision.why == (
         "sp-2: the only eligible salesperson among 2 for a high-value customer; "
         "seniority 3 (senior); load 2/10 (20%); never assigned"
@@ -345,7 +453,9 @@ def test_why_says_when_the_winner_was_the_only_one_eligible():
 
 
 def test_nobody_is_assigned_when_no_salesperson_is_registered():
-    assert decide(customer(), []) == AssignmentDecision("c-1", None, (), "no salesperson registered")
+    assert decide(customer(), []) == AssignmentDecision(
+        "c-1", None, (), "no salesperson registered"
+    )
 
 
 def test_nobody_is_assigned_when_nobody_is_eligible_and_why_summarises_the_reasons():
@@ -365,27 +475,37 @@ def test_nobody_is_assigned_when_nobody_is_eligible_and_why_summarises_the_reaso
     )
 
 
-# --- moving a customer when scoring raises its tier -----------------------------------------------------------------
+# --- moving a customer when scoring raises its tier -----------------------------------------------
 
-TEAM = {p.salesperson_id: p for p in [salesperson("junior", seniority=1), salesperson("mid", seniority=2),
-                                      salesperson("other-mid", seniority=2), salesperson("senior", seniority=3)]}
+TEAM = {
+    p.salesperson_id: p
+    for p in [
+        salesperson("junior", seniority=1),
+        salesperson("mid", seniority=2),
+        salesperson("other-mid", seniority=2),
+        salesperson("senior", seniority=3),
+    ]
+}
 
 
 def decision_for(winner_id):
     return AssignmentDecision("c-1", winner_id, (), "")
 
 
-@pytest.mark.parametrize(("owner", "winner", "moves"), [
-    ("mid", None, False),  # nobody could take it
-    (None, None, False),
-    ("senior", "senior", False),  # already with the best one
-    ("mid", "senior", True),  # up
-    ("junior", "mid", True),
-    ("mid", "other-mid", False),  # sideways
-    ("senior", "mid", False),  # down
-    (None, "junior", True),  # nobody owns it yet
-    ("mid", "unknown-winner", False),  # cannot prove the winner is more senior
-])
+@pytest.mark.parametrize(
+    ("owner", "winner", "moves"),
+    [
+        ("mid", None, False),  # nobody could take it
+        (None, None, False),
+        ("senior", "senior", False),  # already with the best one
+        ("mid", "senior", True),  # up
+        ("junior", "mid", True),
+        ("mid", "other-mid", False),  # sideways
+        ("senior", "mid", False),  # down
+        (None, "junior", True),  # nobody owns it yet
+        ("mid", "unknown-winner", False),  # cannot prove the winner is more senior
+    ],
+)
 def test_a_customer_moves_up_in_seniority_on_a_tier_up_never_sideways_or_down(owner, winner, moves):
     current = TEAM[owner] if owner else None
     assert should_move_on_tier_up(current, decision_for(winner), TEAM) is moves

@@ -2,7 +2,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-
 from crm_contracts import FinancialStatement
 from crm_customer.domain.customers import REQUIRED_FIELDS, UpdateCustomer, changes, completeness
 from crm_customer.domain.financials import problem, ratios
@@ -17,27 +16,51 @@ def statement(year: int, **figures) -> FinancialStatement:
 
 
 def test_the_five_ratios_come_from_one_years_statement():
-    (r,) = ratios([statement(2025, current_assets=150, current_liabilities=100, total_assets=400,
-                             total_liabilities=240, revenue=1000, net_profit=45, accounts_receivable=125,
-                             operating_cash_flow=-30)])
-    assert (r.current_ratio, r.debt_to_asset_ratio, r.sales_profit_margin, r.receivables_turnover) == \
-        (1.5, 0.6, 0.045, 8.0)
+    (r,) = ratios(
+        [
+            statement(
+                2025,
+                current_assets=150,
+                current_liabilities=100,
+                total_assets=400,
+                total_liabilities=240,
+                revenue=1000,
+                net_profit=45,
+                accounts_receivable=125,
+                operating_cash_flow=-30,
+            )
+        ]
+    )
+    assert (
+        r.current_ratio,
+        r.debt_to_asset_ratio,
+        r.sales_profit_margin,
+        r.receivables_turnover,
+    ) == (1.5, 0.6, 0.045, 8.0)
     assert r.operating_cash_flow == Decimal("-30")
 
 
 def test_receivables_turnover_uses_the_average_with_the_previous_year():
-    _, latest = ratios([statement(2025, revenue=1200, accounts_receivable=100),
-                        statement(2024, revenue=900, accounts_receivable=200)])
+    _, latest = ratios(
+        [
+            statement(2025, revenue=1200, accounts_receivable=100),
+            statement(2024, revenue=900, accounts_receivable=200),
+        ]
+    )
     assert latest.year == 2025 and latest.receivables_turnover == 8.0  # 1200 / ((100 + 200) / 2)
 
 
 def test_a_missing_or_zero_figure_gives_no_ratio_rather_than_a_wrong_one():
     (r,) = ratios([statement(2025, current_assets=10, current_liabilities=0, revenue=100)])
-    assert r.current_ratio is None and r.debt_to_asset_ratio is None and r.sales_profit_margin is None
+    assert (
+        r.current_ratio is None and r.debt_to_asset_ratio is None and r.sales_profit_margin is None
+    )
 
 
-@pytest.mark.parametrize(("years", "reason"), [([2024, 2024], "one statement per year"),
-                                                ([2020, 2024], "at most three consecutive years")])
+@pytest.mark.parametrize(
+    ("years", "reason"),
+    [([2024, 2024], "one statement per year"), ([2020, 2024], "at most three consecutive years")],
+)
 def test_statements_are_one_per_year_within_three_years(years, reason):
     assert reason in problem([statement(year) for year in years])
 
@@ -45,7 +68,11 @@ def test_statements_are_one_per_year_within_three_years(years, reason):
 def test_completeness_counts_required_and_useful_fields_separately():
     document = {"name": "Acme", "industry": "retail", "region": "east", "phone": "021-1234567"}
     result = completeness(document, contact_count=1)
-    assert result["required"] == {"filled": 3, "of": 7, "missing": ["credit_code", "address", "size", "nature"]}
+    assert result["required"] == {
+        "filled": 3,
+        "of": 7,
+        "missing": ["credit_code", "address", "size", "nature"],
+    }
     assert result["useful"]["filled"] == 2 and "contacts" not in result["useful"]["missing"]
     assert result["complete"] is False
 
@@ -72,8 +99,13 @@ def test_a_password_is_stored_hashed_and_checked():
 def test_the_fifth_failed_login_within_the_window_locks_the_name():
     throttle, record = Throttle(max_failures=5), {"failures": 0, "first_failure_at": None}
     for minute in range(5):
-        record = throttle.after_failure(record["failures"], record["first_failure_at"], NOW + timedelta(minutes=minute))
-    assert record["failures"] == 5 and record["locked_until"] == NOW + timedelta(minutes=4) + throttle.lock
+        record = throttle.after_failure(
+            record["failures"], record["first_failure_at"], NOW + timedelta(minutes=minute)
+        )
+    assert (
+        record["failures"] == 5
+        and record["locked_until"] == NOW + timedelta(minutes=4) + throttle.lock
+    )
 
 
 def test_failures_older_than_the_window_are_forgotten():

@@ -1,5 +1,6 @@
-from crm_followup.bootstrap import bootstrap
 from crm_runtime.service import serve
+
+from crm_followup.bootstrap import bootstrap
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
 from crm_followup.bootstrap import FollowupSettings, bootstrap
 
@@ -21,43 +20,75 @@ async def known_customer(service, kafka, eventually):
     """A customer the follow-up service has learnt of from the customer topic, owned by sp-1."""
 
     async def make(owner: str = "sp-1") -> str:
-        event = CustomerCreated(producer="customer", customer_id=f"c-{uuid.uuid4().hex[:8]}",
-                                payload=CustomerCreatedPayload(name="Known Ltd", owner_id=owner))
+        event = CustomerCreated(
+            producer="customer",
+            customer_id=f"c-{uuid.uuid4().hex[:8]}",
+            payload=CustomerCreatedPayload(name="Known Ltd", owner_id=owner),
+        )
         await kafka.publish(topic_of("CustomerCreated"), event.to_bytes(), key=event.key())
-        await eventually(lambda: service.store.db["known_customers"].find_one({"_id": event.customer_id}))
+        await eventually(
+            lambda: service.store.db["known_customers"].find_one({"_id": event.customer_id})
+        )
         return event.customer_id
 
     return make
 
 
 def visit(customer_id: str, **fields) -> dict:
-    return {"customer_id": customer_id, "salesperson_id": "sp-1", "channel": "call", "subject": "tender",
-            "started_at": START, "ended_at": END, "outcome": "wants a quote", **fields}
+    return {
+        "customer_id": customer_id,
+        "salesperson_id": "sp-1",
+        "channel": "call",
+        "subject": "tender",
+        "started_at": START,
+        "ended_at": END,
+        "outcome": "wants a quote",
+        **fields,
+    }
 
 
-async def test_a_followup_is_recorded_changed_revoked_and_announced_once_each(service, known_customer, http, kafka):
+async def test_a_followup_is_recorded_changed_revoked_and_announced_once_each(
+    service, known_customer, http, kafka
+):
     customer_id = await known_customer()
     async with http(service) as client:
-        logged = await client.post("/followups", json=visit(customer_id, next_step="send quote",
-                                                            next_step_due="2026-11-30"))
+        logged = await client.post(
+            "/followups",
+            json=visit(customer_id, next_step="send quote", next_step_due="2026-11-30"),
+        )
         followup_id = logged.json()["id"]
-        stale = await client.patch(f"/followups/{followup_id}", json={"outcome": "x"}, headers={"If-Match": '"7"'})
-        changed = await client.patch(f"/followups/{followup_id}", json={"outcome": "quote sent"},
-                                     headers={"If-Match": '"1"'})
-        backwards = await client.patch(f"/followups/{followup_id}", json={"ended_at": "2026-11-27T08:00:00Z",
-                                                                          "version": 2})
-        revoked = await client.post(f"/followups/{followup_id}/revoke", json={"reason": "entered twice"})
-        hidden = (await client.get("/followups", params={"customer_id": customer_id})).json()["items"]
+        stale = await client.patch(
+            f"/followups/{followup_id}", json={"outcome": "x"}, headers={"If-Match": '"7"'}
+        )
+        changed = await client.patch(
+            f"/followups/{followup_id}", json={"outcome": "quote sent"}, headers={"If-Match": '"1"'}
+        )
+        backwards = await client.patch(
+            f"/followups/{followup_id}", json={"ended_at": "2026-11-27T08:00:00Z", "version": 2}
+        )
+        revoked = await client.post(
+            f"/followups/{followup_id}/revoke", json={"reason": "entered twice"}
+        )
+        hidden = (await client.get("/followups", params={"customer_id": customer_id})).json()[
+            "items"
+        ]
     assert logged.status_code == 201 and stale.status_code == 409
     assert changed.json()["version"] == 2 and changed.json()["outcome"] == "quote sent"
     assert backwards.status_code == 422 and "ended_at is before started_at" in backwards.text
     assert revoked.json()["status"] == "revoked" and hidden == []
-    records = await kafka.read(topic_of("VisitLogged"), kafka.where(customer_id=customer_id), expect=3, settle_s=1)
-    assert [json.loads(r.value)["event_type"] for r in records] == ["VisitLogged", "FollowupUpdated", "FollowupRevoked"]
+    records = await kafka.read(
+        topic_of("VisitLogged"), kafka.where(customer_id=customer_id), expect=3, settle_s=1
+    )
+    assert [json.loads(r.value)["event_type"] for r in records] == [
+        "VisitLogged",
+        "FollowupUpdated",
+        "FollowupRevoked",
+    ]
 
 
-async def test_unknown_archived_and_other_peoples_customers_are_refused_clearly(service, known_customer, http,
-                                                                               kafka, eventually):
+async def test_unknown_archived_and_other_peoples_customers_are_refused_clearly(
+    service, known_customer, http, kafka, eventually
+):
     mine, theirs = await known_customer("sp-1"), await known_customer("sp-2")
     async with http(service, role="salesperson", salesperson_id="sp-1") as salesperson:
         unknown = await salesperson.post("/followups", json=visit("c-never-seen"))
@@ -74,14 +105,29 @@ async def test_stages_move_as_allowed_and_a_refused_move_says_why(service, known
     async with http(service) as client:
         opened = (await client.post(f"/customers/{customer_id}/opportunities")).json()
         second = await client.post(f"/customers/{customer_id}/opportunities")
-        too_early = await client.post("/deals", json={"customer_id": customer_id, "outcome": "won",
-                                                      "amount": "10", "currency": "CNY"})
-        moved = await client.post(f"/opportunities/{opened['id']}/stage", json={"to_stage": "proposal"})
-        lost = await client.post("/deals", json={"customer_id": customer_id, "outcome": "lost",
-                                                 "lost_reason": "price", "competitor": "SF Express"})
-        bad_reason = await client.post("/deals", json={"customer_id": customer_id, "outcome": "lost",
-                                                       "lost_reason": "bad vibes"})
-        after_loss = await client.post(f"/opportunities/{opened['id']}/stage", json={"to_stage": "negotiation"})
+        too_early = await client.post(
+            "/deals",
+            json={"customer_id": customer_id, "outcome": "won", "amount": "10", "currency": "CNY"},
+        )
+        moved = await client.post(
+            f"/opportunities/{opened['id']}/stage", json={"to_stage": "proposal"}
+        )
+        lost = await client.post(
+            "/deals",
+            json={
+                "customer_id": customer_id,
+                "outcome": "lost",
+                "lost_reason": "price",
+                "competitor": "SF Express",
+            },
+        )
+        bad_reason = await client.post(
+            "/deals",
+            json={"customer_id": customer_id, "outcome": "lost", "lost_reason": "bad vibes"},
+        )
+        after_loss = await client.post(
+            f"/opportunities/{opened['id']}/stage", json={"to_stage": "negotiation"}
+        )
         reopened = await client.post(f"/opportunities/{opened['id']}/reopen")
         history = (await client.get(f"/opportunities/{opened['id']}")).json()
     assert opened["stage"] == "qualified" and second.status_code == 409
@@ -95,24 +141,46 @@ async def test_stages_move_as_allowed_and_a_refused_move_says_why(service, known
     assert set(history["seconds_in_stages"]) == {"qualified", "proposal", "lost"}
 
 
-async def test_a_proposal_is_revised_with_each_revision_kept_then_accepted(service, known_customer, http, kafka):
+async def test_a_proposal_is_revised_with_each_revision_kept_then_accepted(
+    service, known_customer, http, kafka
+):
     customer_id = await known_customer()
     async with http(service) as client:
-        written = (await client.post("/proposals", json={
-            "customer_id": customer_id, "needs": ["weekly lane"], "solution": "two trucks a week",
-            "price": "100000.00", "currency": "CNY"})).json()
+        written = (
+            await client.post(
+                "/proposals",
+                json={
+                    "customer_id": customer_id,
+                    "needs": ["weekly lane"],
+                    "solution": "two trucks a week",
+                    "price": "100000.00",
+                    "currency": "CNY",
+                },
+            )
+        ).json()
         url = f"/proposals/{written['id']}"
-        revised = await client.post(f"{url}/revisions", json={"price": "90000.00", "note": "after talk 2"})
-        empty = await client.post(f"{url}/revisions", json={"price": "90000.00", "note": "nothing new"})
+        revised = await client.post(
+            f"{url}/revisions", json={"price": "90000.00", "note": "after talk 2"}
+        )
+        empty = await client.post(
+            f"{url}/revisions", json={"price": "90000.00", "note": "nothing new"}
+        )
         accepted = await client.post(f"{url}/accept", json={})
-        late = await client.post(f"{url}/revisions", json={"solution": "three trucks", "note": "too late"})
+        late = await client.post(
+            f"{url}/revisions", json={"solution": "three trucks", "note": "too late"}
+        )
     assert [r["revision"] for r in revised.json()["revisions"]] == [1, 2]
     assert revised.json()["revisions"][1]["price"] == "90000.00"
     assert empty.status_code == 409 and accepted.json()["status"] == "accepted"
     assert late.status_code == 409 and "accepted" in late.text
-    records = await kafka.read(topic_of("ProposalCreated"), kafka.where(customer_id=customer_id), expect=3)
-    assert [json.loads(r.value)["event_type"] for r in records] == ["ProposalCreated", "ProposalRevised",
-                                                                    "ProposalAccepted"]
+    records = await kafka.read(
+        topic_of("ProposalCreated"), kafka.where(customer_id=customer_id), expect=3
+    )
+    assert [json.loads(r.value)["event_type"] for r in records] == [
+        "ProposalCreated",
+        "ProposalRevised",
+        "ProposalAccepted",
+    ]
 
 
 async def test_an_external_visit_for_a_customer_not_seen_yet_waits_and_is_applied_when_it_appears(
@@ -121,15 +189,31 @@ async def test_an_external_visit_for_a_customer_not_seen_yet_waits_and_is_applie
     from crm_contracts import VisitLogged, VisitLoggedPayload
 
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
-    early = VisitLogged(producer="call-centre", customer_id=customer_id, payload=VisitLoggedPayload(
-        followup_id=f"cc-{uuid.uuid4().hex[:6]}", salesperson_id="sp-1", channel="call", subject="inbound call",
-        started_at=START, ended_at=END))
+    early = VisitLogged(
+        producer="call-centre",
+        customer_id=customer_id,
+        payload=VisitLoggedPayload(
+            followup_id=f"cc-{uuid.uuid4().hex[:6]}",
+            salesperson_id="sp-1",
+            channel="call",
+            subject="inbound call",
+            started_at=START,
+            ended_at=END,
+        ),
+    )
     await kafka.publish(topic_of("VisitLogged"), early.to_bytes(), key=early.key())
-    await eventually(lambda: service.store.db["parked_events"].find_one({"_id": str(early.event_id)}))
-    created = CustomerCreated(producer="customer", customer_id=customer_id,
-                              payload=CustomerCreatedPayload(name="Late Ltd", owner_id="sp-1"))
+    await eventually(
+        lambda: service.store.db["parked_events"].find_one({"_id": str(early.event_id)})
+    )
+    created = CustomerCreated(
+        producer="customer",
+        customer_id=customer_id,
+        payload=CustomerCreatedPayload(name="Late Ltd", owner_id="sp-1"),
+    )
     await kafka.publish(topic_of("CustomerCreated"), created.to_bytes(), key=created.key())
-    stored = await eventually(lambda: service.store.db["followups"].find_one({"_id": early.payload.followup_id}))
+    stored = await eventually(
+        lambda: service.store.db["followups"].find_one({"_id": early.payload.followup_id})
+    )
     assert stored["source"] == "call-centre" and stored["customer_id"] == customer_id
     assert await service.store.db["parked_events"].find_one({"_id": str(early.event_id)}) is None
 
@@ -139,14 +223,27 @@ async def test_a_parked_event_whose_customer_never_comes_is_dead_lettered_with_t
 ):
     from crm_contracts import DealClosed, DealClosedPayload, dead_letter_topic
 
-    service = await running(bootstrap(settings_for(FollowupSettings, park_timeout_s=0.5,
-                                                   park_sweep_interval_s=0.2)))
-    orphan = DealClosed(producer="erp", customer_id=f"c-{uuid.uuid4().hex[:8]}", payload=DealClosedPayload(
-        deal_id="erp-1", outcome="lost", lost_reason="price"))
+    service = await running(
+        bootstrap(settings_for(FollowupSettings, park_timeout_s=0.5, park_sweep_interval_s=0.2))
+    )
+    orphan = DealClosed(
+        producer="erp",
+        customer_id=f"c-{uuid.uuid4().hex[:8]}",
+        payload=DealClosedPayload(deal_id="erp-1", outcome="lost", lost_reason="price"),
+    )
     await kafka.publish(topic_of("DealClosed"), orphan.to_bytes(), key=orphan.key())
-    dead = await kafka.read(dead_letter_topic(topic_of("DealClosed")), kafka.where(event_id=orphan.event_id))
+    dead = await kafka.read(
+        dead_letter_topic(topic_of("DealClosed")), kafka.where(event_id=orphan.event_id)
+    )
     headers = {k: v.decode() for k, v in dead[0].headers}
-    assert headers["dlt.reason"] == "customer-unknown" and orphan.customer_id in headers["dlt.error"]
+    assert (
+        headers["dlt.reason"] == "customer-unknown" and orphan.customer_id in headers["dlt.error"]
+    )
+
     async def unparked():
-        return await service.store.db["parked_events"].count_documents({"_id": str(orphan.event_id)}) == 0
+        return (
+            await service.store.db["parked_events"].count_documents({"_id": str(orphan.event_id)})
+            == 0
+        )
+
     assert await eventually(unparked)

@@ -4,18 +4,21 @@ import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from pydantic import ValidationError
-
 from crm_contracts import Channel, SiteObservations, VisitLoggedPayload
 from crm_followup.domain.followups import ChangeFollowup, LogFollowup, changed, new_followup
+from pydantic import ValidationError
 
 SHANGHAI = timezone(timedelta(hours=8))
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 END = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
 
 CALL = {
-    "customer_id": "c-1", "salesperson_id": "sp-1", "channel": "call", "subject": "quarterly volumes",
-    "started_at": START, "ended_at": END,
+    "customer_id": "c-1",
+    "salesperson_id": "sp-1",
+    "channel": "call",
+    "subject": "quarterly volumes",
+    "started_at": START,
+    "ended_at": END,
 }
 VISIT = {**CALL, "channel": "visit", "subject": "site tour"}
 SITE = {"production": "busy", "orderliness": "good", "owner_plans": "a second warehouse next year"}
@@ -29,8 +32,14 @@ def logged(**facts) -> VisitLoggedPayload:
 
 
 def test_a_follow_up_with_its_facts_is_accepted():
-    command = LogFollowup(**CALL, outcome="agreed to a trial shipment", stage="proposal",
-                          contact_ids=["ct-1", "ct-2"], next_step="send the rate card", next_step_due=date(2026, 12, 1))
+    command = LogFollowup(
+        **CALL,
+        outcome="agreed to a trial shipment",
+        stage="proposal",
+        contact_ids=["ct-1", "ct-2"],
+        next_step="send the rate card",
+        next_step_due=date(2026, 12, 1),
+    )
     assert command.channel is Channel.CALL
     assert (command.started_at, command.ended_at) == (START, END)
     assert command.contact_ids == ["ct-1", "ct-2"]
@@ -51,7 +60,8 @@ def test_a_follow_up_ending_the_moment_it_starts_is_accepted():
 
 
 def test_start_and_end_are_compared_as_instants_across_time_zones():
-    # 17:30 in Shanghai is 09:30 UTC: after a 09:00 UTC start, though the clock reads earlier than 10:30.
+    # 17:30 in Shanghai is 09:30 UTC: after a 09:00 UTC start, though the clock reads earlier
+    # than 10:30.
     command = LogFollowup(**{**CALL, "ended_at": datetime(2026, 11, 27, 17, 30, tzinfo=SHANGHAI)})
     assert command.ended_at - command.started_at == timedelta(minutes=30)
     with pytest.raises(ValidationError, match="ended_at is before started_at"):
@@ -93,9 +103,15 @@ def test_a_next_step_due_the_day_the_follow_up_started_is_accepted():
 
 def test_a_next_step_is_dated_from_the_day_where_the_follow_up_started():
     # 01:00 on the 27th in Shanghai is still the 26th in UTC: the local day counts.
-    early = {**CALL, "started_at": datetime(2026, 11, 27, 1, 0, tzinfo=SHANGHAI),
-             "ended_at": datetime(2026, 11, 27, 2, 0, tzinfo=SHANGHAI), "next_step": "call back"}
-    assert LogFollowup(**early, next_step_due=date(2026, 11, 27)).next_step_due == date(2026, 11, 27)
+    early = {
+        **CALL,
+        "started_at": datetime(2026, 11, 27, 1, 0, tzinfo=SHANGHAI),
+        "ended_at": datetime(2026, 11, 27, 2, 0, tzinfo=SHANGHAI),
+        "next_step": "call back",
+    }
+    assert LogFollowup(**early, next_step_due=date(2026, 11, 27)).next_step_due == date(
+        2026, 11, 27
+    )
     with pytest.raises(ValidationError, match="next_step_due is before the follow-up started"):
         LogFollowup(**early, next_step_due=date(2026, 11, 26))
 
@@ -122,11 +138,14 @@ def test_site_observations_on_a_visit_are_accepted():
     assert command.site.production == "busy"
 
 
-@pytest.mark.parametrize(("site", "field"), [
-    ({"production": "frantic"}, "production"),
-    ({"orderliness": "excellent"}, "orderliness"),
-    ({"owner_plans": "x" * 4001}, "owner_plans"),
-])
+@pytest.mark.parametrize(
+    ("site", "field"),
+    [
+        ({"production": "frantic"}, "production"),
+        ({"orderliness": "excellent"}, "orderliness"),
+        ({"owner_plans": "x" * 4001}, "owner_plans"),
+    ],
+)
 def test_site_observations_use_their_own_vocabulary(site, field):
     with pytest.raises(ValidationError, match=field):
         LogFollowup(**VISIT, site=site)
@@ -138,20 +157,25 @@ def test_an_unknown_field_is_refused(field):
         LogFollowup(**CALL, **{field: "x"})
 
 
-@pytest.mark.parametrize("missing", ["customer_id", "salesperson_id", "channel", "subject", "started_at", "ended_at"])
+@pytest.mark.parametrize(
+    "missing", ["customer_id", "salesperson_id", "channel", "subject", "started_at", "ended_at"]
+)
 def test_a_follow_up_without_one_of_its_required_facts_is_refused(missing):
     with pytest.raises(ValidationError, match=missing):
         LogFollowup(**{k: v for k, v in CALL.items() if k != missing})
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("customer_id", "c 1"),
-    ("subject", ""),
-    ("subject", "x" * 501),
-    ("outcome", "x" * 2001),
-    ("contact_ids", [f"ct-{i}" for i in range(51)]),
-    ("contact_ids", [""]),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer_id", "c 1"),
+        ("subject", ""),
+        ("subject", "x" * 501),
+        ("outcome", "x" * 2001),
+        ("contact_ids", [f"ct-{i}" for i in range(51)]),
+        ("contact_ids", [""]),
+    ],
+)
 def test_a_follow_up_with_a_malformed_fact_is_refused(field, value):
     with pytest.raises(ValidationError, match=field):
         LogFollowup(**{**CALL, field: value})
@@ -174,11 +198,20 @@ def test_a_new_follow_up_gets_a_fresh_id_each_time():
 
 
 def test_a_new_follow_up_keeps_the_facts_of_its_command():
-    command = LogFollowup(**VISIT, outcome="saw the loading docks", stage="needs_analysed", contact_ids=["ct-1"],
-                          next_step="quote", next_step_due=date(2026, 12, 3), site=SITE)
+    command = LogFollowup(
+        **VISIT,
+        outcome="saw the loading docks",
+        stage="needs_analysed",
+        contact_ids=["ct-1"],
+        next_step="quote",
+        next_step_due=date(2026, 12, 3),
+        site=SITE,
+    )
     payload = new_followup(command)
     assert isinstance(payload, VisitLoggedPayload)
-    assert payload.model_dump(exclude={"followup_id"}) == command.model_dump(exclude={"customer_id"})
+    assert payload.model_dump(exclude={"followup_id"}) == command.model_dump(
+        exclude={"customer_id"}
+    )
 
 
 def test_a_new_follow_up_leaves_the_customer_to_the_envelope():
@@ -204,21 +237,38 @@ def test_a_change_keeps_the_follow_up_id():
 
 def test_a_change_to_the_current_values_changes_nothing():
     current = logged(outcome="saw the docks", contact_ids=["ct-1"])
-    after, names = changed(current, ChangeFollowup(
-        subject=current.subject, outcome="saw the docks", contact_ids=["ct-1"], channel=Channel.VISIT,
-        started_at=current.started_at, ended_at=current.ended_at,
-    ))
+    after, names = changed(
+        current,
+        ChangeFollowup(
+            subject=current.subject,
+            outcome="saw the docks",
+            contact_ids=["ct-1"],
+            channel=Channel.VISIT,
+            started_at=current.started_at,
+            ended_at=current.ended_at,
+        ),
+    )
     assert names == []
     assert after == current
 
 
 def test_only_the_fields_that_really_change_are_named_in_order():
     current = logged(outcome="saw the docks")
-    after, names = changed(current, ChangeFollowup(
-        subject=current.subject, outcome="saw the docks and the yard", stage="proposal", contact_ids=["ct-9"],
-    ))
+    after, names = changed(
+        current,
+        ChangeFollowup(
+            subject=current.subject,
+            outcome="saw the docks and the yard",
+            stage="proposal",
+            contact_ids=["ct-9"],
+        ),
+    )
     assert names == ["contact_ids", "outcome", "stage"]
-    assert (after.outcome, after.stage, after.contact_ids) == ("saw the docks and the yard", "proposal", ["ct-9"])
+    assert (after.outcome, after.stage, after.contact_ids) == (
+        "saw the docks and the yard",
+        "proposal",
+        ["ct-9"],
+    )
 
 
 def test_an_empty_change_changes_nothing():
@@ -294,7 +344,10 @@ def test_clearing_the_next_step_with_its_due_date_is_accepted():
 def test_moving_the_start_after_the_next_step_due_date_is_refused():
     current = logged(next_step="quote", next_step_due=date(2026, 11, 28))
     with pytest.raises(ValidationError, match="next_step_due is before the follow-up started"):
-        changed(current, ChangeFollowup(started_at=START + timedelta(days=2), ended_at=END + timedelta(days=2)))
+        changed(
+            current,
+            ChangeFollowup(started_at=START + timedelta(days=2), ended_at=END + timedelta(days=2)),
+        )
 
 
 def test_turning_a_visit_with_site_observations_into_a_call_is_refused():
@@ -352,8 +405,16 @@ def test_a_change_to_an_unknown_channel_is_refused():
 
 
 def test_clearing_the_contacts_leaves_none_recorded():
-    current = new_followup(LogFollowup(customer_id="c-1", salesperson_id="sp-1", channel="call", subject="s",
-                                       started_at="2026-11-27T09:00:00Z", ended_at="2026-11-27T09:10:00Z",
-                                       contact_ids=["ct-1"]))
+    current = new_followup(
+        LogFollowup(
+            customer_id="c-1",
+            salesperson_id="sp-1",
+            channel="call",
+            subject="s",
+            started_at="2026-11-27T09:00:00Z",
+            ended_at="2026-11-27T09:10:00Z",
+            contact_ids=["ct-1"],
+        )
+    )
     after, names = changed(current, ChangeFollowup(contact_ids=None))
     assert after.contact_ids == [] and names == ["contact_ids"]

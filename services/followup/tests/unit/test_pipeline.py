@@ -4,8 +4,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from itertools import product
 
 import pytest
-from pydantic import ValidationError
-
 from crm_followup.domain.pipeline import (
     DEFAULT_PIPELINE,
     LOST,
@@ -15,6 +13,7 @@ from crm_followup.domain.pipeline import (
     StageVisit,
     time_in_stages,
 )
+from pydantic import ValidationError
 
 OPEN = ["qualified", "needs_analysed", "proposal", "negotiation"]
 WINNABLE = ["proposal", "negotiation"]
@@ -53,23 +52,38 @@ def test_an_open_stage_is_not_final(stage):
 # --- allowed moves -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("from_stage", "to_stage"), [
-    ("qualified", "needs_analysed"), ("needs_analysed", "proposal"), ("proposal", "negotiation"),
-])
+@pytest.mark.parametrize(
+    ("from_stage", "to_stage"),
+    [
+        ("qualified", "needs_analysed"),
+        ("needs_analysed", "proposal"),
+        ("proposal", "negotiation"),
+    ],
+)
 def test_an_opportunity_moves_forward_one_stage(from_stage, to_stage):
     assert DEFAULT_PIPELINE.move_problem(from_stage, to_stage) is None
 
 
-@pytest.mark.parametrize(("from_stage", "to_stage"), [
-    ("qualified", "proposal"), ("qualified", "negotiation"), ("needs_analysed", "negotiation"),
-])
+@pytest.mark.parametrize(
+    ("from_stage", "to_stage"),
+    [
+        ("qualified", "proposal"),
+        ("qualified", "negotiation"),
+        ("needs_analysed", "negotiation"),
+    ],
+)
 def test_an_opportunity_may_skip_forward_over_stages(from_stage, to_stage):
     assert DEFAULT_PIPELINE.move_problem(from_stage, to_stage) is None
 
 
-@pytest.mark.parametrize(("from_stage", "to_stage"), [
-    ("needs_analysed", "qualified"), ("proposal", "needs_analysed"), ("negotiation", "proposal"),
-])
+@pytest.mark.parametrize(
+    ("from_stage", "to_stage"),
+    [
+        ("needs_analysed", "qualified"),
+        ("proposal", "needs_analysed"),
+        ("negotiation", "proposal"),
+    ],
+)
 def test_an_opportunity_may_go_back_one_stage(from_stage, to_stage):
     assert DEFAULT_PIPELINE.move_problem(from_stage, to_stage) is None
 
@@ -87,9 +101,14 @@ def test_a_deal_is_lost_from_any_open_stage(from_stage):
 # --- refused moves -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("from_stage", "to_stage"), [
-    ("proposal", "qualified"), ("negotiation", "needs_analysed"), ("negotiation", "qualified"),
-])
+@pytest.mark.parametrize(
+    ("from_stage", "to_stage"),
+    [
+        ("proposal", "qualified"),
+        ("negotiation", "needs_analysed"),
+        ("negotiation", "qualified"),
+    ],
+)
 def test_an_opportunity_never_goes_back_more_than_one_stage(from_stage, to_stage):
     problem = DEFAULT_PIPELINE.move_problem(from_stage, to_stage)
     assert problem is not None
@@ -158,9 +177,15 @@ def test_a_lost_deal_has_no_chance():
     assert DEFAULT_PIPELINE.probability(LOST) == 0.0
 
 
-@pytest.mark.parametrize(("stage", "probability"), [
-    ("qualified", 0.1), ("needs_analysed", 0.25), ("proposal", 0.5), ("negotiation", 0.75),
-])
+@pytest.mark.parametrize(
+    ("stage", "probability"),
+    [
+        ("qualified", 0.1),
+        ("needs_analysed", 0.25),
+        ("proposal", 0.5),
+        ("negotiation", 0.75),
+    ],
+)
 def test_an_open_stage_has_the_probability_of_its_configuration(stage, probability):
     assert DEFAULT_PIPELINE.probability(stage) == probability
 
@@ -170,27 +195,33 @@ def test_an_open_stage_has_the_probability_of_its_configuration(stage, probabili
 
 def test_a_pipeline_with_a_repeated_stage_name_is_refused():
     with pytest.raises(ValidationError, match="stage names repeat"):
-        Pipeline(stages=(
-            Stage(name="qualified", win_probability=0.1),
-            Stage(name="qualified", win_probability=0.5, may_win=True),
-        ))
+        Pipeline(
+            stages=(
+                Stage(name="qualified", win_probability=0.1),
+                Stage(name="qualified", win_probability=0.5, may_win=True),
+            )
+        )
 
 
 @pytest.mark.parametrize("name", [WON, LOST])
 def test_won_and_lost_cannot_be_configured_as_stages(name):
     with pytest.raises(ValidationError, match="won and lost are added by the pipeline itself"):
-        Pipeline(stages=(
-            Stage(name="proposal", win_probability=0.5, may_win=True),
-            Stage(name=name, win_probability=0.9, may_win=True),
-        ))
+        Pipeline(
+            stages=(
+                Stage(name="proposal", win_probability=0.5, may_win=True),
+                Stage(name=name, win_probability=0.9, may_win=True),
+            )
+        )
 
 
 def test_a_pipeline_where_no_stage_allows_winning_is_refused():
     with pytest.raises(ValidationError, match="at least one stage must allow winning"):
-        Pipeline(stages=(
-            Stage(name="qualified", win_probability=0.1),
-            Stage(name="proposal", win_probability=0.5),
-        ))
+        Pipeline(
+            stages=(
+                Stage(name="qualified", win_probability=0.1),
+                Stage(name="proposal", win_probability=0.5),
+            )
+        )
 
 
 def test_a_pipeline_without_stages_is_refused():
@@ -198,9 +229,19 @@ def test_a_pipeline_without_stages_is_refused():
         Pipeline(stages=())
 
 
-@pytest.mark.parametrize("name", [
-    "Proposal", "1st_call", "_hidden", "needs analysed", "needs-analysed", "", "a" * 41, "prix_é",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Proposal",
+        "1st_call",
+        "_hidden",
+        "needs analysed",
+        "needs-analysed",
+        "",
+        "a" * 41,
+        "prix_é",
+    ],
+)
 def test_a_stage_name_outside_the_pattern_is_refused(name):
     with pytest.raises(ValidationError, match="pattern"):
         Stage(name=name, win_probability=0.5, may_win=True)
@@ -208,7 +249,9 @@ def test_a_stage_name_outside_the_pattern_is_refused(name):
 
 def test_a_badly_named_stage_is_refused_inside_a_pipeline_configuration_too():
     with pytest.raises(ValidationError, match="name"):
-        Pipeline.model_validate({"stages": [{"name": "Bad Stage", "win_probability": 0.5, "may_win": True}]})
+        Pipeline.model_validate(
+            {"stages": [{"name": "Bad Stage", "win_probability": 0.5, "may_win": True}]}
+        )
 
 
 @pytest.mark.parametrize("name", ["a", "stage_2", "a" * 40])
@@ -233,12 +276,16 @@ def test_a_pipeline_cannot_be_changed_once_configured():
 
 # --- a custom pipeline behaves by its own configuration ----------------------------------------
 
-CUSTOM = Pipeline.model_validate({"stages": [
-    {"name": "lead", "win_probability": 0.05},
-    {"name": "demo", "win_probability": 0.3, "may_win": True},
-    {"name": "trial", "win_probability": 0.6},
-    {"name": "contract", "win_probability": 0.9, "may_win": True},
-]})
+CUSTOM = Pipeline.model_validate(
+    {
+        "stages": [
+            {"name": "lead", "win_probability": 0.05},
+            {"name": "demo", "win_probability": 0.3, "may_win": True},
+            {"name": "trial", "win_probability": 0.6},
+            {"name": "contract", "win_probability": 0.9, "may_win": True},
+        ]
+    }
+)
 
 
 def test_a_custom_pipeline_has_its_own_stages_in_order():
@@ -246,9 +293,17 @@ def test_a_custom_pipeline_has_its_own_stages_in_order():
     assert CUSTOM.first == "lead"
 
 
-@pytest.mark.parametrize(("stage", "probability"), [
-    ("lead", 0.05), ("demo", 0.3), ("trial", 0.6), ("contract", 0.9), (WON, 1.0), (LOST, 0.0),
-])
+@pytest.mark.parametrize(
+    ("stage", "probability"),
+    [
+        ("lead", 0.05),
+        ("demo", 0.3),
+        ("trial", 0.6),
+        ("contract", 0.9),
+        (WON, 1.0),
+        (LOST, 0.0),
+    ],
+)
 def test_a_custom_pipeline_has_the_probabilities_of_its_configuration(stage, probability):
     assert CUSTOM.probability(stage) == probability
 
@@ -269,20 +324,25 @@ def test_a_custom_pipeline_does_not_know_the_default_stages():
     assert problem == "no stage 'proposal': the stages are lead, demo, trial, contract, won, lost"
 
 
-@pytest.mark.parametrize(("from_stage", "to_stage", "allowed"), [
-    ("lead", "demo", True),
-    ("lead", "contract", True),
-    ("trial", "demo", True),
-    ("contract", "trial", True),
-    ("contract", "demo", False),
-    ("contract", "lead", False),
-    ("trial", "lead", False),
-    ("trial", LOST, True),
-    ("lead", LOST, True),
-    (WON, "lead", False),
-    (LOST, "contract", False),
-])
-def test_a_custom_pipeline_moves_by_the_same_rules_over_its_own_stages(from_stage, to_stage, allowed):
+@pytest.mark.parametrize(
+    ("from_stage", "to_stage", "allowed"),
+    [
+        ("lead", "demo", True),
+        ("lead", "contract", True),
+        ("trial", "demo", True),
+        ("contract", "trial", True),
+        ("contract", "demo", False),
+        ("contract", "lead", False),
+        ("trial", "lead", False),
+        ("trial", LOST, True),
+        ("lead", LOST, True),
+        (WON, "lead", False),
+        (LOST, "contract", False),
+    ],
+)
+def test_a_custom_pipeline_moves_by_the_same_rules_over_its_own_stages(
+    from_stage, to_stage, allowed
+):
     assert (CUSTOM.move_problem(from_stage, to_stage) is None) is allowed
 
 
@@ -329,7 +389,9 @@ def test_a_final_stage_counts_nothing_and_the_time_stops_when_it_is_entered(fina
 @pytest.mark.parametrize("final", [WON, LOST])
 def test_the_time_in_stages_of_a_closed_opportunity_does_not_grow_with_now(final):
     history = [StageVisit("negotiation", T0), StageVisit(final, T0 + hours(5))]
-    assert time_in_stages(history, now=T0 + hours(6)) == time_in_stages(history, now=T0 + hours(600))
+    assert time_in_stages(history, now=T0 + hours(6)) == time_in_stages(
+        history, now=T0 + hours(600)
+    )
 
 
 def test_timestamps_out_of_order_never_give_a_negative_time():
@@ -353,7 +415,9 @@ def test_stage_times_are_measured_between_instants_whatever_their_time_zone():
         StageVisit("qualified", datetime(2026, 11, 27, 17, 0, tzinfo=shanghai)),  # 09:00 UTC
         StageVisit("proposal", datetime(2026, 11, 27, 10, 30, tzinfo=UTC)),
     ]
-    spent = time_in_stages(history, now=datetime(2026, 11, 27, 19, 30, tzinfo=shanghai))  # 11:30 UTC
+    spent = time_in_stages(
+        history, now=datetime(2026, 11, 27, 19, 30, tzinfo=shanghai)
+    )  # 11:30 UTC
     assert spent == {"qualified": 1.5 * HOUR, "proposal": 1 * HOUR}
 
 

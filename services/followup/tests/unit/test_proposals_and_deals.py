@@ -5,11 +5,10 @@ from decimal import Decimal
 from itertools import product
 
 import pytest
-from pydantic import ValidationError
-
 from crm_contracts import ProposalContent
 from crm_followup.domain.deals import LOST_REASONS, CloseDeal
 from crm_followup.domain.proposals import DECISIONS, decision_problem, revised, revision_problem
+from pydantic import ValidationError
 
 FINAL_STATUSES = ["withdrawn", "accepted", "rejected"]
 STATUSES = ["open", *FINAL_STATUSES]
@@ -47,7 +46,9 @@ def test_a_decided_proposal_cannot_be_decided_again(status, decision):
     assert decision_problem(status, decision) == f"the proposal is already {status}"
 
 
-@pytest.mark.parametrize(("status", "decision"), list(product(STATUSES, ["approve", "withdrawn", "", "Accept"])))
+@pytest.mark.parametrize(
+    ("status", "decision"), list(product(STATUSES, ["approve", "withdrawn", "", "Accept"]))
+)
 def test_an_unknown_decision_is_refused_with_the_list_of_decisions(status, decision):
     problem = decision_problem(status, decision)
     assert problem == f"no decision {decision!r}: withdraw, accept, reject"
@@ -68,12 +69,19 @@ def test_a_revision_without_changes_is_no_revision():
 
 
 def test_a_revision_repeating_the_current_content_is_no_revision():
-    same = {"needs": list(CURRENT.needs), "solution": CURRENT.solution, "price": CURRENT.price, "currency": "CNY"}
+    same = {
+        "needs": list(CURRENT.needs),
+        "solution": CURRENT.solution,
+        "price": CURRENT.price,
+        "currency": "CNY",
+    }
     assert revised(CURRENT, same) is None
 
 
 def test_a_revision_with_only_empty_values_is_no_revision():
-    assert revised(CURRENT, {"needs": None, "solution": None, "price": None, "currency": None}) is None
+    assert (
+        revised(CURRENT, {"needs": None, "solution": None, "price": None, "currency": None}) is None
+    )
 
 
 def test_a_price_written_with_fewer_decimals_is_the_same_price():
@@ -84,21 +92,33 @@ def test_new_needs_make_a_revision_and_keep_the_rest():
     after = revised(CURRENT, {"needs": ["daily less-than-truckload Shanghai to Chengdu"]})
     assert after is not None
     assert after.needs == ["daily less-than-truckload Shanghai to Chengdu"]
-    assert (after.solution, after.price, after.currency) == (CURRENT.solution, CURRENT.price, CURRENT.currency)
+    assert (after.solution, after.price, after.currency) == (
+        CURRENT.solution,
+        CURRENT.price,
+        CURRENT.currency,
+    )
 
 
 def test_a_new_solution_makes_a_revision_and_keeps_the_rest():
     after = revised(CURRENT, {"solution": "Rail to Chongqing, then trucks."})
     assert after is not None
     assert after.solution == "Rail to Chongqing, then trucks."
-    assert (after.needs, after.price, after.currency) == (CURRENT.needs, CURRENT.price, CURRENT.currency)
+    assert (after.needs, after.price, after.currency) == (
+        CURRENT.needs,
+        CURRENT.price,
+        CURRENT.currency,
+    )
 
 
 def test_a_new_price_makes_a_revision_and_keeps_the_rest():
     after = revised(CURRENT, {"price": Decimal("17250.50")})
     assert after is not None
     assert after.price == Decimal("17250.50")
-    assert (after.needs, after.solution, after.currency) == (CURRENT.needs, CURRENT.solution, CURRENT.currency)
+    assert (after.needs, after.solution, after.currency) == (
+        CURRENT.needs,
+        CURRENT.solution,
+        CURRENT.currency,
+    )
 
 
 def test_a_new_currency_makes_a_revision():
@@ -107,7 +127,9 @@ def test_a_new_currency_makes_a_revision():
 
 
 def test_a_revision_ignores_empty_values_among_its_changes():
-    after = revised(CURRENT, {"solution": "Rail to Chongqing, then trucks.", "price": None, "currency": None})
+    after = revised(
+        CURRENT, {"solution": "Rail to Chongqing, then trucks.", "price": None, "currency": None}
+    )
     assert after is not None
     assert after.solution == "Rail to Chongqing, then trucks."
     assert after.price == Decimal("18500.00")
@@ -131,16 +153,19 @@ def test_a_revision_is_a_proposal_content():
     assert isinstance(revised(CURRENT, {"solution": "Something else."}), ProposalContent)
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"needs": []}, "needs"),
-    ({"needs": [""]}, "needs"),
-    ({"needs": ["need"] * 51}, "needs"),
-    ({"solution": "x" * 4001}, "solution"),
-    ({"price": Decimal("-1.00")}, "price"),
-    ({"price": Decimal("1.005")}, "price"),
-    ({"currency": "cny"}, "currency"),
-    ({"currency": "CNYY"}, "currency"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"needs": []}, "needs"),
+        ({"needs": [""]}, "needs"),
+        ({"needs": ["need"] * 51}, "needs"),
+        ({"solution": "x" * 4001}, "solution"),
+        ({"price": Decimal("-1.00")}, "price"),
+        ({"price": Decimal("1.005")}, "price"),
+        ({"currency": "cny"}, "currency"),
+        ({"currency": "CNYY"}, "currency"),
+    ],
+)
 def test_a_revision_is_validated_like_any_proposal(changes, field):
     with pytest.raises(ValidationError, match=field):
         revised(CURRENT, changes)
@@ -148,13 +173,23 @@ def test_a_revision_is_validated_like_any_proposal(changes, field):
 
 # --- deals -------------------------------------------------------------------------------------
 
-WON_DEAL = {"customer_id": "c-1", "outcome": "won", "amount": Decimal("120000.00"), "currency": "CNY"}
+WON_DEAL = {
+    "customer_id": "c-1",
+    "outcome": "won",
+    "amount": Decimal("120000.00"),
+    "currency": "CNY",
+}
 LOST_DEAL = {"customer_id": "c-1", "outcome": "lost", "lost_reason": "price"}
 
 
 def test_a_won_deal_carries_its_amount_and_currency():
-    deal = CloseDeal(**WON_DEAL, monthly_freight_volume_tons=350.5, product_lines=["FTL", "warehousing"],
-                     contract_start=date(2027, 1, 1), contract_end=date(2027, 12, 31))
+    deal = CloseDeal(
+        **WON_DEAL,
+        monthly_freight_volume_tons=350.5,
+        product_lines=["FTL", "warehousing"],
+        contract_start=date(2027, 1, 1),
+        contract_end=date(2027, 12, 31),
+    )
     assert deal.outcome == "won"
     assert (deal.amount, deal.currency) == (Decimal("120000.00"), "CNY")
     assert deal.product_lines == ["FTL", "warehousing"]
@@ -168,8 +203,18 @@ def test_a_deal_may_be_lost_for_every_reason_of_the_catalogue(reason):
 
 def test_the_catalogue_of_lost_reasons():
     assert set(LOST_REASONS) == {
-        "price", "service_quality", "coverage", "capacity", "transit_time", "relationship", "timing",
-        "incumbent_contract", "requirements_mismatch", "went_in_house", "no_decision", "other",
+        "price",
+        "service_quality",
+        "coverage",
+        "capacity",
+        "transit_time",
+        "relationship",
+        "timing",
+        "incumbent_contract",
+        "requirements_mismatch",
+        "went_in_house",
+        "no_decision",
+        "other",
     }
     assert len(LOST_REASONS) == len(set(LOST_REASONS))
 
@@ -209,10 +254,13 @@ def test_a_contract_ending_the_day_it_starts_is_accepted():
     assert deal.contract_end == deal.contract_start
 
 
-@pytest.mark.parametrize("facts", [
-    {"contract_start": date(2027, 1, 1)},
-    {"contract_end": date(2027, 1, 1)},
-])
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"contract_start": date(2027, 1, 1)},
+        {"contract_end": date(2027, 1, 1)},
+    ],
+)
 def test_a_contract_with_only_one_of_its_dates_is_accepted(facts):
     deal = CloseDeal(**WON_DEAL, **facts)
     assert deal.model_dump(include=set(facts)) == facts

@@ -1,12 +1,13 @@
 """Wires the reporting service from settings."""
 
 from crm_contracts import ALL_TOPICS
-from crm_reporting import adapters
-from crm_reporting.entrypoints import router
-from crm_reporting.reports import router as reports
-from crm_reporting.handlers import HANDLERS
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
+
+from crm_reporting import adapters
+from crm_reporting.entrypoints import router
+from crm_reporting.handlers import HANDLERS
+from crm_reporting.reports import router as reports
 
 
 class ReportingSettings(ServiceSettings):

@@ -24,14 +24,25 @@ from crm_contracts import (
     StageChanged,
     VisitLogged,
 )
-from crm_reporting.bands import freight_band
 from crm_runtime.store import UnitOfWork
 
-FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS = "fact_followups", "fact_deals", "fact_opportunities", "fact_proposals"
+from crm_reporting.bands import freight_band
+
+FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS = (
+    "fact_followups",
+    "fact_deals",
+    "fact_opportunities",
+    "fact_proposals",
+)
 PROFILES = "customer_profiles"
 SEGMENT = ("region", "industry", "size", "nature", "monthly_freight_volume_tons")
-PROPOSAL_STATUS = {"ProposalCreated": "open", "ProposalRevised": "open", "ProposalAccepted": "accepted",
-                   "ProposalRejected": "rejected", "ProposalWithdrawn": "withdrawn"}
+PROPOSAL_STATUS = {
+    "ProposalCreated": "open",
+    "ProposalRevised": "open",
+    "ProposalAccepted": "accepted",
+    "ProposalRejected": "rejected",
+    "ProposalWithdrawn": "withdrawn",
+}
 
 
 async def _upsert(uow: UnitOfWork, collection: str, key: str, update: dict[str, Any]) -> None:
@@ -47,7 +58,12 @@ def _segment(fields: dict[str, Any]) -> dict[str, Any]:
 
 async def customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
     fields = event.payload.model_dump(mode="json")
-    await _upsert(uow, PROFILES, event.customer_id, {"$set": {**_segment(fields), "created_at": event.occurred_at}})
+    await _upsert(
+        uow,
+        PROFILES,
+        event.customer_id,
+        {"$set": {**_segment(fields), "created_at": event.occurred_at}},
+    )
 
 
 async def customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
@@ -57,55 +73,116 @@ async def customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
 
 
 async def customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
-    entry = {"owner_id": event.payload.owner_id, "at": event.occurred_at, "trigger": event.payload.trigger,
-             "why": event.payload.why}
+    entry = {
+        "owner_id": event.payload.owner_id,
+        "at": event.occurred_at,
+        "trigger": event.payload.trigger,
+        "why": event.payload.why,
+    }
     # Sorted by time, so a replay in another order ends with the same history.
-    await _upsert(uow, PROFILES, event.customer_id, {"$push": {"owner_history": {"$each": [entry], "$sort": {"at": 1}}}})
+    await _upsert(
+        uow,
+        PROFILES,
+        event.customer_id,
+        {"$push": {"owner_history": {"$each": [entry], "$sort": {"at": 1}}}},
+    )
 
 
 async def customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
-    point = {"score": event.payload.score, "tier": event.payload.tier.value,
-             "win_probability": event.payload.win_probability, "at": event.occurred_at}
+    point = {
+        "score": event.payload.score,
+        "tier": event.payload.tier.value,
+        "win_probability": event.payload.win_probability,
+        "at": event.occurred_at,
+    }
     # The last 100 scores; the topic itself keeps them all.
-    await _upsert(uow, PROFILES, event.customer_id, {"$push": {"score_history": {
-        "$each": [point], "$sort": {"at": 1}, "$slice": -100}}})
+    await _upsert(
+        uow,
+        PROFILES,
+        event.customer_id,
+        {"$push": {"score_history": {"$each": [point], "$sort": {"at": 1}, "$slice": -100}}},
+    )
     await uow.db[PROFILES].update_one(
         {"_id": event.customer_id, "tier_at": {"$not": {"$gt": event.occurred_at}}},
-        {"$set": {"segment.tier": event.payload.tier.value, "tier_at": event.occurred_at,
-                  "win_probability": event.payload.win_probability}}, session=uow.session)
+        {
+            "$set": {
+                "segment.tier": event.payload.tier.value,
+                "tier_at": event.occurred_at,
+                "win_probability": event.payload.win_probability,
+            }
+        },
+        session=uow.session,
+    )
 
 
 async def contact_changed(event: ContactAdded | ContactUpdated, uow: UnitOfWork) -> None:
     contact = event.payload.contact.model_dump(mode="json")
-    await _upsert(uow, PROFILES, event.customer_id, {"$set": {f"contacts.{contact.pop('contact_id')}": contact}})
+    await _upsert(
+        uow,
+        PROFILES,
+        event.customer_id,
+        {"$set": {f"contacts.{contact.pop('contact_id')}": contact}},
+    )
 
 
 async def contact_removed(event: ContactRemoved, uow: UnitOfWork) -> None:
-    await _upsert(uow, PROFILES, event.customer_id, {"$unset": {f"contacts.{event.payload.contact_id}": ""}})
+    await _upsert(
+        uow, PROFILES, event.customer_id, {"$unset": {f"contacts.{event.payload.contact_id}": ""}}
+    )
 
 
 async def visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
     payload = event.payload
-    await _upsert(uow, FOLLOWUPS, payload.followup_id, {
-        "$set": {"customer_id": event.customer_id, "salesperson_id": payload.salesperson_id,
-                 "channel": payload.channel.value, "at": payload.started_at},
-        "$setOnInsert": {"revoked": False}})
-    await _upsert(uow, PROFILES, event.customer_id, {"$max": {"last_followup_at": payload.started_at}})
+    await _upsert(
+        uow,
+        FOLLOWUPS,
+        payload.followup_id,
+        {
+            "$set": {
+                "customer_id": event.customer_id,
+                "salesperson_id": payload.salesperson_id,
+                "channel": payload.channel.value,
+                "at": payload.started_at,
+            },
+            "$setOnInsert": {"revoked": False},
+        },
+    )
+    await _upsert(
+        uow, PROFILES, event.customer_id, {"$max": {"last_followup_at": payload.started_at}}
+    )
 
 
 async def followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
-    await _upsert(uow, FOLLOWUPS, event.payload.followup_id, {"$set": {"revoked": True,
-                                                                      "customer_id": event.customer_id}})
+    await _upsert(
+        uow,
+        FOLLOWUPS,
+        event.payload.followup_id,
+        {"$set": {"revoked": True, "customer_id": event.customer_id}},
+    )
 
 
 async def deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
     payload = event.payload
-    await _upsert(uow, DEALS, payload.deal_id, {"$set": {
-        "customer_id": event.customer_id, "salesperson_id": payload.salesperson_id, "outcome": payload.outcome,
-        "amount": float(payload.amount) if payload.amount is not None else None, "currency": payload.currency,
-        "freight_tons": payload.monthly_freight_volume_tons, "product_lines": payload.product_lines,
-        "lost_reason": payload.lost_reason, "competitor": payload.competitor,
-        "opportunity_id": payload.opportunity_id, "closed_at": event.occurred_at}})
+    await _upsert(
+        uow,
+        DEALS,
+        payload.deal_id,
+        {
+            "$set": {
+                "customer_id": event.customer_id,
+                "salesperson_id": payload.salesperson_id,
+                "outcome": payload.outcome,
+                "amount": float(payload.amount) if payload.amount is not None else None,
+                "currency": payload.currency,
+                "freight_tons": payload.monthly_freight_volume_tons,
+                "product_lines": payload.product_lines,
+                "lost_reason": payload.lost_reason,
+                "competitor": payload.competitor,
+                "opportunity_id": payload.opportunity_id,
+                "closed_at": event.occurred_at,
+            }
+        },
+    )
 
 
 async def pipeline_moved(event: OpportunityOpened | StageChanged, uow: UnitOfWork) -> None:
@@ -113,14 +190,28 @@ async def pipeline_moved(event: OpportunityOpened | StageChanged, uow: UnitOfWor
     stage = payload.stage if isinstance(event, OpportunityOpened) else payload.to_stage
     visit = {"stage": stage, "at": event.occurred_at}
     opened = {"opened_at": event.occurred_at} if isinstance(event, OpportunityOpened) else {}
-    await _upsert(uow, OPPORTUNITIES, payload.opportunity_id, {
-        "$set": {"customer_id": event.customer_id, **opened},
-        "$push": {"history": {"$each": [visit], "$sort": {"at": 1}}}})
+    await _upsert(
+        uow,
+        OPPORTUNITIES,
+        payload.opportunity_id,
+        {
+            "$set": {"customer_id": event.customer_id, **opened},
+            "$push": {"history": {"$each": [visit], "$sort": {"at": 1}}},
+        },
+    )
     # The current stage is the latest by time, whatever order the events came in.
     await uow.db[OPPORTUNITIES].update_one(
         {"_id": payload.opportunity_id, "stage_at": {"$not": {"$gt": event.occurred_at}}},
-        {"$set": {"stage": stage, "win_probability": payload.win_probability, "stage_at": event.occurred_at,
-                  "closed": stage in ("won", "lost")}}, session=uow.session)
+        {
+            "$set": {
+                "stage": stage,
+                "win_probability": payload.win_probability,
+                "stage_at": event.occurred_at,
+                "closed": stage in ("won", "lost"),
+            }
+        },
+        session=uow.session,
+    )
 
 
 async def proposal_changed(event: Event, uow: UnitOfWork) -> None:
@@ -128,20 +219,41 @@ async def proposal_changed(event: Event, uow: UnitOfWork) -> None:
     status = PROPOSAL_STATUS[event.event_type]
     fields: dict[str, Any] = {"customer_id": event.customer_id}
     if hasattr(payload, "price"):
-        fields.update({"price": float(payload.price) if payload.price is not None else None,
-                       "currency": payload.currency, "opportunity_id": payload.opportunity_id})
-    await _upsert(uow, PROPOSALS, payload.proposal_id, {"$set": fields, "$min": {"created_at": event.occurred_at}})
+        fields.update(
+            {
+                "price": float(payload.price) if payload.price is not None else None,
+                "currency": payload.currency,
+                "opportunity_id": payload.opportunity_id,
+            }
+        )
+    await _upsert(
+        uow,
+        PROPOSALS,
+        payload.proposal_id,
+        {"$set": fields, "$min": {"created_at": event.occurred_at}},
+    )
     # A decision is final: a late revision does not reopen it.
     final = {"status": {"$in": [None, "open"]}} if status == "open" else {}
-    await uow.db[PROPOSALS].update_one({"_id": payload.proposal_id, **final}, {"$set": {"status": status}},
-                                       session=uow.session)
+    await uow.db[PROPOSALS].update_one(
+        {"_id": payload.proposal_id, **final}, {"$set": {"status": status}}, session=uow.session
+    )
 
 
 FACT_HANDLERS = {
-    CustomerCreated: customer_created, CustomerUpdated: customer_updated, CustomerAssigned: customer_assigned,
-    CustomerScored: customer_scored, ContactAdded: contact_changed, ContactUpdated: contact_changed,
-    ContactRemoved: contact_removed, VisitLogged: visit_logged, FollowupRevoked: followup_revoked,
-    DealClosed: deal_closed, OpportunityOpened: pipeline_moved, StageChanged: pipeline_moved,
-    **dict.fromkeys((ProposalCreated, ProposalRevised, ProposalAccepted, ProposalRejected, ProposalWithdrawn),
-                    proposal_changed),
+    CustomerCreated: customer_created,
+    CustomerUpdated: customer_updated,
+    CustomerAssigned: customer_assigned,
+    CustomerScored: customer_scored,
+    ContactAdded: contact_changed,
+    ContactUpdated: contact_changed,
+    ContactRemoved: contact_removed,
+    VisitLogged: visit_logged,
+    FollowupRevoked: followup_revoked,
+    DealClosed: deal_closed,
+    OpportunityOpened: pipeline_moved,
+    StageChanged: pipeline_moved,
+    **dict.fromkeys(
+        (ProposalCreated, ProposalRevised, ProposalAccepted, ProposalRejected, ProposalWithdrawn),
+        proposal_changed,
+    ),
 }

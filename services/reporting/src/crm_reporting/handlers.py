@@ -22,10 +22,11 @@ from crm_contracts import (
     StageChanged,
     VisitLogged,
 )
-from crm_reporting import adapters
-from crm_reporting.facts import FACT_HANDLERS
 from crm_runtime.consumer import EventHandler
 from crm_runtime.store import UnitOfWork
+
+from crm_reporting import adapters
+from crm_reporting.facts import FACT_HANDLERS
 
 
 def _entry(event: Event, kind: str, at: datetime) -> dict:
@@ -48,15 +49,22 @@ async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
 
 async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
     await adapters.add_to_timeline(uow, _entry(event, "followup", event.payload.started_at))
-    await adapters.update_profile(uow, event.customer_id, {
-        "$inc": {"counts.followups": 1}, "$setOnInsert": {"profile": None},
-    })
+    await adapters.update_profile(
+        uow,
+        event.customer_id,
+        {
+            "$inc": {"counts.followups": 1},
+            "$setOnInsert": {"profile": None},
+        },
+    )
 
 
 async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
     await adapters.add_to_timeline(uow, _entry(event, "deal", event.occurred_at))
     counter = "counts.deals_won" if event.payload.outcome == "won" else "counts.deals_lost"
-    await adapters.update_profile(uow, event.customer_id, {"$inc": {counter: 1}, "$setOnInsert": {"profile": None}})
+    await adapters.update_profile(
+        uow, event.customer_id, {"$inc": {counter: 1}, "$setOnInsert": {"profile": None}}
+    )
 
 
 async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
@@ -66,33 +74,48 @@ async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
 
 async def on_customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
     changed = event.payload.fields.model_dump(mode="json", include=set(event.payload.changed))
-    await adapters.update_profile(uow, event.customer_id, {"$set": {f"profile.{k}": v for k, v in changed.items()}})
+    await adapters.update_profile(
+        uow, event.customer_id, {"$set": {f"profile.{k}": v for k, v in changed.items()}}
+    )
 
 
 async def on_customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
-    await adapters.update_profile(uow, event.customer_id, {"$set": {"owner_id": event.payload.owner_id},
-                                                          "$setOnInsert": {"profile": None}})
+    await adapters.update_profile(
+        uow,
+        event.customer_id,
+        {"$set": {"owner_id": event.payload.owner_id}, "$setOnInsert": {"profile": None}},
+    )
 
 
 async def on_customer_archived(event: CustomerArchived, uow: UnitOfWork) -> None:
-    await adapters.update_profile(uow, event.customer_id, {"$set": {"status": "archived"},
-                                                          "$setOnInsert": {"profile": None}})
+    await adapters.update_profile(
+        uow, event.customer_id, {"$set": {"status": "archived"}, "$setOnInsert": {"profile": None}}
+    )
 
 
 async def on_customer_restored(event: CustomerRestored, uow: UnitOfWork) -> None:
-    await adapters.update_profile(uow, event.customer_id, {"$set": {"status": "active"},
-                                                          "$setOnInsert": {"profile": None}})
+    await adapters.update_profile(
+        uow, event.customer_id, {"$set": {"status": "active"}, "$setOnInsert": {"profile": None}}
+    )
 
 
 async def on_followup_updated(event: FollowupUpdated, uow: UnitOfWork) -> None:
     followup = event.payload.followup
-    await adapters.update_timeline_entry(uow, event.customer_id, followup.followup_id, {
-        "details": followup.model_dump(mode="json"), "at": followup.started_at})
+    await adapters.update_timeline_entry(
+        uow,
+        event.customer_id,
+        followup.followup_id,
+        {"details": followup.model_dump(mode="json"), "at": followup.started_at},
+    )
 
 
 async def on_followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
-    if await adapters.update_timeline_entry(uow, event.customer_id, event.payload.followup_id,
-                                            {"revoked": True, "revoked_reason": event.payload.reason}):
+    if await adapters.update_timeline_entry(
+        uow,
+        event.customer_id,
+        event.payload.followup_id,
+        {"revoked": True, "revoked_reason": event.payload.reason},
+    ):
         await adapters.update_profile(uow, event.customer_id, {"$inc": {"counts.followups": -1}})
 
 
@@ -100,9 +123,21 @@ async def on_pipeline_event(event: OpportunityOpened | StageChanged, uow: UnitOf
     payload = event.payload
     stage = payload.stage if isinstance(event, OpportunityOpened) else payload.to_stage
     await adapters.add_to_timeline(uow, _entry(event, "stage", event.occurred_at))
-    await adapters.update_profile(uow, event.customer_id, {"$set": {"pipeline": {
-        "opportunity_id": payload.opportunity_id, "stage": stage, "win_probability": payload.win_probability,
-        "since": event.occurred_at}}, "$setOnInsert": {"profile": None}})
+    await adapters.update_profile(
+        uow,
+        event.customer_id,
+        {
+            "$set": {
+                "pipeline": {
+                    "opportunity_id": payload.opportunity_id,
+                    "stage": stage,
+                    "win_probability": payload.win_probability,
+                    "since": event.occurred_at,
+                }
+            },
+            "$setOnInsert": {"profile": None},
+        },
+    )
 
 
 async def on_proposal_event(event: Event, uow: UnitOfWork) -> None:
@@ -117,8 +152,10 @@ TIMELINE_HANDLERS: dict[type[Event], EventHandler] = {
     FollowupRevoked: on_followup_revoked,
     OpportunityOpened: on_pipeline_event,
     StageChanged: on_pipeline_event,
-    **dict.fromkeys((ProposalCreated, ProposalRevised, ProposalWithdrawn, ProposalAccepted, ProposalRejected),
-                    on_proposal_event),
+    **dict.fromkeys(
+        (ProposalCreated, ProposalRevised, ProposalWithdrawn, ProposalAccepted, ProposalRejected),
+        on_proposal_event,
+    ),
     CustomerUpdated: on_customer_updated,
     CustomerAssigned: on_customer_assigned,
     CustomerArchived: on_customer_archived,
@@ -141,6 +178,8 @@ def _both(*handlers: EventHandler) -> EventHandler:
 # Every event updates the customer 360 (profile, timeline) and the facts the reports count, in one
 # transaction.
 HANDLERS: dict[type[Event], EventHandler] = {
-    event_type: _both(*(h for h in (TIMELINE_HANDLERS.get(event_type), FACT_HANDLERS.get(event_type)) if h))
+    event_type: _both(
+        *(h for h in (TIMELINE_HANDLERS.get(event_type), FACT_HANDLERS.get(event_type)) if h)
+    )
     for event_type in {**TIMELINE_HANDLERS, **FACT_HANDLERS}
 }

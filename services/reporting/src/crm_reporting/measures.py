@@ -16,14 +16,32 @@ def win_rate(won: int, lost: int) -> float | None:
     return rate(won, won + lost)
 
 
-def scorecard(profiles: list[dict], followups: list[dict], proposals: list[dict], deals: list[dict],
-              since: datetime, until: datetime, dormant_after: timedelta) -> list[dict]:
+def scorecard(
+    profiles: list[dict],
+    followups: list[dict],
+    proposals: list[dict],
+    deals: list[dict],
+    since: datetime,
+    until: datetime,
+    dormant_after: timedelta,
+) -> list[dict]:
     """One row per salesperson for the period [since, until)."""
     owner_of = {p["_id"]: p.get("owner_id") for p in profiles}
-    rows: dict[str, dict[str, Any]] = defaultdict(lambda: {
-        "new_leads": 0, "followups": Counter(), "proposals": 0, "won": 0, "lost": 0, "revenue": Counter(),
-        "freight_won_tons": 0.0, "cycle_days": [], "active_customers": 0, "lost_or_dormant": 0,
-        "cross_selling": 0})
+    rows: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {
+            "new_leads": 0,
+            "followups": Counter(),
+            "proposals": 0,
+            "won": 0,
+            "lost": 0,
+            "revenue": Counter(),
+            "freight_won_tons": 0.0,
+            "cycle_days": [],
+            "active_customers": 0,
+            "lost_or_dormant": 0,
+            "cross_selling": 0,
+        }
+    )
     created_at = {p["_id"]: p.get("created_at") for p in profiles}
     product_lines: dict[str, set] = defaultdict(set)
     for profile in profiles:
@@ -61,16 +79,27 @@ def scorecard(profiles: list[dict], followups: list[dict], proposals: list[dict]
     for customer_id, lines in product_lines.items():
         if len(lines) > 1 and (owner := owner_of.get(customer_id)):
             rows[owner]["cross_selling"] += 1
-    return [{
-        "salesperson_id": name, "new_leads": row["new_leads"], "followups": sum(row["followups"].values()),
-        "followups_by_channel": dict(sorted(row["followups"].items())), "proposals": row["proposals"],
-        "deals_won": row["won"], "deals_lost": row["lost"], "win_rate": win_rate(row["won"], row["lost"]),
-        "revenue_won": {k: round(v, 2) for k, v in sorted(row["revenue"].items())},
-        "freight_won_tons": round(row["freight_won_tons"], 2),
-        "average_sales_cycle_days": round(mean(row["cycle_days"]), 1) if row["cycle_days"] else None,
-        "active_customers": row["active_customers"], "customers_lost_or_dormant": row["lost_or_dormant"],
-        "cross_selling_customers": row["cross_selling"],
-    } for name, row in sorted(rows.items())]
+    return [
+        {
+            "salesperson_id": name,
+            "new_leads": row["new_leads"],
+            "followups": sum(row["followups"].values()),
+            "followups_by_channel": dict(sorted(row["followups"].items())),
+            "proposals": row["proposals"],
+            "deals_won": row["won"],
+            "deals_lost": row["lost"],
+            "win_rate": win_rate(row["won"], row["lost"]),
+            "revenue_won": {k: round(v, 2) for k, v in sorted(row["revenue"].items())},
+            "freight_won_tons": round(row["freight_won_tons"], 2),
+            "average_sales_cycle_days": round(mean(row["cycle_days"]), 1)
+            if row["cycle_days"]
+            else None,
+            "active_customers": row["active_customers"],
+            "customers_lost_or_dormant": row["lost_or_dormant"],
+            "cross_selling_customers": row["cross_selling"],
+        }
+        for name, row in sorted(rows.items())
+    ]
 
 
 def funnel(opportunities: list[dict], stages: list[str], now: datetime) -> dict[str, Any]:
@@ -91,24 +120,44 @@ def funnel(opportunities: list[dict], stages: list[str], now: datetime) -> dict[
     order = [*stages, "won", "lost"]
     rows = []
     for index, stage in enumerate(order):
-        previous = order[index - 1] if 0 < index < len(stages) + 1 else (stages[-1] if stage == "won" else None)
-        rows.append({
-            "stage": stage, "open": current.get(stage, 0), "reached": reached.get(stage, 0),
-            "conversion_from_previous": rate(reached.get(stage, 0), reached.get(previous, 0)) if previous else None,
-            "average_days_in_stage": round(mean(spent[stage]), 2) if spent.get(stage) else None,
-        })
+        previous = (
+            order[index - 1]
+            if 0 < index < len(stages) + 1
+            else (stages[-1] if stage == "won" else None)
+        )
+        rows.append(
+            {
+                "stage": stage,
+                "open": current.get(stage, 0),
+                "reached": reached.get(stage, 0),
+                "conversion_from_previous": rate(reached.get(stage, 0), reached.get(previous, 0))
+                if previous
+                else None,
+                "average_days_in_stage": round(mean(spent[stage]), 2) if spent.get(stage) else None,
+            }
+        )
     return {"stages": rows, "opportunities": len(opportunities)}
 
 
-def forecast(opportunities: list[dict], proposals: list[dict], owner_of: dict[str, str | None]) -> list[dict]:
-    """Open opportunities weighted by their stage's win probability, valued at their latest proposal's
-    price (an opportunity without a priced proposal is counted, not valued)."""
+def forecast(
+    opportunities: list[dict], proposals: list[dict], owner_of: dict[str, str | None]
+) -> list[dict]:
+    """Open opportunities weighted by their stage's win probability, valued at their latest
+    proposal's price (an opportunity without a priced proposal is counted, not valued)."""
     price_of = {}
     for proposal in sorted(proposals, key=lambda p: p.get("created_at") or datetime.min):
-        if proposal.get("opportunity_id") and proposal.get("price") is not None and proposal.get("status") != "rejected":
-            price_of[proposal["opportunity_id"]] = (proposal["price"], proposal.get("currency") or "?")
-    rows: dict[str, dict[str, Any]] = defaultdict(lambda: {"open": 0, "unvalued": 0, "weighted": Counter(),
-                                                           "unweighted": Counter()})
+        if (
+            proposal.get("opportunity_id")
+            and proposal.get("price") is not None
+            and proposal.get("status") != "rejected"
+        ):
+            price_of[proposal["opportunity_id"]] = (
+                proposal["price"],
+                proposal.get("currency") or "?",
+            )
+    rows: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"open": 0, "unvalued": 0, "weighted": Counter(), "unweighted": Counter()}
+    )
     for opportunity in opportunities:
         if opportunity.get("closed"):
             continue
@@ -120,14 +169,26 @@ def forecast(opportunities: list[dict], proposals: list[dict], owner_of: dict[st
             row["weighted"][currency] += price * (opportunity.get("win_probability") or 0)
         else:
             row["unvalued"] += 1
-    return [{"salesperson_id": name, "open_opportunities": row["open"], "without_priced_proposal": row["unvalued"],
-             "pipeline_value": {k: round(v, 2) for k, v in sorted(row["unweighted"].items())},
-             "weighted_forecast": {k: round(v, 2) for k, v in sorted(row["weighted"].items())}}
-            for name, row in sorted(rows.items())]
+    return [
+        {
+            "salesperson_id": name,
+            "open_opportunities": row["open"],
+            "without_priced_proposal": row["unvalued"],
+            "pipeline_value": {k: round(v, 2) for k, v in sorted(row["unweighted"].items())},
+            "weighted_forecast": {k: round(v, 2) for k, v in sorted(row["weighted"].items())},
+        }
+        for name, row in sorted(rows.items())
+    ]
 
 
-def lifecycle_of(profile: dict, has_open_opportunity: bool, won: bool, lost_only: bool, now: datetime,
-                 dormant_after: timedelta) -> str:
+def lifecycle_of(
+    profile: dict,
+    has_open_opportunity: bool,
+    won: bool,
+    lost_only: bool,
+    now: datetime,
+    dormant_after: timedelta,
+) -> str:
     """lead → prospect (followed up) → opportunity → client (won); dormant (no follow-up for too
     long) or churned (archived, or lost with nothing open)."""
     if profile.get("status") == "archived" or (lost_only and not has_open_opportunity):
@@ -149,8 +210,17 @@ def churn(lifecycles: dict[str, str], created: dict[str, datetime]) -> dict[str,
         if created.get(customer_id):
             cohorts[created[customer_id].strftime("%Y-%m")][stage] += 1
     gone = counts.get("churned", 0) + counts.get("dormant", 0)
-    return {"by_lifecycle": dict(sorted(counts.items())), "customers": len(lifecycles),
-            "churn_rate": rate(gone, len(lifecycles)),
-            "cohorts": [{"month": month, "customers": sum(c.values()), "by_lifecycle": dict(sorted(c.items())),
-                         "churn_rate": rate(c.get("churned", 0) + c.get("dormant", 0), sum(c.values()))}
-                        for month, c in sorted(cohorts.items())]}
+    return {
+        "by_lifecycle": dict(sorted(counts.items())),
+        "customers": len(lifecycles),
+        "churn_rate": rate(gone, len(lifecycles)),
+        "cohorts": [
+            {
+                "month": month,
+                "customers": sum(c.values()),
+                "by_lifecycle": dict(sorted(c.items())),
+                "churn_rate": rate(c.get("churned", 0) + c.get("dormant", 0), sum(c.values())),
+            }
+            for month, c in sorted(cohorts.items())
+        ],
+    }

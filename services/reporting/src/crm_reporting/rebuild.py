@@ -14,20 +14,27 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
-
 from crm_contracts import ALL_TOPICS
-from crm_reporting import adapters, facts
-from crm_reporting.bootstrap import ReportingSettings
-from crm_reporting.handlers import HANDLERS
 from crm_runtime.consumer import DeadLetters, EventConsumer, Record
 from crm_runtime.kafka import topic_partitions
 from crm_runtime.logs import configure_logging
 from crm_runtime.store import INBOX, Store
+from pymongo import AsyncMongoClient
+
+from crm_reporting import adapters, facts
+from crm_reporting.bootstrap import ReportingSettings
+from crm_reporting.handlers import HANDLERS
 
 log = structlog.get_logger(__name__)
-READ_MODELS = (adapters.PROFILES, adapters.TIMELINE, facts.FOLLOWUPS, facts.DEALS, facts.OPPORTUNITIES,
-               facts.PROPOSALS, INBOX)
+READ_MODELS = (
+    adapters.PROFILES,
+    adapters.TIMELINE,
+    facts.FOLLOWUPS,
+    facts.DEALS,
+    facts.OPPORTUNITIES,
+    facts.PROPOSALS,
+    INBOX,
+)
 
 
 async def _no_publish(*_: Any) -> Any:
@@ -41,8 +48,12 @@ async def _replay(consumer: EventConsumer, bootstrap: str, start: dict | None) -
     """Applies every record from `start` (or each partition's beginning) to the end as it is now;
     returns where it stopped and how many records it read."""
     # earliest: a partition whose position resolves before the seek below must not start at its end.
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                              auto_offset_reset="earliest")
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await reader.start()
     try:
         partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
@@ -55,7 +66,9 @@ async def _replay(consumer: EventConsumer, bootstrap: str, start: dict | None) -
         read = 0
         while any([await reader.position(tp) < end for tp, end in ends.items()]):
             batches = await reader.getmany(timeout_ms=1000, max_records=500)
-            records = [Record.of(r) for tp, rs in batches.items() for r in rs if r.offset < ends[tp]]
+            records = [
+                Record.of(r) for tp, rs in batches.items() for r in rs if r.offset < ends[tp]
+            ]
             await consumer.process_batch(records)
             read += len(records)
         return ends, read
@@ -71,16 +84,26 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         fresh = Store(client, target)
         await fresh.ensure_indexes()
         await adapters.create_indexes(fresh)
-        dead = DeadLetters(_no_publish, fresh, settings.consumer_group + ".rebuild", settings.retry_max_backoff_s)
-        replayed, read = await _replay(EventConsumer(fresh, HANDLERS, dead), settings.kafka_bootstrap_servers, None)
+        dead = DeadLetters(
+            _no_publish, fresh, settings.consumer_group + ".rebuild", settings.retry_max_backoff_s
+        )
+        replayed, read = await _replay(
+            EventConsumer(fresh, HANDLERS, dead), settings.kafka_bootstrap_servers, None
+        )
         for name in READ_MODELS:
             if name in await client[target].list_collection_names():
-                await client.admin.command("renameCollection", f"{target}.{name}", to=f"{live}.{name}",
-                                           dropTarget=True)
+                await client.admin.command(
+                    "renameCollection", f"{target}.{name}", to=f"{live}.{name}", dropTarget=True
+                )
         live_store = Store(client, live)
-        live_dead = DeadLetters(_no_publish, live_store, settings.consumer_group, settings.retry_max_backoff_s)
-        _, caught_up = await _replay(EventConsumer(live_store, HANDLERS, live_dead), settings.kafka_bootstrap_servers,
-                                     replayed)
+        live_dead = DeadLetters(
+            _no_publish, live_store, settings.consumer_group, settings.retry_max_backoff_s
+        )
+        _, caught_up = await _replay(
+            EventConsumer(live_store, HANDLERS, live_dead),
+            settings.kafka_bootstrap_servers,
+            replayed,
+        )
         await client.drop_database(target)
         summary = {"replayed": read, "caught_up": caught_up, "database": live}
         log.info("read models rebuilt", **summary)

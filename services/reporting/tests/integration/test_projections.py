@@ -16,14 +16,29 @@ NOW = datetime.now(UTC)
 
 
 def visit(customer_id: str) -> VisitLogged:
-    return VisitLogged(producer="call-centre", customer_id=customer_id, payload=VisitLoggedPayload(
-        followup_id="cc-1", salesperson_id="sp-1", channel="call", subject="hello",
-        started_at=NOW - timedelta(minutes=5), ended_at=NOW))
+    return VisitLogged(
+        producer="call-centre",
+        customer_id=customer_id,
+        payload=VisitLoggedPayload(
+            followup_id="cc-1",
+            salesperson_id="sp-1",
+            channel="call",
+            subject="hello",
+            started_at=NOW - timedelta(minutes=5),
+            ended_at=NOW,
+        ),
+    )
 
 
 def scored(customer_id: str, score: int, at: datetime) -> CustomerScored:
-    return CustomerScored(producer="scoring", customer_id=customer_id, occurred_at=at, payload=CustomerScoredPayload(
-        score=score, tier="C", win_probability=0.2, reasons=["test"], rule_version="test"))
+    return CustomerScored(
+        producer="scoring",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload=CustomerScoredPayload(
+            score=score, tier="C", win_probability=0.2, reasons=["test"], rule_version="test"
+        ),
+    )
 
 
 async def publish(kafka, *events):
@@ -38,9 +53,14 @@ async def test_the_same_visit_twice_is_counted_once(settings_for, running, http,
     await publish(kafka, twice, twice, then)
 
     async with http(service) as client:
+
         async def two_visits():
             response = await client.get(f"/customers/{customer_id}")
-            return response.status_code == 200 and response.json()["counts"]["followups"] >= 2 and response.json()
+            return (
+                response.status_code == 200
+                and response.json()["counts"]["followups"] >= 2
+                and response.json()
+            )
 
         report = await eventually(two_visits)
     assert report["counts"]["followups"] == 2
@@ -53,9 +73,16 @@ async def test_a_visit_before_its_customer_is_kept_and_the_profile_fills_in_late
     service = await running(bootstrap(settings_for(ReportingSettings)))
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
     await publish(kafka, visit(customer_id))
-    await publish(kafka, CustomerCreated(producer="customer", customer_id=customer_id,
-                                         payload=CustomerCreatedPayload(name="Late Ltd")))
+    await publish(
+        kafka,
+        CustomerCreated(
+            producer="customer",
+            customer_id=customer_id,
+            payload=CustomerCreatedPayload(name="Late Ltd"),
+        ),
+    )
     async with http(service) as client:
+
         async def complete():
             response = await client.get(f"/customers/{customer_id}")
             body = response.json() if response.status_code == 200 else {}
@@ -65,12 +92,16 @@ async def test_a_visit_before_its_customer_is_kept_and_the_profile_fills_in_late
     assert report["profile"]["name"] == "Late Ltd"
 
 
-async def test_a_late_older_score_does_not_replace_a_newer_one(settings_for, running, http, kafka, eventually):
+async def test_a_late_older_score_does_not_replace_a_newer_one(
+    settings_for, running, http, kafka, eventually
+):
     service = await running(bootstrap(settings_for(ReportingSettings)))
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
     newer, older = scored(customer_id, 60, NOW), scored(customer_id, 10, NOW - timedelta(hours=1))
     await publish(kafka, newer, older)
-    await eventually(lambda: service.store.db["processed_events"].find_one({"_id": str(older.event_id)}))
+    await eventually(
+        lambda: service.store.db["processed_events"].find_one({"_id": str(older.event_id)})
+    )
     async with http(service) as client:
         report = (await client.get(f"/customers/{customer_id}")).json()
     assert report["latest_score"]["score"] == 60
@@ -82,34 +113,62 @@ async def test_the_timeline_pages_with_a_cursor(settings_for, running, http, kaf
     visits = [visit(customer_id) for _ in range(5)]
     await publish(kafka, *visits)
     async with http(service) as client:
+
         async def all_five():
             response = await client.get(f"/customers/{customer_id}")
             return response.status_code == 200 and response.json()["counts"]["followups"] == 5
 
         await eventually(all_five)
         first = (await client.get(f"/customers/{customer_id}", params={"limit": 3})).json()
-        second = (await client.get(f"/customers/{customer_id}",
-                                   params={"limit": 3, "cursor": first["next_cursor"]})).json()
+        second = (
+            await client.get(
+                f"/customers/{customer_id}", params={"limit": 3, "cursor": first["next_cursor"]}
+            )
+        ).json()
         bad = await client.get(f"/customers/{customer_id}", params={"cursor": "garbage"})
     ids = [e["event_id"] for e in first["timeline"] + second["timeline"]]
-    assert len(first["timeline"]) == 3 and len(second["timeline"]) == 2 and second["next_cursor"] is None
+    assert (
+        len(first["timeline"]) == 3
+        and len(second["timeline"]) == 2
+        and second["next_cursor"] is None
+    )
     assert sorted(ids) == sorted(str(v.event_id) for v in visits)
     assert bad.status_code == 400
 
 
-async def test_ops_read_every_report_and_a_salesperson_only_their_own(settings_for, running, http, kafka, eventually):
+async def test_ops_read_every_report_and_a_salesperson_only_their_own(
+    settings_for, running, http, kafka, eventually
+):
     from crm_contracts import CustomerAssigned, CustomerAssignedPayload
 
     service = await running(bootstrap(settings_for(ReportingSettings)))
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
-    assigned = CustomerAssigned(producer="customer", customer_id=customer_id, payload=CustomerAssignedPayload(
-        owner_id="sp-own", trigger="created", reason="new customer", why="test"))
-    await publish(kafka, CustomerCreated(producer="customer", customer_id=customer_id,
-                                         payload=CustomerCreatedPayload(name="Owned Ltd")), assigned)
-    await eventually(lambda: service.store.db["processed_events"].find_one({"_id": str(assigned.event_id)}))
+    assigned = CustomerAssigned(
+        producer="customer",
+        customer_id=customer_id,
+        payload=CustomerAssignedPayload(
+            owner_id="sp-own", trigger="created", reason="new customer", why="test"
+        ),
+    )
+    await publish(
+        kafka,
+        CustomerCreated(
+            producer="customer",
+            customer_id=customer_id,
+            payload=CustomerCreatedPayload(name="Owned Ltd"),
+        ),
+        assigned,
+    )
+    await eventually(
+        lambda: service.store.db["processed_events"].find_one({"_id": str(assigned.event_id)})
+    )
     url = f"/customers/{customer_id}"
-    async with http(service, role="ops") as ops, http(service, role="salesperson", salesperson_id="sp-own") as own, \
-            http(service, role="salesperson", salesperson_id="sp-other") as other, http(service, role=None) as nobody:
+    async with (
+        http(service, role="ops") as ops,
+        http(service, role="salesperson", salesperson_id="sp-own") as own,
+        http(service, role="salesperson", salesperson_id="sp-other") as other,
+        http(service, role=None) as nobody,
+    ):
         answers = [await client.get(url) for client in (ops, own, other, nobody)]
     assert [answer.status_code for answer in answers] == [200, 200, 403, 401]
     assert answers[0].json()["owner_id"] == "sp-own"

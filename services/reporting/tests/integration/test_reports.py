@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from crm_contracts import (
     CustomerAssigned,
     CustomerAssignedPayload,
@@ -43,60 +42,161 @@ def script(region: str, start: datetime) -> tuple[list, dict]:
     """Six customers of two salespeople in `region`, with follow-ups, opportunities, a proposal and
     deals; returns the events and what the reports must say."""
     events = []
-    expected = {"sp-a": {"new_leads": 4, "followups": 5, "deals_won": 2, "deals_lost": 1, "proposals": 1},
-                "sp-b": {"new_leads": 2, "followups": 1, "deals_won": 0, "deals_lost": 1, "proposals": 0}}
+    expected = {
+        "sp-a": {"new_leads": 4, "followups": 5, "deals_won": 2, "deals_lost": 1, "proposals": 1},
+        "sp-b": {"new_leads": 2, "followups": 1, "deals_won": 0, "deals_lost": 1, "proposals": 0},
+    }
     owners = ["sp-a", "sp-a", "sp-a", "sp-a", "sp-b", "sp-b"]
     tiers = ["A", "B", "B", "C", "C", "D"]
     ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in owners]
     for n, (customer_id, owner, tier) in enumerate(zip(ids, owners, tiers, strict=True)):
         at = start + n * DAY
         events += [
-            CustomerCreated(producer="customer", customer_id=customer_id, occurred_at=at, payload=CustomerCreatedPayload(
-                name=f"Report {n}", region=region, industry="retail", monthly_freight_volume_tons=100 * (n + 1))),
-            CustomerAssigned(producer="customer", customer_id=customer_id, occurred_at=at, payload=CustomerAssignedPayload(
-                owner_id=owner, trigger="created", reason="new customer", why="test")),
-            CustomerScored(producer="scoring", customer_id=customer_id, occurred_at=at, payload=CustomerScoredPayload(
-                score=50, tier=tier, win_probability=0.5, reasons=["test"], rule_version="test")),
+            CustomerCreated(
+                producer="customer",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=CustomerCreatedPayload(
+                    name=f"Report {n}",
+                    region=region,
+                    industry="retail",
+                    monthly_freight_volume_tons=100 * (n + 1),
+                ),
+            ),
+            CustomerAssigned(
+                producer="customer",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=CustomerAssignedPayload(
+                    owner_id=owner, trigger="created", reason="new customer", why="test"
+                ),
+            ),
+            CustomerScored(
+                producer="scoring",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=CustomerScoredPayload(
+                    score=50, tier=tier, win_probability=0.5, reasons=["test"], rule_version="test"
+                ),
+            ),
         ]
-    visits = [(ids[0], "sp-a", "visit"), (ids[0], "sp-a", "call"), (ids[1], "sp-a", "visit"), (ids[2], "sp-a", "email"),
-              (ids[3], "sp-a", "visit"), (ids[4], "sp-b", "call")]
+    visits = [
+        (ids[0], "sp-a", "visit"),
+        (ids[0], "sp-a", "call"),
+        (ids[1], "sp-a", "visit"),
+        (ids[2], "sp-a", "email"),
+        (ids[3], "sp-a", "visit"),
+        (ids[4], "sp-b", "call"),
+    ]
     for n, (customer_id, salesperson, channel) in enumerate(visits):
         at = start + (10 + n) * DAY
-        events.append(VisitLogged(producer="followup", customer_id=customer_id, occurred_at=at, payload=VisitLoggedPayload(
-            followup_id=f"f-{uuid.uuid4().hex[:8]}", salesperson_id=salesperson, channel=channel, subject="s",
-            started_at=at, ended_at=at + timedelta(hours=1))))
+        events.append(
+            VisitLogged(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=VisitLoggedPayload(
+                    followup_id=f"f-{uuid.uuid4().hex[:8]}",
+                    salesperson_id=salesperson,
+                    channel=channel,
+                    subject="s",
+                    started_at=at,
+                    ended_at=at + timedelta(hours=1),
+                ),
+            )
+        )
     for n, customer_id in enumerate(ids[:4]):
         opened = start + (20 + n) * DAY
-        events.append(OpportunityOpened(producer="followup", customer_id=customer_id, occurred_at=opened,
-                                        payload=OpportunityOpenedPayload(opportunity_id=f"o-{customer_id}",
-                                                                         stage="qualified", win_probability=0.1)))
-    events.append(StageChanged(producer="followup", customer_id=ids[3], occurred_at=start + 25 * DAY,
-                               payload=StageChangedPayload(opportunity_id=f"o-{ids[3]}", from_stage="qualified",
-                                                           to_stage="proposal", win_probability=0.5,
-                                                           seconds_in_previous_stage=86400)))
-    events.append(ProposalCreated(producer="followup", customer_id=ids[3], occurred_at=start + 25 * DAY,
-                                  payload=ProposalPayload(proposal_id=f"p-{ids[3]}", opportunity_id=f"o-{ids[3]}",
-                                                          revision=1, needs=["lane"], solution="trucks",
-                                                          price="1000.00", currency="CNY")))
-    for n, (customer_id, salesperson, outcome) in enumerate([(ids[0], "sp-a", "won"), (ids[1], "sp-a", "won"),
-                                                             (ids[2], "sp-a", "lost"), (ids[5], "sp-b", "lost")]):
+        events.append(
+            OpportunityOpened(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=opened,
+                payload=OpportunityOpenedPayload(
+                    opportunity_id=f"o-{customer_id}", stage="qualified", win_probability=0.1
+                ),
+            )
+        )
+    events.append(
+        StageChanged(
+            producer="followup",
+            customer_id=ids[3],
+            occurred_at=start + 25 * DAY,
+            payload=StageChangedPayload(
+                opportunity_id=f"o-{ids[3]}",
+                from_stage="qualified",
+                to_stage="proposal",
+                win_probability=0.5,
+                seconds_in_previous_stage=86400,
+            ),
+        )
+    )
+    events.append(
+        ProposalCreated(
+            producer="followup",
+            customer_id=ids[3],
+            occurred_at=start + 25 * DAY,
+            payload=ProposalPayload(
+                proposal_id=f"p-{ids[3]}",
+                opportunity_id=f"o-{ids[3]}",
+                revision=1,
+                needs=["lane"],
+                solution="trucks",
+                price="1000.00",
+                currency="CNY",
+            ),
+        )
+    )
+    for n, (customer_id, salesperson, outcome) in enumerate(
+        [
+            (ids[0], "sp-a", "won"),
+            (ids[1], "sp-a", "won"),
+            (ids[2], "sp-a", "lost"),
+            (ids[5], "sp-b", "lost"),
+        ]
+    ):
         at = start + (26 + n) * DAY
-        facts = {"amount": "500.00", "currency": "CNY", "monthly_freight_volume_tons": 10} if outcome == "won" \
+        facts = (
+            {"amount": "500.00", "currency": "CNY", "monthly_freight_volume_tons": 10}
+            if outcome == "won"
             else {"lost_reason": "price"}
+        )
         opportunity = f"o-{customer_id}" if customer_id in ids[:3] else None
-        events.append(DealClosed(producer="followup", customer_id=customer_id, occurred_at=at, payload=DealClosedPayload(
-            deal_id=f"d-{uuid.uuid4().hex[:8]}", salesperson_id=salesperson, outcome=outcome,
-            opportunity_id=opportunity, **facts)))
+        events.append(
+            DealClosed(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=DealClosedPayload(
+                    deal_id=f"d-{uuid.uuid4().hex[:8]}",
+                    salesperson_id=salesperson,
+                    outcome=outcome,
+                    opportunity_id=opportunity,
+                    **facts,
+                ),
+            )
+        )
         if opportunity:
-            events.append(StageChanged(producer="followup", customer_id=customer_id, occurred_at=at,
-                                       payload=StageChangedPayload(opportunity_id=opportunity, from_stage="qualified",
-                                                                   to_stage=outcome, win_probability=1.0 if outcome == "won" else 0.0,
-                                                                   seconds_in_previous_stage=86400)))
+            events.append(
+                StageChanged(
+                    producer="followup",
+                    customer_id=customer_id,
+                    occurred_at=at,
+                    payload=StageChangedPayload(
+                        opportunity_id=opportunity,
+                        from_stage="qualified",
+                        to_stage=outcome,
+                        win_probability=1.0 if outcome == "won" else 0.0,
+                        seconds_in_previous_stage=86400,
+                    ),
+                )
+            )
     return events, expected
 
 
 async def play(service, kafka, eventually, name: str) -> tuple[str, datetime, list, dict]:
-    """Publishes the script for a new region in a random past period and waits until it is applied."""
+    """Publishes the script for a new region in a random past period and waits until it is
+    applied."""
     region = f"{name}-{uuid.uuid4().hex[:6]}"
     start = datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(700))
     events, expected = script(region, start)
@@ -105,23 +205,35 @@ async def play(service, kafka, eventually, name: str) -> tuple[str, datetime, li
     ids = [str(event.event_id) for event in events]
 
     async def all_applied():
-        return await service.store.db["processed_events"].count_documents({"_id": {"$in": ids}}) == len(ids)
-    # A new consumer group reads each topic from its start: on a long-lived local broker that is long.
+        return await service.store.db["processed_events"].count_documents(
+            {"_id": {"$in": ids}}
+        ) == len(ids)
+
+    # A new consumer group reads each topic from its start: on a long-lived local broker that is
+    # long.
     await eventually(all_applied, timeout_s=180)
     return region, start, events, expected
 
 
 async def test_every_report_agrees_with_the_script(service, kafka, http, eventually):
-    region, start, events, expected = await play(service, kafka, eventually, "report")
+    region, start, _events, expected = await play(service, kafka, eventually, "report")
 
     period = {"since": start.isoformat(), "until": (start + 60 * DAY).isoformat()}
     async with http(service, role="ops") as ops:
-        scorecard = (await ops.get("/reports/scorecard", params={**period, "region": region})).json()
+        scorecard = (
+            await ops.get("/reports/scorecard", params={**period, "region": region})
+        ).json()
         funnel = (await ops.get("/reports/funnel", params={**period, "region": region})).json()
         value = (await ops.get("/reports/value", params={"region": region, "by": ["tier"]})).json()
-        forecast_rows = (await ops.get("/reports/forecast", params={"salesperson_id": "sp-a"})).json()["rows"]
-        as_csv = await ops.get("/reports/scorecard", params={**period, "region": region, "format": "csv"})
-        bad = await ops.get("/reports/scorecard", params={"since": period["until"], "until": period["since"]})
+        forecast_rows = (
+            await ops.get("/reports/forecast", params={"salesperson_id": "sp-a"})
+        ).json()["rows"]
+        as_csv = await ops.get(
+            "/reports/scorecard", params={**period, "region": region, "format": "csv"}
+        )
+        bad = await ops.get(
+            "/reports/scorecard", params={"since": period["until"], "until": period["since"]}
+        )
     async with http(service, role="salesperson", salesperson_id="sp-a") as salesperson:
         refused = await salesperson.get("/reports/funnel")
 
@@ -134,9 +246,18 @@ async def test_every_report_agrees_with_the_script(service, kafka, http, eventua
 
     stages = {row["stage"]: row for row in funnel["rows"]}
     assert funnel["opportunities"] == 4
-    assert (stages["qualified"]["reached"], stages["proposal"]["open"], stages["won"]["reached"],
-            stages["lost"]["reached"]) == (4, 1, 2, 1)
-    assert {row["tier"]: row["customers"] for row in value["rows"]} == {"A": 1, "B": 2, "C": 2, "D": 1}
+    assert (
+        stages["qualified"]["reached"],
+        stages["proposal"]["open"],
+        stages["won"]["reached"],
+        stages["lost"]["reached"],
+    ) == (4, 1, 2, 1)
+    assert {row["tier"]: row["customers"] for row in value["rows"]} == {
+        "A": 1,
+        "B": 2,
+        "C": 2,
+        "D": 1,
+    }
     assert forecast_rows[0]["weighted_forecast"]["CNY"] >= 500.0  # 1000 at the proposal stage's 0.5
     assert scorecard["as_of"]["newest_event_applied_at"] is not None
 
@@ -158,10 +279,12 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
     customers = sorted({event.customer_id for event in events})
 
     async def reports(client) -> list:
-        answers = [await client.get("/reports/scorecard", params={**period, "region": region}),
-                   await client.get("/reports/funnel", params={**period, "region": region}),
-                   await client.get("/reports/value", params={"region": region, "by": ["tier", "band"]}),
-                   *[await client.get(f"/customers/{customer_id}") for customer_id in customers]]
+        answers = [
+            await client.get("/reports/scorecard", params={**period, "region": region}),
+            await client.get("/reports/funnel", params={**period, "region": region}),
+            await client.get("/reports/value", params={"region": region, "by": ["tier", "band"]}),
+            *[await client.get(f"/customers/{customer_id}") for customer_id in customers],
+        ]
         return [{k: v for k, v in answer.json().items() if k != "as_of"} for answer in answers]
 
     async with http(service, role="admin") as client:

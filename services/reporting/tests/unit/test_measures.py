@@ -13,22 +13,58 @@ def test_rates_say_no_data_rather_than_divide_by_zero():
 
 def test_a_scorecard_counts_each_salespersons_period():
     profiles = [
-        {"_id": "c1", "owner_id": "sp-1", "created_at": T0 + DAY, "status": "active", "last_followup_at": T0 + 2 * DAY},
+        {
+            "_id": "c1",
+            "owner_id": "sp-1",
+            "created_at": T0 + DAY,
+            "status": "active",
+            "last_followup_at": T0 + 2 * DAY,
+        },
         {"_id": "c2", "owner_id": "sp-1", "created_at": T0 - 60 * DAY, "status": "archived"},
         {"_id": "c3", "owner_id": "sp-2", "created_at": T0 - 200 * DAY, "status": "active"},
     ]
-    followups = [{"salesperson_id": "sp-1", "channel": "visit"}, {"salesperson_id": "sp-1", "channel": "call"},
-                 {"salesperson_id": "sp-1", "channel": "visit"}]
+    followups = [
+        {"salesperson_id": "sp-1", "channel": "visit"},
+        {"salesperson_id": "sp-1", "channel": "call"},
+        {"salesperson_id": "sp-1", "channel": "visit"},
+    ]
     deals = [
-        {"customer_id": "c1", "salesperson_id": "sp-1", "outcome": "won", "amount": 100.0, "currency": "CNY",
-         "freight_tons": 20, "product_lines": ["FTL", "warehousing"], "closed_at": T0 + 11 * DAY},
+        {
+            "customer_id": "c1",
+            "salesperson_id": "sp-1",
+            "outcome": "won",
+            "amount": 100.0,
+            "currency": "CNY",
+            "freight_tons": 20,
+            "product_lines": ["FTL", "warehousing"],
+            "closed_at": T0 + 11 * DAY,
+        },
         {"customer_id": "c3", "salesperson_id": None, "outcome": "lost", "closed_at": T0 + 3 * DAY},
     ]
-    rows = {row["salesperson_id"]: row for row in scorecard(
-        profiles, followups, [{"customer_id": "c1"}], deals, T0, T0 + 30 * DAY, timedelta(days=90))}
+    rows = {
+        row["salesperson_id"]: row
+        for row in scorecard(
+            profiles,
+            followups,
+            [{"customer_id": "c1"}],
+            deals,
+            T0,
+            T0 + 30 * DAY,
+            timedelta(days=90),
+        )
+    }
     one, two = rows["sp-1"], rows["sp-2"]
-    assert (one["new_leads"], one["followups"], one["followups_by_channel"]) == (1, 3, {"call": 1, "visit": 2})
-    assert (one["deals_won"], one["deals_lost"], one["win_rate"], one["proposals"]) == (1, 0, 1.0, 1)
+    assert (one["new_leads"], one["followups"], one["followups_by_channel"]) == (
+        1,
+        3,
+        {"call": 1, "visit": 2},
+    )
+    assert (one["deals_won"], one["deals_lost"], one["win_rate"], one["proposals"]) == (
+        1,
+        0,
+        1.0,
+        1,
+    )
     assert one["revenue_won"] == {"CNY": 100.0} and one["freight_won_tons"] == 20
     assert one["average_sales_cycle_days"] == 10.0 and one["cross_selling_customers"] == 1
     assert (one["active_customers"], one["customers_lost_or_dormant"]) == (1, 1)
@@ -36,22 +72,38 @@ def test_a_scorecard_counts_each_salespersons_period():
 
 
 def test_a_scorecard_with_no_closed_deal_has_no_win_rate():
-    rows = scorecard([{"_id": "c", "owner_id": "sp", "created_at": T0, "status": "active"}], [], [], [],
-                     T0, T0 + DAY, timedelta(days=90))
+    rows = scorecard(
+        [{"_id": "c", "owner_id": "sp", "created_at": T0, "status": "active"}],
+        [],
+        [],
+        [],
+        T0,
+        T0 + DAY,
+        timedelta(days=90),
+    )
     assert rows[0]["win_rate"] is None and rows[0]["average_sales_cycle_days"] is None
 
 
 def test_the_funnel_counts_reach_conversion_and_time_in_stage():
     def history(*stages):
         return [{"stage": stage, "at": T0 + n * DAY} for n, stage in enumerate(stages)]
+
     opportunities = [
-        {"stage": "proposal", "closed": False, "history": history("qualified", "needs_analysed", "proposal")},
+        {
+            "stage": "proposal",
+            "closed": False,
+            "history": history("qualified", "needs_analysed", "proposal"),
+        },
         {"stage": "won", "closed": True, "history": history("qualified", "proposal", "won")},
         {"stage": "qualified", "closed": False, "history": history("qualified")},
         {"stage": "lost", "closed": True, "history": history("qualified", "lost")},
     ]
-    rows = {row["stage"]: row for row in funnel(opportunities, ["qualified", "needs_analysed", "proposal",
-                                                                "negotiation"], T0 + 4 * DAY)["stages"]}
+    rows = {
+        row["stage"]: row
+        for row in funnel(
+            opportunities, ["qualified", "needs_analysed", "proposal", "negotiation"], T0 + 4 * DAY
+        )["stages"]
+    }
     assert rows["qualified"]["reached"] == 4 and rows["qualified"]["open"] == 1
     assert rows["needs_analysed"]["conversion_from_previous"] == 0.25
     assert rows["proposal"]["reached"] == 2 and rows["proposal"]["open"] == 1
@@ -66,33 +118,56 @@ def test_an_empty_funnel_has_no_conversions():
 
 
 def test_the_forecast_weights_each_open_opportunity_by_its_stage():
-    opportunities = [{"_id": "o1", "customer_id": "c1", "closed": False, "win_probability": 0.5},
-                     {"_id": "o2", "customer_id": "c2", "closed": False, "win_probability": 0.75},
-                     {"_id": "o3", "customer_id": "c1", "closed": True, "win_probability": 1.0}]
-    proposals = [{"opportunity_id": "o1", "price": 100.0, "currency": "CNY", "created_at": T0},
-                 {"opportunity_id": "o1", "price": 80.0, "currency": "CNY", "created_at": T0 + DAY},
-                 {"opportunity_id": "o3", "price": 999.0, "currency": "CNY", "created_at": T0}]
-    rows = {r["salesperson_id"]: r for r in forecast(opportunities, proposals, {"c1": "sp-1", "c2": None})}
-    assert rows["sp-1"]["weighted_forecast"] == {"CNY": 40.0} and rows["sp-1"]["pipeline_value"] == {"CNY": 80.0}
-    assert rows["unassigned"] == {"salesperson_id": "unassigned", "open_opportunities": 1,
-                                  "without_priced_proposal": 1, "pipeline_value": {}, "weighted_forecast": {}}
+    opportunities = [
+        {"_id": "o1", "customer_id": "c1", "closed": False, "win_probability": 0.5},
+        {"_id": "o2", "customer_id": "c2", "closed": False, "win_probability": 0.75},
+        {"_id": "o3", "customer_id": "c1", "closed": True, "win_probability": 1.0},
+    ]
+    proposals = [
+        {"opportunity_id": "o1", "price": 100.0, "currency": "CNY", "created_at": T0},
+        {"opportunity_id": "o1", "price": 80.0, "currency": "CNY", "created_at": T0 + DAY},
+        {"opportunity_id": "o3", "price": 999.0, "currency": "CNY", "created_at": T0},
+    ]
+    rows = {
+        r["salesperson_id"]: r
+        for r in forecast(opportunities, proposals, {"c1": "sp-1", "c2": None})
+    }
+    assert rows["sp-1"]["weighted_forecast"] == {"CNY": 40.0} and rows["sp-1"][
+        "pipeline_value"
+    ] == {"CNY": 80.0}
+    assert rows["unassigned"] == {
+        "salesperson_id": "unassigned",
+        "open_opportunities": 1,
+        "without_priced_proposal": 1,
+        "pipeline_value": {},
+        "weighted_forecast": {},
+    }
 
 
 def test_lifecycle_stages_and_churn():
     now, dormant = T0 + 100 * DAY, timedelta(days=90)
     fresh = {"created_at": now - DAY}
     assert lifecycle_of(fresh, False, False, False, now, dormant) == "lead"
-    assert lifecycle_of({**fresh, "last_followup_at": now}, False, False, False, now, dormant) == "prospect"
+    assert (
+        lifecycle_of({**fresh, "last_followup_at": now}, False, False, False, now, dormant)
+        == "prospect"
+    )
     assert lifecycle_of(fresh, True, False, False, now, dormant) == "opportunity"
     assert lifecycle_of(fresh, False, True, False, now, dormant) == "client"
     assert lifecycle_of(fresh, False, False, True, now, dormant) == "churned"
-    assert lifecycle_of({**fresh, "status": "archived"}, True, True, False, now, dormant) == "churned"
+    assert (
+        lifecycle_of({**fresh, "status": "archived"}, True, True, False, now, dormant) == "churned"
+    )
     assert lifecycle_of({"created_at": T0}, False, True, False, now, dormant) == "dormant"
-    result = churn({"a": "lead", "b": "churned", "c": "dormant", "d": "client"},
-                   {"a": T0, "b": T0, "c": T0 + 40 * DAY, "d": T0 + 40 * DAY})
+    result = churn(
+        {"a": "lead", "b": "churned", "c": "dormant", "d": "client"},
+        {"a": T0, "b": T0, "c": T0 + 40 * DAY, "d": T0 + 40 * DAY},
+    )
     assert result["churn_rate"] == 0.5 and result["by_lifecycle"]["churned"] == 1
     assert [(c["month"], c["customers"], c["churn_rate"]) for c in result["cohorts"]] == [
-        ("2026-11", 2, 0.5), ("2026-12", 2, 0.5)]
+        ("2026-11", 2, 0.5),
+        ("2026-12", 2, 0.5),
+    ]
 
 
 def test_churn_with_no_customers_is_no_data():

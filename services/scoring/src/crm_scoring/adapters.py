@@ -4,9 +4,9 @@ strategy catalogue (with every version kept)."""
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_runtime.store import Store, UnitOfWork
 from pymongo import ReturnDocument
 
-from crm_runtime.store import Store, UnitOfWork
 from crm_scoring.domain.features import Features
 from crm_scoring.domain.strategy import Strategy, StrategyDefinition
 from crm_scoring.domain.win_probability import WinCounts, keys_for
@@ -47,8 +47,11 @@ class MongoState:
     async def save_features(self, customer_id: str, features: Features) -> None:
         industry = features.industry.strip().lower() if features.industry else None
         await self.uow.db[CUSTOMERS].update_one(
-            {"_id": customer_id}, {"$set": {"features": features.model_dump(mode="json"), "industry": industry}},
-            upsert=True, session=self.uow.session)
+            {"_id": customer_id},
+            {"$set": {"features": features.model_dump(mode="json"), "industry": industry}},
+            upsert=True,
+            session=self.uow.session,
+        )
 
     async def counts(self) -> WinCounts:
         if self._counts is None:
@@ -60,12 +63,17 @@ class MongoState:
         self._counts = None
         increment = {"won": 1, "lost": 0} if outcome == "won" else {"won": 0, "lost": 1}
         for key in keys_for(segment):
-            await self.uow.db[WIN_COUNTS].update_one({"_id": key}, {"$inc": increment}, upsert=True,
-                                                     session=self.uow.session)
+            await self.uow.db[WIN_COUNTS].update_one(
+                {"_id": key}, {"$inc": increment}, upsert=True, session=self.uow.session
+            )
 
     async def strategies(self) -> list[Strategy]:
         if self._strategies is None:
-            found = await self.uow.db[STRATEGIES].find({"active": True}, session=self.uow.session).to_list()
+            found = (
+                await self.uow.db[STRATEGIES]
+                .find({"active": True}, session=self.uow.session)
+                .to_list()
+            )
             self._strategies = [Strategy(strategy_id=doc.pop("_id"), **doc) for doc in found]
         return self._strategies
 
@@ -74,25 +82,47 @@ class MongoState:
         return stored.get("last") if stored else None
 
     async def save_last(self, customer_id: str, key: list) -> None:
-        await self.uow.db[CUSTOMERS].update_one({"_id": customer_id}, {"$set": {"last": key}}, upsert=True,
-                                                session=self.uow.session)
+        await self.uow.db[CUSTOMERS].update_one(
+            {"_id": customer_id}, {"$set": {"last": key}}, upsert=True, session=self.uow.session
+        )
 
-    async def similar(self, customer_id: str, industry: str, limit: int) -> list[tuple[str, Features]]:
+    async def similar(
+        self, customer_id: str, industry: str, limit: int
+    ) -> list[tuple[str, Features]]:
         query = {"industry": industry.strip().lower(), "_id": {"$ne": customer_id}}
-        found = await self.uow.db[CUSTOMERS].find(query, session=self.uow.session).sort("_id").limit(limit).to_list()
+        found = (
+            await self.uow.db[CUSTOMERS]
+            .find(query, session=self.uow.session)
+            .sort("_id")
+            .limit(limit)
+            .to_list()
+        )
         self._docs.update({doc["_id"]: doc for doc in found})
         return [(doc["_id"], Features.model_validate(doc["features"])) for doc in found]
 
 
-async def save_strategy(store: Store, strategy_id: str, definition: StrategyDefinition, by: str) -> dict:
+async def save_strategy(
+    store: Store, strategy_id: str, definition: StrategyDefinition, by: str
+) -> dict:
     """A new version of the strategy; every version stays readable."""
+
     async def work(uow: UnitOfWork) -> dict:
         after = await uow.db[STRATEGIES].find_one_and_update(
-            {"_id": strategy_id}, {"$set": definition.model_dump(mode="json"), "$inc": {"version": 1}},
-            upsert=True, return_document=ReturnDocument.AFTER, session=uow.session)
+            {"_id": strategy_id},
+            {"$set": definition.model_dump(mode="json"), "$inc": {"version": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=uow.session,
+        )
         await uow.db[STRATEGY_VERSIONS].insert_one(
-            {"strategy_id": strategy_id, **{k: v for k, v in after.items() if k != "_id"},
-             "saved_by": by, "saved_at": datetime.now(UTC)}, session=uow.session)
+            {
+                "strategy_id": strategy_id,
+                **{k: v for k, v in after.items() if k != "_id"},
+                "saved_by": by,
+                "saved_at": datetime.now(UTC),
+            },
+            session=uow.session,
+        )
         return after
 
     return await store.run(work)

@@ -1,10 +1,10 @@
 """Wires the scoring service from settings."""
 
-from pydantic import Field, field_validator
-
 from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
+from pydantic import Field, field_validator
+
 from crm_scoring import adapters
 from crm_scoring.domain.value_model import load
 from crm_scoring.entrypoints import router

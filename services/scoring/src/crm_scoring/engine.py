@@ -1,9 +1,11 @@
 """How scoring reacts to an event, written once for the live service (state in MongoDB) and for
-replays (state in memory), so that both give the same scores for the same events in the same order."""
+replays (state in memory), so that both give the same scores for the same events in the same
+order."""
 
 from typing import Protocol
 
 from crm_contracts import DealClosed, Event
+
 from crm_scoring.domain.assessment import Assessment, assess
 from crm_scoring.domain.features import Features, apply
 from crm_scoring.domain.strategy import Strategy
@@ -22,7 +24,9 @@ class ScoringState(Protocol):
     async def strategies(self) -> list[Strategy]: ...
     async def last(self, customer_id: str) -> list | None: ...
     async def save_last(self, customer_id: str, key: list) -> None: ...
-    async def similar(self, customer_id: str, industry: str, limit: int) -> list[tuple[str, Features]]: ...
+    async def similar(
+        self, customer_id: str, industry: str, limit: int
+    ) -> list[tuple[str, Features]]: ...
 
 
 def key_of(assessment: Assessment) -> list:
@@ -32,10 +36,13 @@ def key_of(assessment: Assessment) -> list:
     return [score, tier, round(probability, 2), list(strategy) if strategy else None, model]
 
 
-async def rescore(state: ScoringState, customer_id: str, features: Features, cause: Event,
-                  model_version: str) -> Assessment | None:
+async def rescore(
+    state: ScoringState, customer_id: str, features: Features, cause: Event, model_version: str
+) -> Assessment | None:
     """The new assessment, or None when nothing worth announcing changed."""
-    assessment = assess(features, await state.counts(), await state.strategies(), cause.occurred_at, model_version)
+    assessment = assess(
+        features, await state.counts(), await state.strategies(), cause.occurred_at, model_version
+    )
     key = key_of(assessment)
     if key == await state.last(customer_id):
         return None
@@ -43,7 +50,9 @@ async def rescore(state: ScoringState, customer_id: str, features: Features, cau
     return assessment
 
 
-async def react(state: ScoringState, event: Event, model_version: str) -> list[tuple[str, Assessment]]:
+async def react(
+    state: ScoringState, event: Event, model_version: str
+) -> list[tuple[str, Assessment]]:
     """Updates the customer's features (and the win counts for a deal) and re-scores whoever the
     event concerns: the customer, and after a deal the customers of the same industry."""
     before = await state.features(event.customer_id)
@@ -57,8 +66,14 @@ async def react(state: ScoringState, event: Event, model_version: str) -> list[t
         return []
     if after != before:
         await state.save_features(event.customer_id, after)
-    rescored = [(event.customer_id, await rescore(state, event.customer_id, after, event, model_version))]
+    rescored = [
+        (event.customer_id, await rescore(state, event.customer_id, after, event, model_version))
+    ]
     if is_new_deal and after.industry:
-        for other_id, other in await state.similar(event.customer_id, after.industry, SIMILAR_LIMIT):
+        for other_id, other in await state.similar(
+            event.customer_id, after.industry, SIMILAR_LIMIT
+        ):
             rescored.append((other_id, await rescore(state, other_id, other, event, model_version)))
-    return [(customer_id, assessment) for customer_id, assessment in rescored if assessment is not None]
+    return [
+        (customer_id, assessment) for customer_id, assessment in rescored if assessment is not None
+    ]

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
-
 from crm_runtime.auth import Managers, Readers, Role, forbidden_unless
 from crm_runtime.http import StoreDep, errors
+from fastapi import APIRouter, HTTPException, status
+
 from crm_scoring import adapters
 from crm_scoring.domain.strategy import StrategyDefinition
 
@@ -18,20 +18,29 @@ def _strategy(document: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/strategies", tags=["strategies"], responses=errors())
 async def list_strategies(store: StoreDep, caller: Managers) -> list[dict[str, Any]]:
-    return [_strategy(doc) for doc in await store.db[adapters.STRATEGIES].find({}).sort("_id").to_list()]
+    return [
+        _strategy(doc) for doc in await store.db[adapters.STRATEGIES].find({}).sort("_id").to_list()
+    ]
 
 
 @router.put("/strategies/{strategy_id}", tags=["strategies"], responses=errors(422))
-async def save_strategy(strategy_id: str, definition: StrategyDefinition, store: StoreDep,
-                        caller: Managers) -> dict[str, Any]:
+async def save_strategy(
+    strategy_id: str, definition: StrategyDefinition, store: StoreDep, caller: Managers
+) -> dict[str, Any]:
     """Creates or changes a strategy: each save is a new version, used from the next scoring on."""
     return _strategy(await adapters.save_strategy(store, strategy_id, definition, caller.user_id))
 
 
 @router.get("/strategies/{strategy_id}/versions", tags=["strategies"], responses=errors(404))
-async def strategy_versions(strategy_id: str, store: StoreDep, caller: Managers) -> list[dict[str, Any]]:
-    found = await store.db[adapters.STRATEGY_VERSIONS].find({"strategy_id": strategy_id}, {"_id": 0}).sort(
-        "version", -1).to_list()
+async def strategy_versions(
+    strategy_id: str, store: StoreDep, caller: Managers
+) -> list[dict[str, Any]]:
+    found = (
+        await store.db[adapters.STRATEGY_VERSIONS]
+        .find({"strategy_id": strategy_id}, {"_id": 0})
+        .sort("version", -1)
+        .to_list()
+    )
     if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no strategy {strategy_id}")
     return found

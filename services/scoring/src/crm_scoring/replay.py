@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
-
 from crm_contracts import DealClosed, Event, parse_event
 from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
+
 from crm_scoring.domain.features import Features
 from crm_scoring.domain.strategy import Strategy
 from crm_scoring.domain.win_probability import WinCounts, learn
@@ -50,10 +50,15 @@ class InMemoryState:
     async def save_last(self, customer_id: str, key: list) -> None:
         self.results[customer_id] = key
 
-    async def similar(self, customer_id: str, industry: str, limit: int) -> list[tuple[str, Features]]:
+    async def similar(
+        self, customer_id: str, industry: str, limit: int
+    ) -> list[tuple[str, Features]]:
         wanted = industry.strip().lower()
-        return [(cid, f) for cid, f in sorted(self.known.items())
-                if cid != customer_id and f.industry and f.industry.strip().lower() == wanted][:limit]
+        return [
+            (cid, f)
+            for cid, f in sorted(self.known.items())
+            if cid != customer_id and f.industry and f.industry.strip().lower() == wanted
+        ][:limit]
 
 
 @dataclass
@@ -61,16 +66,25 @@ class Backtest:
     model_version: str
     state: InMemoryState = field(default_factory=InMemoryState)
     emitted: list[tuple[str, list]] = field(default_factory=list)
-    predictions: list[tuple[float, str, bool]] = field(default_factory=list)  # probability, tier, won
+    predictions: list[tuple[float, str, bool]] = field(
+        default_factory=list
+    )  # probability, tier, won
 
     async def feed(self, event: Event) -> None:
         if isinstance(event, DealClosed):
             # What the model said of this customer just before the deal closed.
-            before = await rescore(InMemoryState(dict(self.state.known), {}, self.state.win_counts,
-                                                 self.state.catalogue),
-                                   event.customer_id, await self.state.features(event.customer_id), event,
-                                   self.model_version)
-            self.predictions.append((before.win.probability, before.value.tier, event.payload.outcome == "won"))
+            before = await rescore(
+                InMemoryState(
+                    dict(self.state.known), {}, self.state.win_counts, self.state.catalogue
+                ),
+                event.customer_id,
+                await self.state.features(event.customer_id),
+                event,
+                self.model_version,
+            )
+            self.predictions.append(
+                (before.win.probability, before.value.tier, event.payload.outcome == "won")
+            )
         for customer_id, assessment in await react(self.state, event, self.model_version):
             self.emitted.append((customer_id, key_of(assessment)))
 
@@ -86,18 +100,27 @@ class Backtest:
 
     def win_rates(self) -> tuple[float | None, float | None]:
         """Share of deals won among customers in tier A before the deal, and among the rest."""
+
         def rate(rows):
             return sum(1 for *_, won in rows if won) / len(rows) if rows else None
+
         tier_a = [row for row in self.predictions if row[1] == "A"]
         rest = [row for row in self.predictions if row[1] != "A"]
         return rate(tier_a), rate(rest)
 
 
-async def read_history(bootstrap: str, topics: tuple[str, ...] = (CUSTOMER_EVENTS, FOLLOWUP_EVENTS)) -> list[Event]:
+async def read_history(
+    bootstrap: str, topics: tuple[str, ...] = (CUSTOMER_EVENTS, FOLLOWUP_EVENTS)
+) -> list[Event]:
     """Every valid event of the topics, from their beginning to their end now, in one deterministic
     order: by occurred_at, then event_id (partitions and topics are not ordered with each other)."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         partitions = consumer.assignment()
@@ -137,18 +160,27 @@ def report(tests: list[Backtest], events: int) -> str:
     def show(value):
         return "n/a" if value is None else f"{value:.3f}"
 
-    lines = [f"{events} events replayed", f"{'model':<12}{'scored':>8}{'deals':>7}{'AUC':>8}{'A win rate':>12}{'rest':>8}"]
+    lines = [
+        f"{events} events replayed",
+        f"{'model':<12}{'scored':>8}{'deals':>7}{'AUC':>8}{'A win rate':>12}{'rest':>8}",
+    ]
     for test in tests:
         tier_a, rest = test.win_rates()
-        lines.append(f"{test.model_version:<12}{len(test.emitted):>8}{len(test.predictions):>7}"
-                     f"{show(test.auc()):>8}{show(tier_a):>12}{show(rest):>8}")
+        lines.append(
+            f"{test.model_version:<12}{len(test.emitted):>8}{len(test.predictions):>7}"
+            f"{show(test.auc()):>8}{show(tier_a):>12}{show(rest):>8}"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=["value-v1"])
-    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
     args = parser.parse_args()
     history = asyncio.run(read_history(args.bootstrap))
     print(report(asyncio.run(run(args.models, history)), len(history)))

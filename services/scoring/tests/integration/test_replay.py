@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, DealClosed, DealClosedPayload
 from crm_scoring.replay import read_history, report, run
 
@@ -19,13 +18,23 @@ async def test_the_history_is_read_to_its_end_in_time_order_and_backtested_per_m
     events = []
     for n in range(40):
         industry = "cold chain" if n % 2 else "mining"
-        created = CustomerCreated(producer="erp", customer_id=f"r-{n}", occurred_at=start + timedelta(days=n),
-                                  payload=CustomerCreatedPayload(name=f"R {n}", industry=industry))
+        created = CustomerCreated(
+            producer="erp",
+            customer_id=f"r-{n}",
+            occurred_at=start + timedelta(days=n),
+            payload=CustomerCreatedPayload(name=f"R {n}", industry=industry),
+        )
         won = n % 2 == 1
-        deal = DealClosed(producer="erp", customer_id=f"r-{n}", occurred_at=start + timedelta(days=n, hours=1),
-                          payload=DealClosedPayload(deal_id=f"d-{n}", outcome="won" if won else "lost",
-                                                    **({"amount": "1", "currency": "CNY"} if won
-                                                       else {"lost_reason": "price"})))
+        deal = DealClosed(
+            producer="erp",
+            customer_id=f"r-{n}",
+            occurred_at=start + timedelta(days=n, hours=1),
+            payload=DealClosedPayload(
+                deal_id=f"d-{n}",
+                outcome="won" if won else "lost",
+                **({"amount": "1", "currency": "CNY"} if won else {"lost_reason": "price"}),
+            ),
+        )
         events += [created, deal]
     for event in reversed(events):  # published out of order, across two topics
         await kafka.publish(topics[events.index(event) % 2], event.to_bytes(), key=event.key())

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from crm_contracts import (
     CustomerCreated,
     CustomerCreatedPayload,
@@ -28,20 +27,35 @@ NOW = datetime.now(UTC)
 
 def created(customer_id: str, industry: str, **fields) -> CustomerCreated:
     facts = {"size": "large", "region": "east", "monthly_freight_volume_tons": 500, **fields}
-    return CustomerCreated(producer="customer", customer_id=customer_id, payload=CustomerCreatedPayload(
-        name=f"{customer_id} Ltd", industry=industry, **facts))
+    return CustomerCreated(
+        producer="customer",
+        customer_id=customer_id,
+        payload=CustomerCreatedPayload(name=f"{customer_id} Ltd", industry=industry, **facts),
+    )
 
 
 def visit(customer_id: str) -> VisitLogged:
-    return VisitLogged(producer="followup", customer_id=customer_id, payload=VisitLoggedPayload(
-        followup_id=str(uuid.uuid4()), salesperson_id="sp-1", channel="visit", subject="visit",
-        started_at=NOW - timedelta(days=1), ended_at=NOW - timedelta(days=1, minutes=-30)))
+    return VisitLogged(
+        producer="followup",
+        customer_id=customer_id,
+        payload=VisitLoggedPayload(
+            followup_id=str(uuid.uuid4()),
+            salesperson_id="sp-1",
+            channel="visit",
+            subject="visit",
+            started_at=NOW - timedelta(days=1),
+            ended_at=NOW - timedelta(days=1, minutes=-30),
+        ),
+    )
 
 
 def deal(customer_id: str, outcome: str = "won") -> DealClosed:
     facts = {"amount": "10", "currency": "CNY"} if outcome == "won" else {"lost_reason": "price"}
-    return DealClosed(producer="followup", customer_id=customer_id,
-                      payload=DealClosedPayload(deal_id=str(uuid.uuid4()), outcome=outcome, **facts))
+    return DealClosed(
+        producer="followup",
+        customer_id=customer_id,
+        payload=DealClosedPayload(deal_id=str(uuid.uuid4()), outcome=outcome, **facts),
+    )
 
 
 async def publish(kafka, *events) -> None:
@@ -50,8 +64,12 @@ async def publish(kafka, *events) -> None:
 
 
 async def scores_of(kafka, customer_id: str, expect: int, settle_s: float = 1.0) -> list:
-    records = await kafka.read(topic_of("CustomerScored"), kafka.where(customer_id=customer_id), expect=expect,
-                               settle_s=settle_s)
+    records = await kafka.read(
+        topic_of("CustomerScored"),
+        kafka.where(customer_id=customer_id),
+        expect=expect,
+        settle_s=settle_s,
+    )
     return [parse_event(record.value) for record in records]
 
 
@@ -63,21 +81,41 @@ async def service(settings_for, running):
 async def test_a_score_moves_with_its_reasons_after_financials_and_after_follow_ups(service, kafka):
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
     first = created(customer_id, "retail")
-    financials = FinancialsRecorded(producer="customer", customer_id=customer_id, payload=FinancialsRecordedPayload(
-        statements=[{"year": 2025, "revenue": "1000"}],
-        ratios=[{"year": 2025, "current_ratio": 1.6, "debt_to_asset_ratio": 0.3, "sales_profit_margin": 0.09,
-                 "receivables_turnover": 9, "operating_cash_flow": "100"}]))
+    financials = FinancialsRecorded(
+        producer="customer",
+        customer_id=customer_id,
+        payload=FinancialsRecordedPayload(
+            statements=[{"year": 2025, "revenue": "1000"}],
+            ratios=[
+                {
+                    "year": 2025,
+                    "current_ratio": 1.6,
+                    "debt_to_asset_ratio": 0.3,
+                    "sales_profit_margin": 0.09,
+                    "receivables_turnover": 9,
+                    "operating_cash_flow": "100",
+                }
+            ],
+        ),
+    )
     followup = visit(customer_id)
     await publish(kafka, first, financials)
-    await scores_of(kafka, customer_id, expect=2, settle_s=0)  # the two topics are not ordered together
+    await scores_of(
+        kafka, customer_id, expect=2, settle_s=0
+    )  # the two topics are not ordered together
     await publish(kafka, followup)
     scored = await scores_of(kafka, customer_id, expect=3)
     by_cause = {event.causation_id: event.payload for event in scored}
     after_create, after_financials = by_cause[first.event_id], by_cause[financials.event_id]
     assert after_financials.score > after_create.score
-    assert any(c.factor == "financial.current_ratio" and c.points > 0 for c in after_financials.contributions)
+    assert any(
+        c.factor == "financial.current_ratio" and c.points > 0
+        for c in after_financials.contributions
+    )
     final = by_cause[followup.event_id]
-    assert final.score > after_financials.score and "1 follow-up(s) by visit" in " ".join(final.reasons)
+    assert final.score > after_financials.score and "1 follow-up(s) by visit" in " ".join(
+        final.reasons
+    )
     for payload in by_cause.values():
         assert sum(c.points for c in payload.contributions) == payload.score
         assert payload.rule_version == "value-v1"
@@ -85,8 +123,13 @@ async def test_a_score_moves_with_its_reasons_after_financials_and_after_follow_
 
 async def test_nothing_is_emitted_when_nothing_that_counts_changed(service, kafka):
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
-    address_only = CustomerUpdated(producer="customer", customer_id=customer_id, payload=CustomerUpdatedPayload(
-        version=2, changed=["address"], fields={"address": "1 Bund Road"}))
+    address_only = CustomerUpdated(
+        producer="customer",
+        customer_id=customer_id,
+        payload=CustomerUpdatedPayload(
+            version=2, changed=["address"], fields={"address": "1 Bund Road"}
+        ),
+    )
     the_first = created(customer_id, "retail")
     await publish(kafka, the_first, address_only, the_first)
     scored = await scores_of(kafka, customer_id, expect=1, settle_s=3)
@@ -105,7 +148,6 @@ async def test_deals_of_similar_customers_move_the_win_probability(service, kafk
     for other in similar:  # a deal teaches the model only about a customer it knows
         await scores_of(kafka, other, expect=1, settle_s=0)
     await publish(kafka, *(deal(other) for other in similar))
-
 
     def learnt_from_the_industry(record) -> bool:
         if record.key != watched.encode():
@@ -137,13 +179,17 @@ async def test_a_restart_in_the_middle_of_a_stream_neither_loses_nor_repeats_an_
 
     async def applied() -> int:
         return await first.store.db["processed_events"].count_documents({"_id": {"$in": ours}})
+
     await eventually(applied)
     await first.stop()  # mid-stream: some of the first 21 applied, the rest not yet, or all
     await publish(kafka, *visits[20:])
     second = await running(bootstrap(settings))
 
     async def all_applied():
-        return await second.store.db["processed_events"].count_documents({"_id": {"$in": ours}}) == 41
+        return (
+            await second.store.db["processed_events"].count_documents({"_id": {"$in": ours}}) == 41
+        )
+
     await eventually(all_applied)
     stored = await second.store.db["customer_features"].find_one({"_id": customer_id})
     assert len(stored["features"]["followups"]) == 40
@@ -157,19 +203,47 @@ async def test_a_restart_in_the_middle_of_a_stream_neither_loses_nor_repeats_an_
 async def test_managers_edit_strategies_and_the_matching_one_is_recommended(service, http, kafka):
     industry = f"industry-{uuid.uuid4().hex[:6]}"
     async with http(service) as manager:
-        saved = await manager.put(f"/strategies/{industry}-care", json={
-            "name": "Large accounts care", "segment": {"industries": [industry]}, "contact_every_days": 14,
-            "channel": "visit", "offer": "dedicated lane pricing", "owner_seniority": 3})
-        again = await manager.put(f"/strategies/{industry}-care", json={
-            "name": "Large accounts care", "segment": {"industries": [industry]}, "contact_every_days": 7,
-            "channel": "visit", "offer": "dedicated lane pricing", "owner_seniority": 3})
+        saved = await manager.put(
+            f"/strategies/{industry}-care",
+            json={
+                "name": "Large accounts care",
+                "segment": {"industries": [industry]},
+                "contact_every_days": 14,
+                "channel": "visit",
+                "offer": "dedicated lane pricing",
+                "owner_seniority": 3,
+            },
+        )
+        again = await manager.put(
+            f"/strategies/{industry}-care",
+            json={
+                "name": "Large accounts care",
+                "segment": {"industries": [industry]},
+                "contact_every_days": 7,
+                "channel": "visit",
+                "offer": "dedicated lane pricing",
+                "owner_seniority": 3,
+            },
+        )
         versions = (await manager.get(f"/strategies/{industry}-care/versions")).json()
-        bad = await manager.put("/strategies/x", json={"name": "x", "contact_every_days": 0, "channel": "fax",
-                                                       "offer": "x", "owner_seniority": 9})
+        bad = await manager.put(
+            "/strategies/x",
+            json={
+                "name": "x",
+                "contact_every_days": 0,
+                "channel": "fax",
+                "offer": "x",
+                "owner_seniority": 9,
+            },
+        )
     async with http(service, role="salesperson", salesperson_id="sp-1") as salesperson:
         refused = await salesperson.put("/strategies/y", json={})
     assert (saved.json()["version"], again.json()["version"]) == (1, 2)
-    assert [v["version"] for v in versions] == [2, 1] and bad.status_code == 422 and refused.status_code == 403
+    assert (
+        [v["version"] for v in versions] == [2, 1]
+        and bad.status_code == 422
+        and refused.status_code == 403
+    )
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
     await publish(kafka, created(customer_id, industry))
     (scored,) = await scores_of(kafka, customer_id, expect=1, settle_s=0)

@@ -1,11 +1,10 @@
-"""What scoring knows of one customer, built from events: every event's effect, idempotence, tolerance
-of order, the segment and the freight bands. Pure: no I/O."""
+"""What scoring knows of one customer, built from events: every event's effect, idempotence,
+tolerance of order, the segment and the freight bands. Pure: no I/O."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from crm_contracts import (
     CompetitorRecorded,
     CustomerCreated,
@@ -50,52 +49,107 @@ def created(at=T0, **fields) -> CustomerCreated:
 
 
 def updated(changed: list[str], at=T0, **fields) -> CustomerUpdated:
-    return CustomerUpdated(producer="customer", customer_id=CID, occurred_at=at,
-                           payload={"version": 2, "changed": changed, "fields": fields})
+    return CustomerUpdated(
+        producer="customer",
+        customer_id=CID,
+        occurred_at=at,
+        payload={"version": 2, "changed": changed, "fields": fields},
+    )
 
 
 def financials(*ratios: dict, at=T0) -> FinancialsRecorded:
-    return FinancialsRecorded(producer="customer", customer_id=CID, occurred_at=at, payload={
-        "statements": [{"year": 2024, "revenue": "1000000.00"}], "ratios": list(ratios)})
+    return FinancialsRecorded(
+        producer="customer",
+        customer_id=CID,
+        occurred_at=at,
+        payload={"statements": [{"year": 2024, "revenue": "1000000.00"}], "ratios": list(ratios)},
+    )
 
 
 def visit(followup_id="fu-1", channel="visit", started=T0, at=None) -> VisitLogged:
-    return VisitLogged(producer="followup", customer_id=CID, occurred_at=at or started, payload={
-        "followup_id": followup_id, "salesperson_id": "sp-0042", "channel": channel, "subject": "Warehouse tour",
-        "started_at": started, "ended_at": started + timedelta(hours=1)})
+    return VisitLogged(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=at or started,
+        payload={
+            "followup_id": followup_id,
+            "salesperson_id": "sp-0042",
+            "channel": channel,
+            "subject": "Warehouse tour",
+            "started_at": started,
+            "ended_at": started + timedelta(hours=1),
+        },
+    )
 
 
 def revoked(followup_id="fu-1", at=T0) -> FollowupRevoked:
-    return FollowupRevoked(producer="followup", customer_id=CID, occurred_at=at,
-                           payload={"followup_id": followup_id, "reason": "entered twice"})
+    return FollowupRevoked(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=at,
+        payload={"followup_id": followup_id, "reason": "entered twice"},
+    )
 
 
 def opened(stage="qualified", probability=0.1, at=T0, opportunity_id="op-1") -> OpportunityOpened:
-    return OpportunityOpened(producer="followup", customer_id=CID, occurred_at=at, payload={
-        "opportunity_id": opportunity_id, "stage": stage, "win_probability": probability})
+    return OpportunityOpened(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=at,
+        payload={"opportunity_id": opportunity_id, "stage": stage, "win_probability": probability},
+    )
 
 
-def stage_changed(to_stage: str, probability: float, at: datetime, from_stage="qualified") -> StageChanged:
-    return StageChanged(producer="followup", customer_id=CID, occurred_at=at, payload={
-        "opportunity_id": "op-1", "from_stage": from_stage, "to_stage": to_stage, "win_probability": probability,
-        "seconds_in_previous_stage": 3600.0})
+def stage_changed(
+    to_stage: str, probability: float, at: datetime, from_stage="qualified"
+) -> StageChanged:
+    return StageChanged(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=at,
+        payload={
+            "opportunity_id": "op-1",
+            "from_stage": from_stage,
+            "to_stage": to_stage,
+            "win_probability": probability,
+            "seconds_in_previous_stage": 3600.0,
+        },
+    )
 
 
 def proposal(kind=ProposalCreated, proposal_id="pr-1", revision=1, at=T0):
-    return kind(producer="followup", customer_id=CID, occurred_at=at, payload={
-        "proposal_id": proposal_id, "revision": revision, "needs": ["weekly Shanghai-Chengdu lane"],
-        "solution": "Two reefer trucks a week"})
+    return kind(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=at,
+        payload={
+            "proposal_id": proposal_id,
+            "revision": revision,
+            "needs": ["weekly Shanghai-Chengdu lane"],
+            "solution": "Two reefer trucks a week",
+        },
+    )
 
 
 def decision(kind, proposal_id="pr-1", at=T0):
-    return kind(producer="followup", customer_id=CID, occurred_at=at,
-                payload={"proposal_id": proposal_id, "revision": 1})
+    return kind(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=at,
+        payload={"proposal_id": proposal_id, "revision": 1},
+    )
 
 
 def deal(outcome="won", deal_id="deal-1", at=T0) -> DealClosed:
-    facts = {"amount": "350000.00", "currency": "CNY"} if outcome == "won" else {"lost_reason": "price"}
-    return DealClosed(producer="followup", customer_id=CID, occurred_at=at,
-                      payload={"deal_id": deal_id, "outcome": outcome, **facts})
+    facts = (
+        {"amount": "350000.00", "currency": "CNY"} if outcome == "won" else {"lost_reason": "price"}
+    )
+    return DealClosed(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=at,
+        payload={"deal_id": deal_id, "outcome": outcome, **facts},
+    )
 
 
 # --- a customer we know nothing about -----------------------------------------------------------
@@ -129,32 +183,66 @@ def test_customer_created_sets_the_profile_from_the_full_sample():
 def test_a_minimal_customer_created_is_of_nature_other_and_nothing_else():
     features = apply(Features(), sample("CustomerCreated", "minimal"))
     assert features.nature == "other"
-    assert features.industry is features.region is features.size is features.monthly_freight_volume_tons is None
+    assert (
+        features.industry
+        is features.region
+        is features.size
+        is features.monthly_freight_volume_tons
+        is None
+    )
     assert features.segment() == {"nature": "other"}
 
 
 def test_customer_created_keeps_the_credit_report_as_plain_json():
-    features = apply(Features(), created(credit={"defaults": 1, "lawsuits": 2, "current_liabilities": "5200000.00"}))
-    assert features.credit == {"defaults": 1, "lawsuits": 2, "current_liabilities": "5200000.00",
-                               "contingent_liabilities": None, "guarantees": None}
+    features = apply(
+        Features(),
+        created(credit={"defaults": 1, "lawsuits": 2, "current_liabilities": "5200000.00"}),
+    )
+    assert features.credit == {
+        "defaults": 1,
+        "lawsuits": 2,
+        "current_liabilities": "5200000.00",
+        "contingent_liabilities": None,
+        "guarantees": None,
+    }
 
 
 def test_customer_created_touches_only_the_profile_and_credit():
-    before = Features(stage="proposal", stage_probability=0.5, stage_at=T0, deals={"d": "won"},
-                      proposals={"p": "open"}, ratios={"year": 2024, "current_ratio": 1.2})
+    before = Features(
+        stage="proposal",
+        stage_probability=0.5,
+        stage_at=T0,
+        deals={"d": "won"},
+        proposals={"p": "open"},
+        ratios={"year": 2024, "current_ratio": 1.2},
+    )
     after = apply(before, created(industry="retail"))
     assert after.industry == "retail"
     assert (after.stage, after.deals, after.proposals, after.ratios) == (
-        "proposal", {"d": "won"}, {"p": "open"}, {"year": 2024, "current_ratio": 1.2})
+        "proposal",
+        {"d": "won"},
+        {"p": "open"},
+        {"year": 2024, "current_ratio": 1.2},
+    )
 
 
 # --- CustomerUpdated ----------------------------------------------------------------------------
 
 
 def test_customer_updated_changes_only_the_profile_fields_it_names():
-    before = apply(Features(), created(industry="retail", region="east", size="small", nature="other",
-                                       monthly_freight_volume_tons=80.0))
-    after = apply(before, updated(["region", "size"], region="west", size="large", industry="mining"))
+    before = apply(
+        Features(),
+        created(
+            industry="retail",
+            region="east",
+            size="small",
+            nature="other",
+            monthly_freight_volume_tons=80.0,
+        ),
+    )
+    after = apply(
+        before, updated(["region", "size"], region="west", size="large", industry="mining")
+    )
     assert (after.region, after.size) == ("west", "large")
     assert after.industry == "retail"  # sent, but not named in `changed`
     assert after.monthly_freight_volume_tons == 80.0
@@ -197,14 +285,22 @@ def test_a_customer_update_of_fields_scoring_ignores_returns_the_same_features()
 
 def test_financials_recorded_keeps_the_latest_years_ratios():
     features = apply(Features(), sample("FinancialsRecorded", "three-years"))
-    assert features.ratios == {"year": 2024, "current_ratio": 1.5, "debt_to_asset_ratio": 0.6,
-                               "sales_profit_margin": 0.045, "receivables_turnover": 7.5,
-                               "operating_cash_flow": "-2500000.00"}
+    assert features.ratios == {
+        "year": 2024,
+        "current_ratio": 1.5,
+        "debt_to_asset_ratio": 0.6,
+        "sales_profit_margin": 0.045,
+        "receivables_turnover": 7.5,
+        "operating_cash_flow": "-2500000.00",
+    }
 
 
 def test_financials_recorded_picks_the_latest_year_whatever_the_order_of_the_list():
-    event = financials({"year": 2024, "current_ratio": 2.0}, {"year": 2022, "current_ratio": 0.5},
-                       {"year": 2023, "current_ratio": 1.0})
+    event = financials(
+        {"year": 2024, "current_ratio": 2.0},
+        {"year": 2022, "current_ratio": 0.5},
+        {"year": 2023, "current_ratio": 1.0},
+    )
     assert apply(Features(), event).ratios["year"] == 2024
     assert apply(Features(), event).ratios["current_ratio"] == 2.0
 
@@ -225,8 +321,9 @@ def test_financials_recorded_without_ratios_on_a_customer_without_ratios_changes
 def test_visit_logged_records_the_follow_up_by_id_with_channel_and_start():
     event = sample("VisitLogged", "site-visit")
     features = apply(Features(), event)
-    assert features.followups == {"fu-0001": {"channel": "visit", "at": "2026-11-23T09:00:00+08:00",
-                                              "revoked": False}}
+    assert features.followups == {
+        "fu-0001": {"channel": "visit", "at": "2026-11-23T09:00:00+08:00", "revoked": False}
+    }
     assert features.active_followups() == [features.followups["fu-0001"]]
 
 
@@ -246,7 +343,11 @@ def test_follow_up_revoked_marks_the_follow_up_revoked_and_no_longer_active():
 
 def test_follow_up_revoked_before_its_visit_logged_still_ends_revoked():
     features = replay(revoked("fu-1"), visit("fu-1", "meeting"))
-    assert features.followups["fu-1"] == {"channel": "meeting", "at": T0.isoformat(), "revoked": True}
+    assert features.followups["fu-1"] == {
+        "channel": "meeting",
+        "at": T0.isoformat(),
+        "revoked": True,
+    }
     assert features.active_followups() == []
 
 
@@ -266,7 +367,11 @@ def test_revoked_then_logged_ends_like_logged_then_revoked():
 def test_opportunity_opened_sets_stage_probability_and_time():
     event = sample("OpportunityOpened", "new")
     features = apply(Features(), event)
-    assert (features.stage, features.stage_probability, features.stage_at) == ("qualified", 0.1, event.occurred_at)
+    assert (features.stage, features.stage_probability, features.stage_at) == (
+        "qualified",
+        0.1,
+        event.occurred_at,
+    )
 
 
 def test_stage_changed_moves_to_the_new_stage():
@@ -297,7 +402,9 @@ def test_an_opportunity_opened_older_than_the_current_stage_is_ignored():
 def test_stage_times_in_other_time_zones_compare_as_instants():
     shanghai = timezone(timedelta(hours=8))
     newer = stage_changed("negotiation", 0.75, datetime(2026, 11, 21, 9, 0, tzinfo=UTC))
-    older = stage_changed("proposal", 0.5, datetime(2026, 11, 21, 16, 0, tzinfo=shanghai))  # 08:00 UTC
+    older = stage_changed(
+        "proposal", 0.5, datetime(2026, 11, 21, 16, 0, tzinfo=shanghai)
+    )  # 08:00 UTC
     assert replay(newer, older).stage == "negotiation"
     assert replay(older, newer).stage == "negotiation"
 
@@ -312,12 +419,19 @@ def test_a_stage_change_at_the_same_instant_is_applied():
 
 def test_proposal_created_and_revised_leave_it_open():
     assert apply(Features(), sample("ProposalCreated", "first")).proposals == {"pr-0001": "open"}
-    assert replay(sample("ProposalCreated", "first"), sample("ProposalRevised", "cheaper")).proposals == {
-        "pr-0001": "open"}
+    assert replay(
+        sample("ProposalCreated", "first"), sample("ProposalRevised", "cheaper")
+    ).proposals == {"pr-0001": "open"}
 
 
-@pytest.mark.parametrize(("kind", "status"), [
-    (ProposalAccepted, "accepted"), (ProposalRejected, "rejected"), (ProposalWithdrawn, "withdrawn")])
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        (ProposalAccepted, "accepted"),
+        (ProposalRejected, "rejected"),
+        (ProposalWithdrawn, "withdrawn"),
+    ],
+)
 def test_each_decision_gives_its_final_status(kind, status):
     assert replay(proposal(), decision(kind)).proposals == {"pr-1": status}
 
@@ -334,7 +448,11 @@ def test_a_decision_before_its_proposal_created_stays_final():
 
 
 def test_proposals_are_kept_by_id():
-    features = replay(proposal(proposal_id="pr-1"), proposal(proposal_id="pr-2"), decision(ProposalRejected, "pr-1"))
+    features = replay(
+        proposal(proposal_id="pr-1"),
+        proposal(proposal_id="pr-2"),
+        decision(ProposalRejected, "pr-1"),
+    )
     assert features.proposals == {"pr-1": "rejected", "pr-2": "open"}
 
 
@@ -360,16 +478,28 @@ def test_deal_closed_leaves_the_profile_alone():
 def test_an_event_scoring_does_not_use_returns_the_same_features():
     before = apply(Features(), created(industry="retail"))
     assert apply(before, sample("CompetitorRecorded", "incumbent")) is before
-    event = CompetitorRecorded(producer="customer", customer_id=CID, payload={"competitor_id": "c1", "name": "SF"})
+    event = CompetitorRecorded(
+        producer="customer", customer_id=CID, payload={"competitor_id": "c1", "name": "SF"}
+    )
     assert apply(before, event) is before
 
 
 # --- idempotence --------------------------------------------------------------------------------
 
 EVERY_KIND = [
-    pytest.param(lambda: created(industry="Retail", region="east", monthly_freight_volume_tons=300.0,
-                                 credit={"defaults": 0}), id="CustomerCreated"),
-    pytest.param(lambda: updated(["region", "credit"], region="west", credit={"lawsuits": 1}), id="CustomerUpdated"),
+    pytest.param(
+        lambda: created(
+            industry="Retail",
+            region="east",
+            monthly_freight_volume_tons=300.0,
+            credit={"defaults": 0},
+        ),
+        id="CustomerCreated",
+    ),
+    pytest.param(
+        lambda: updated(["region", "credit"], region="west", credit={"lawsuits": 1}),
+        id="CustomerUpdated",
+    ),
     pytest.param(lambda: financials({"year": 2024, "current_ratio": 1.2}), id="FinancialsRecorded"),
     pytest.param(lambda: visit("fu-1"), id="VisitLogged"),
     pytest.param(lambda: revoked("fu-1"), id="FollowupRevoked"),
@@ -394,45 +524,79 @@ def test_applying_the_same_event_twice_changes_nothing(make):
 
 @pytest.mark.parametrize("make", EVERY_KIND)
 def test_applying_the_same_event_twice_on_a_rich_customer_changes_nothing(make):
-    rich = replay(created(industry="mining", size="medium", monthly_freight_volume_tons=40.0),
-                  visit("fu-0", "call"), proposal(proposal_id="pr-0"), deal("won", "deal-0"),
-                  stage_changed("negotiation", 0.75, T0 - timedelta(days=1)))
+    rich = replay(
+        created(industry="mining", size="medium", monthly_freight_volume_tons=40.0),
+        visit("fu-0", "call"),
+        proposal(proposal_id="pr-0"),
+        deal("won", "deal-0"),
+        stage_changed("negotiation", 0.75, T0 - timedelta(days=1)),
+    )
     event = make()
     once = apply(rich, event)
     assert apply(once, event) == once
 
 
 def test_a_whole_history_applied_twice_equals_it_applied_once():
-    history = [created(industry="retail", size="small"), visit("fu-1"), visit("fu-2", "call"), revoked("fu-2"),
-               opened(at=T0), stage_changed("proposal", 0.5, T0 + timedelta(days=1)), proposal(),
-               decision(ProposalAccepted), deal("won"), financials({"year": 2024, "current_ratio": 1.4})]
+    history = [
+        created(industry="retail", size="small"),
+        visit("fu-1"),
+        visit("fu-2", "call"),
+        revoked("fu-2"),
+        opened(at=T0),
+        stage_changed("proposal", 0.5, T0 + timedelta(days=1)),
+        proposal(),
+        decision(ProposalAccepted),
+        deal("won"),
+        financials({"year": 2024, "current_ratio": 1.4}),
+    ]
     once = replay(*history)
     assert replay(*history, start=once) == once
     assert replay(*[event for event in history for _ in range(2)]) == once
 
 
 def test_follow_ups_proposals_and_deals_end_the_same_in_any_order():
-    events = [visit("fu-1"), visit("fu-2", "call", T0 + timedelta(days=2)), revoked("fu-1"),
-              proposal(proposal_id="pr-1"), decision(ProposalWithdrawn, "pr-1"), proposal(proposal_id="pr-2"),
-              deal("won", "d-1"), deal("lost", "d-2"), opened(at=T0),
-              stage_changed("proposal", 0.5, T0 + timedelta(days=3))]
+    events = [
+        visit("fu-1"),
+        visit("fu-2", "call", T0 + timedelta(days=2)),
+        revoked("fu-1"),
+        proposal(proposal_id="pr-1"),
+        decision(ProposalWithdrawn, "pr-1"),
+        proposal(proposal_id="pr-2"),
+        deal("won", "d-1"),
+        deal("lost", "d-2"),
+        opened(at=T0),
+        stage_changed("proposal", 0.5, T0 + timedelta(days=3)),
+    ]
     forward = replay(*events)
     backward = replay(*reversed(events))
     assert forward.followups == backward.followups
     assert forward.proposals == backward.proposals == {"pr-1": "withdrawn", "pr-2": "open"}
     assert forward.deals == backward.deals == {"d-1": "won", "d-2": "lost"}
-    assert (forward.stage, forward.stage_at) == (backward.stage, backward.stage_at) == (
-        "proposal", T0 + timedelta(days=3))
+    assert (
+        (forward.stage, forward.stage_at)
+        == (backward.stage, backward.stage_at)
+        == ("proposal", T0 + timedelta(days=3))
+    )
 
 
 # --- segment ------------------------------------------------------------------------------------
 
 
 def test_the_segment_is_normalised_to_stripped_lowercase():
-    features = Features(industry="  Cold Chain ", region="EAST", nature="State_Owned", size=" Large",
-                        monthly_freight_volume_tons=250.0)
-    assert features.segment() == {"industry": "cold chain", "region": "east", "nature": "state_owned",
-                                  "size": "large", "freight_band": "200-500t"}
+    features = Features(
+        industry="  Cold Chain ",
+        region="EAST",
+        nature="State_Owned",
+        size=" Large",
+        monthly_freight_volume_tons=250.0,
+    )
+    assert features.segment() == {
+        "industry": "cold chain",
+        "region": "east",
+        "nature": "state_owned",
+        "size": "large",
+        "freight_band": "200-500t",
+    }
 
 
 def test_the_segment_leaves_missing_values_out():
@@ -447,17 +611,34 @@ def test_the_segment_has_the_freight_band_of_the_volume():
 
 def test_the_segment_of_the_full_sample_customer():
     assert apply(Features(), sample("CustomerCreated", "full")).segment() == {
-        "industry": "cold chain", "region": "east", "nature": "private_enterprise", "size": "large",
-        "freight_band": "1000t+"}
+        "industry": "cold chain",
+        "region": "east",
+        "nature": "private_enterprise",
+        "size": "large",
+        "freight_band": "1000t+",
+    }
 
 
 # --- freight_band -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tons", "band"), [
-    (None, None), (0, "under 50t"), (0.0, "under 50t"), (49.9, "under 50t"), (50, "50-200t"), (199.99, "50-200t"),
-    (200, "200-500t"), (499.9, "200-500t"), (500, "500-1000t"), (999.9, "500-1000t"), (1000, "1000t+"),
-    (1_000_000, "1000t+")])
+@pytest.mark.parametrize(
+    ("tons", "band"),
+    [
+        (None, None),
+        (0, "under 50t"),
+        (0.0, "under 50t"),
+        (49.9, "under 50t"),
+        (50, "50-200t"),
+        (199.99, "50-200t"),
+        (200, "200-500t"),
+        (499.9, "200-500t"),
+        (500, "500-1000t"),
+        (999.9, "500-1000t"),
+        (1000, "1000t+"),
+        (1_000_000, "1000t+"),
+    ],
+)
 def test_freight_band_edges(tons, band):
     assert freight_band(tons) == band
 

@@ -12,14 +12,24 @@ from crm_scoring.replay import InMemoryState
 
 
 def won(customer_id: str, deal_id: str) -> DealClosed:
-    return DealClosed(producer="erp", customer_id=customer_id,
-                      payload=DealClosedPayload(deal_id=deal_id, outcome="won", amount="1", currency="CNY"))
+    return DealClosed(
+        producer="erp",
+        customer_id=customer_id,
+        payload=DealClosedPayload(deal_id=deal_id, outcome="won", amount="1", currency="CNY"),
+    )
 
 
 async def test_a_deal_published_again_under_a_new_event_id_teaches_the_model_once():
     state = InMemoryState()
-    await react(state, CustomerCreated(producer="c", customer_id="x", payload=CustomerCreatedPayload(
-        name="X", industry="retail")), "value-v1")
+    await react(
+        state,
+        CustomerCreated(
+            producer="c",
+            customer_id="x",
+            payload=CustomerCreatedPayload(name="X", industry="retail"),
+        ),
+        "value-v1",
+    )
     await react(state, won("x", "d-1"), "value-v1")
     again = await react(state, won("x", "d-1"), "value-v1")
     assert again == [] and (state.win_counts.won, state.win_counts.lost) == (1, 0)
@@ -39,8 +49,11 @@ def test_smoothing_is_not_undone_by_rounding():
 def test_a_blank_value_counts_as_unknown():
     features = Features(industry="   ", region=" East ")
     assert features.segment() == {"region": "east"}
-    industry = next(c for c in score(features, datetime(2026, 1, 1, tzinfo=UTC)).contributions
-                    if c.factor == "fit.industry")
+    industry = next(
+        c
+        for c in score(features, datetime(2026, 1, 1, tzinfo=UTC)).contributions
+        if c.factor == "fit.industry"
+    )
     assert industry.points == 0 and industry.reason == "industry unknown"
 
 

@@ -4,8 +4,6 @@ what is re-scored, what is announced, determinism of a replay, and the backtest'
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import ValidationError
-
 from crm_contracts import (
     CustomerCreated,
     CustomerScoredPayload,
@@ -26,6 +24,7 @@ from crm_scoring.domain.value_model import score
 from crm_scoring.domain.win_probability import WinCounts, learn
 from crm_scoring.engine import key_of, react, rescore
 from crm_scoring.replay import Backtest, InMemoryState, run
+from pydantic import ValidationError
 
 T0 = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
 MODEL = "value-v1"
@@ -34,63 +33,141 @@ MODEL = "value-v1"
 # --- builders -----------------------------------------------------------------------------------
 
 
-def strategy(strategy_id: str, *, priority: int = 0, active: bool = True, version: int = 1, **segment) -> Strategy:
-    return Strategy(strategy_id=strategy_id, version=version, name=f"strategy {strategy_id}",
-                    segment=Segment(**segment), contact_every_days=14, channel="visit", offer="a dedicated lane",
-                    owner_seniority=2, priority=priority, active=active)
+def strategy(
+    strategy_id: str, *, priority: int = 0, active: bool = True, version: int = 1, **segment
+) -> Strategy:
+    return Strategy(
+        strategy_id=strategy_id,
+        version=version,
+        name=f"strategy {strategy_id}",
+        segment=Segment(**segment),
+        contact_every_days=14,
+        channel="visit",
+        offer="a dedicated lane",
+        owner_seniority=2,
+        priority=priority,
+        active=active,
+    )
 
 
 def created(customer_id: str, at: datetime = T0, **fields) -> CustomerCreated:
-    return CustomerCreated(producer="customer", customer_id=customer_id, occurred_at=at,
-                           payload={"name": f"Customer {customer_id}", **fields})
+    return CustomerCreated(
+        producer="customer",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={"name": f"Customer {customer_id}", **fields},
+    )
 
 
 def updated(customer_id: str, changed: list[str], at: datetime = T0, **fields) -> CustomerUpdated:
-    return CustomerUpdated(producer="customer", customer_id=customer_id, occurred_at=at,
-                           payload={"version": 2, "changed": changed, "fields": fields})
+    return CustomerUpdated(
+        producer="customer",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={"version": 2, "changed": changed, "fields": fields},
+    )
 
 
 def financials(customer_id: str, at: datetime = T0, **ratios) -> FinancialsRecorded:
-    return FinancialsRecorded(producer="customer", customer_id=customer_id, occurred_at=at, payload={
-        "statements": [{"year": 2024, "revenue": "1000000.00"}], "ratios": [{"year": 2024, **ratios}]})
+    return FinancialsRecorded(
+        producer="customer",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={
+            "statements": [{"year": 2024, "revenue": "1000000.00"}],
+            "ratios": [{"year": 2024, **ratios}],
+        },
+    )
 
 
-def visit(customer_id: str, followup_id: str, at: datetime = T0, channel: str = "visit") -> VisitLogged:
-    return VisitLogged(producer="followup", customer_id=customer_id, occurred_at=at, payload={
-        "followup_id": followup_id, "salesperson_id": "sp-0042", "channel": channel, "subject": "Freight tender",
-        "started_at": at, "ended_at": at + timedelta(minutes=30)})
+def visit(
+    customer_id: str, followup_id: str, at: datetime = T0, channel: str = "visit"
+) -> VisitLogged:
+    return VisitLogged(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={
+            "followup_id": followup_id,
+            "salesperson_id": "sp-0042",
+            "channel": channel,
+            "subject": "Freight tender",
+            "started_at": at,
+            "ended_at": at + timedelta(minutes=30),
+        },
+    )
 
 
 def revoked(customer_id: str, followup_id: str, at: datetime = T0) -> FollowupRevoked:
-    return FollowupRevoked(producer="followup", customer_id=customer_id, occurred_at=at,
-                           payload={"followup_id": followup_id, "reason": "entered twice"})
+    return FollowupRevoked(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={"followup_id": followup_id, "reason": "entered twice"},
+    )
 
 
 def opened(customer_id: str, at: datetime = T0) -> OpportunityOpened:
-    return OpportunityOpened(producer="followup", customer_id=customer_id, occurred_at=at, payload={
-        "opportunity_id": f"op-{customer_id}", "stage": "qualified", "win_probability": 0.1})
+    return OpportunityOpened(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={
+            "opportunity_id": f"op-{customer_id}",
+            "stage": "qualified",
+            "win_probability": 0.1,
+        },
+    )
 
 
 def stage(customer_id: str, to_stage: str, probability: float, at: datetime) -> StageChanged:
-    return StageChanged(producer="followup", customer_id=customer_id, occurred_at=at, payload={
-        "opportunity_id": f"op-{customer_id}", "from_stage": "qualified", "to_stage": to_stage,
-        "win_probability": probability, "seconds_in_previous_stage": 86400.0})
+    return StageChanged(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={
+            "opportunity_id": f"op-{customer_id}",
+            "from_stage": "qualified",
+            "to_stage": to_stage,
+            "win_probability": probability,
+            "seconds_in_previous_stage": 86400.0,
+        },
+    )
 
 
 def proposal(customer_id: str, proposal_id: str, at: datetime = T0) -> ProposalCreated:
-    return ProposalCreated(producer="followup", customer_id=customer_id, occurred_at=at, payload={
-        "proposal_id": proposal_id, "revision": 1, "needs": ["weekly lane"], "solution": "Two trucks a week"})
+    return ProposalCreated(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={
+            "proposal_id": proposal_id,
+            "revision": 1,
+            "needs": ["weekly lane"],
+            "solution": "Two trucks a week",
+        },
+    )
 
 
 def accepted(customer_id: str, proposal_id: str, at: datetime = T0) -> ProposalAccepted:
-    return ProposalAccepted(producer="followup", customer_id=customer_id, occurred_at=at,
-                            payload={"proposal_id": proposal_id, "revision": 1})
+    return ProposalAccepted(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={"proposal_id": proposal_id, "revision": 1},
+    )
 
 
 def deal(customer_id: str, deal_id: str, outcome: str = "won", at: datetime = T0) -> DealClosed:
-    facts = {"amount": "350000.00", "currency": "CNY"} if outcome == "won" else {"lost_reason": "price"}
-    return DealClosed(producer="followup", customer_id=customer_id, occurred_at=at,
-                      payload={"deal_id": deal_id, "outcome": outcome, **facts})
+    facts = (
+        {"amount": "350000.00", "currency": "CNY"} if outcome == "won" else {"lost_reason": "price"}
+    )
+    return DealClosed(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload={"deal_id": deal_id, "outcome": outcome, **facts},
+    )
 
 
 # --- strategy matching --------------------------------------------------------------------------
@@ -108,28 +185,46 @@ def test_a_strategy_for_some_tiers_matches_only_them(tier, fits):
     assert (chosen is not None) == fits
 
 
-@pytest.mark.parametrize(("industry", "fits"), [
-    ("cold chain", True), ("Cold Chain", True), ("  COLD CHAIN ", True), ("retail", False), (None, False)])
+@pytest.mark.parametrize(
+    ("industry", "fits"),
+    [
+        ("cold chain", True),
+        ("Cold Chain", True),
+        ("  COLD CHAIN ", True),
+        ("retail", False),
+        (None, False),
+    ],
+)
 def test_a_strategy_for_some_industries_matches_them_case_insensitively(industry, fits):
-    chosen = recommend([strategy("s-cc", industries=["Cold Chain ", "automotive"])], "B", industry, "east", "large")
+    chosen = recommend(
+        [strategy("s-cc", industries=["Cold Chain ", "automotive"])], "B", industry, "east", "large"
+    )
     assert (chosen is not None) == fits
 
 
-@pytest.mark.parametrize(("region", "fits"), [("east", True), ("EAST", True), ("south", True), ("west", False),
-                                              (None, False)])
+@pytest.mark.parametrize(
+    ("region", "fits"),
+    [("east", True), ("EAST", True), ("south", True), ("west", False), (None, False)],
+)
 def test_a_strategy_for_some_regions_matches_only_them(region, fits):
-    chosen = recommend([strategy("s-es", regions=["East", "south"])], "B", "retail", region, "large")
+    chosen = recommend(
+        [strategy("s-es", regions=["East", "south"])], "B", "retail", region, "large"
+    )
     assert (chosen is not None) == fits
 
 
-@pytest.mark.parametrize(("size", "fits"), [("large", True), ("Large", True), ("medium", False), (None, False)])
+@pytest.mark.parametrize(
+    ("size", "fits"), [("large", True), ("Large", True), ("medium", False), (None, False)]
+)
 def test_a_strategy_for_some_sizes_matches_only_them(size, fits):
     chosen = recommend([strategy("s-l", sizes=["large"])], "C", "retail", "east", size)
     assert (chosen is not None) == fits
 
 
 def test_a_strategy_matches_only_when_every_criterion_fits():
-    narrow = strategy("s-narrow", tiers=["A"], industries=["retail"], regions=["east"], sizes=["large"])
+    narrow = strategy(
+        "s-narrow", tiers=["A"], industries=["retail"], regions=["east"], sizes=["large"]
+    )
     assert recommend([narrow], "A", "retail", "east", "large") == narrow
     assert recommend([narrow], "A", "retail", "east", "small") is None
     assert recommend([narrow], "A", "retail", "west", "large") is None
@@ -139,8 +234,13 @@ def test_a_strategy_matches_only_when_every_criterion_fits():
 def test_the_most_specific_strategy_wins_over_a_higher_priority():
     general = strategy("s-general", priority=100)
     by_tier = strategy("s-tier", priority=50, tiers=["A"])
-    by_tier_and_industry = strategy("s-tier-industry", priority=-5, tiers=["A"], industries=["retail"])
-    assert recommend([general, by_tier, by_tier_and_industry], "A", "retail", "east", "large") == by_tier_and_industry
+    by_tier_and_industry = strategy(
+        "s-tier-industry", priority=-5, tiers=["A"], industries=["retail"]
+    )
+    assert (
+        recommend([general, by_tier, by_tier_and_industry], "A", "retail", "east", "large")
+        == by_tier_and_industry
+    )
     assert recommend([general, by_tier], "A", "retail", "east", "large") == by_tier
 
 
@@ -166,8 +266,16 @@ def test_an_inactive_strategy_is_never_recommended():
 
 def test_no_fitting_strategy_gives_none():
     assert recommend([], "A", "retail", "east", "large") is None
-    assert recommend([strategy("s-d", tiers=["D"]), strategy("s-mining", industries=["mining"])],
-                     "A", "retail", "east", "large") is None
+    assert (
+        recommend(
+            [strategy("s-d", tiers=["D"]), strategy("s-mining", industries=["mining"])],
+            "A",
+            "retail",
+            "east",
+            "large",
+        )
+        is None
+    )
 
 
 def test_a_strategy_segment_refuses_unknown_criteria_and_unknown_tiers():
@@ -180,35 +288,51 @@ def test_a_strategy_segment_refuses_unknown_criteria_and_unknown_tiers():
 @pytest.mark.parametrize("days", [0, 366])
 def test_a_strategy_contacts_between_every_day_and_once_a_year(days):
     with pytest.raises(ValidationError):
-        StrategyDefinition(name="x", contact_every_days=days, channel="call", offer="o", owner_seniority=1)
+        StrategyDefinition(
+            name="x", contact_every_days=days, channel="call", offer="o", owner_seniority=1
+        )
 
 
 # --- one assessment -----------------------------------------------------------------------------
 
 
 def test_assess_combines_value_win_probability_and_strategy():
-    features = Features(monthly_freight_volume_tons=1200.0, size="large", nature="state_owned",
-                        industry="Cold Chain", region="east")
+    features = Features(
+        monthly_freight_volume_tons=1200.0,
+        size="large",
+        nature="state_owned",
+        industry="Cold Chain",
+        region="east",
+    )
     counts = learn(WinCounts(), features.segment(), "won")
     catalogue = [strategy("s-b", tiers=["B"], industries=["cold chain"]), strategy("s-any")]
     result = assess(features, counts, catalogue, T0, MODEL)
     assert result.value == score(features, T0, MODEL)
     assert (result.value.score, result.value.tier) == (50, "B")
-    assert result.win.probability == round(2 / 3, 4)  # one win: (1+1)/(0+1) odds, too few for the values
+    assert result.win.probability == round(
+        2 / 3, 4
+    )  # one win: (1+1)/(0+1) odds, too few for the values
     assert result.strategy.strategy_id == "s-b"
 
 
 def test_an_assessment_key_is_score_tier_probability_strategy_and_model():
-    result = assess(Features(monthly_freight_volume_tons=1200.0), WinCounts(), [strategy("s-any", version=3)], T0,
-                    MODEL)
+    result = assess(
+        Features(monthly_freight_volume_tons=1200.0),
+        WinCounts(),
+        [strategy("s-any", version=3)],
+        T0,
+        MODEL,
+    )
     assert result.key() == (25, "C", 0.5, ("s-any", 3), "value-v1")
     assert key_of(result) == [25, "C", 0.5, ["s-any", 3], "value-v1"]
     assert assess(Features(), WinCounts(), [], T0, MODEL).key() == (0, "D", 0.5, None, "value-v1")
 
 
 def test_the_same_inputs_give_the_same_assessment():
-    features = Features(industry="retail", followups={"fu-1": {"channel": "call", "at": T0.isoformat(),
-                                                               "revoked": False}})
+    features = Features(
+        industry="retail",
+        followups={"fu-1": {"channel": "call", "at": T0.isoformat(), "revoked": False}},
+    )
     first = assess(features, WinCounts(), [strategy("s-any")], T0, MODEL)
     assert assess(features, WinCounts(), [strategy("s-any")], T0, MODEL) == first
 
@@ -229,7 +353,12 @@ def test_assess_uses_the_models_alpha_and_min_support():
 def test_the_payload_of_a_customer_we_know_nothing_about_says_no_signals_yet():
     payload = assess(Features(), WinCounts(), [], T0, MODEL).payload()
     assert isinstance(payload, CustomerScoredPayload)
-    assert (payload.score, payload.tier, payload.win_probability, payload.rule_version) == (0, "D", 0.5, "value-v1")
+    assert (payload.score, payload.tier, payload.win_probability, payload.rule_version) == (
+        0,
+        "D",
+        0.5,
+        "value-v1",
+    )
     assert payload.reasons == ["no signals yet"]
     assert payload.strategy is None
     assert payload.prior_log_odds == 0.0
@@ -238,23 +367,43 @@ def test_the_payload_of_a_customer_we_know_nothing_about_says_no_signals_yet():
 
 
 def test_the_payload_explains_the_score_and_the_probability():
-    features = Features(monthly_freight_volume_tons=1200.0, size="large", industry="retail", credit={"defaults": 1})
+    features = Features(
+        monthly_freight_volume_tons=1200.0, size="large", industry="retail", credit={"defaults": 1}
+    )
     counts = WinCounts()
     for outcome in ("won", "won", "lost"):
         counts = learn(counts, features.segment(), outcome)
     chosen = strategy("s-retail", industries=["retail"], version=2)
     assessment = assess(features, counts, [chosen], T0, MODEL)
     payload = assessment.payload()
-    assert payload.reasons == ["+25 freight volume 1200 t/month", "+10 size large", "+4 industry retail",
-                               "+2 1 default(s), 0 lawsuit(s)"]
-    assert sum(c.points for c in payload.contributions) == payload.score == assessment.value.score == 41
+    assert payload.reasons == [
+        "+25 freight volume 1200 t/month",
+        "+10 size large",
+        "+4 industry retail",
+        "+2 1 default(s), 0 lawsuit(s)",
+    ]
+    assert (
+        sum(c.points for c in payload.contributions)
+        == payload.score
+        == assessment.value.score
+        == 41
+    )
     assert [c.factor for c in payload.contributions][:2] == ["fit.freight_volume", "fit.size"]
     assert payload.prior_log_odds == round(assessment.win.prior_log_odds, 6)
     assert [(p.feature, p.value) for p in payload.probability_contributions] == [
-        ("freight_band", "1000t+"), ("industry", "retail"), ("size", "large")]
+        ("freight_band", "1000t+"),
+        ("industry", "retail"),
+        ("size", "large"),
+    ]
     assert payload.strategy.model_dump() == {
-        "strategy_id": "s-retail", "version": 2, "name": "strategy s-retail", "contact_every_days": 14,
-        "channel": "visit", "offer": "a dedicated lane", "owner_seniority": 2}
+        "strategy_id": "s-retail",
+        "version": 2,
+        "name": "strategy s-retail",
+        "contact_every_days": 14,
+        "channel": "visit",
+        "offer": "a dedicated lane",
+        "owner_seniority": 2,
+    }
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -262,7 +411,9 @@ def test_the_payload_explains_the_score_and_the_probability():
 
 async def test_a_customer_created_yields_one_assessment():
     state = InMemoryState()
-    emitted = await react(state, created("c-1", industry="retail", monthly_freight_volume_tons=300.0), MODEL)
+    emitted = await react(
+        state, created("c-1", industry="retail", monthly_freight_volume_tons=300.0), MODEL
+    )
     assert len(emitted) == 1
     customer_id, assessment = emitted[0]
     assert customer_id == "c-1"
@@ -299,7 +450,10 @@ async def test_a_change_that_moves_no_score_is_kept_but_not_announced():
 async def test_an_older_stage_change_arriving_late_yields_nothing():
     state = InMemoryState()
     await react(state, created("c-1"), MODEL)
-    assert len(await react(state, stage("c-1", "negotiation", 0.8, T0 + timedelta(days=5)), MODEL)) == 1
+    assert (
+        len(await react(state, stage("c-1", "negotiation", 0.8, T0 + timedelta(days=5)), MODEL))
+        == 1
+    )
     assert await react(state, stage("c-1", "proposal", 0.5, T0 + timedelta(days=2)), MODEL) == []
     assert state.known["c-1"].stage == "negotiation"
 
@@ -307,8 +461,17 @@ async def test_an_older_stage_change_arriving_late_yields_nothing():
 async def test_a_score_moves_after_financials_recorded():
     state = InMemoryState()
     [(_, first)] = await react(state, created("c-1", industry="retail"), MODEL)
-    [(customer_id, second)] = await react(state, financials(
-        "c-1", T0 + timedelta(days=1), current_ratio=1.5, debt_to_asset_ratio=0.4, sales_profit_margin=0.08), MODEL)
+    [(customer_id, second)] = await react(
+        state,
+        financials(
+            "c-1",
+            T0 + timedelta(days=1),
+            current_ratio=1.5,
+            debt_to_asset_ratio=0.4,
+            sales_profit_margin=0.08,
+        ),
+        MODEL,
+    )
     assert customer_id == "c-1"
     assert second.value.score == first.value.score + 16  # 6.25 + 5 + 5 = 16.25 points
     assert state.results["c-1"] == key_of(second)
@@ -325,16 +488,29 @@ async def test_a_score_moves_after_visit_logged_and_back_after_its_revocation():
 
 async def test_a_deal_closed_teaches_the_win_counts_with_the_customers_segment():
     state = InMemoryState()
-    await react(state, created("c-1", industry="Retail", region="east", monthly_freight_volume_tons=600.0), MODEL)
+    await react(
+        state,
+        created("c-1", industry="Retail", region="east", monthly_freight_volume_tons=600.0),
+        MODEL,
+    )
     await react(state, deal("c-1", "d-1", "won"), MODEL)
-    assert dict(state.win_counts.by_key) == {"*": (1, 0), "freight_band=500-1000t": (1, 0), "industry=retail": (1, 0),
-                                             "nature=other": (1, 0), "region=east": (1, 0)}
+    assert dict(state.win_counts.by_key) == {
+        "*": (1, 0),
+        "freight_band=500-1000t": (1, 0),
+        "industry=retail": (1, 0),
+        "nature=other": (1, 0),
+        "region=east": (1, 0),
+    }
     assert state.known["c-1"].deals == {"d-1": "won"}
 
 
 async def test_a_deal_closed_on_a_customer_re_scores_customers_of_the_same_industry_only():
     state = InMemoryState()
-    for event in (created("x", industry="retail"), created("y", industry="retail"), created("z", industry="mining")):
+    for event in (
+        created("x", industry="retail"),
+        created("y", industry="retail"),
+        created("z", industry="mining"),
+    ):
         await react(state, event, MODEL)
     before_y, before_z = state.results["y"], state.results["z"]
     emitted = await react(state, deal("x", "d-1", "won", T0 + timedelta(days=3)), MODEL)
@@ -396,7 +572,9 @@ async def test_rescore_announces_only_a_changed_key():
     first = await rescore(state, "c-1", features, cause, MODEL)
     assert first is not None
     assert await rescore(state, "c-1", features, cause, MODEL) is None
-    assert await rescore(state, "c-1", features, cause, "value-v2") is not None  # the model is part of the key
+    assert (
+        await rescore(state, "c-1", features, cause, "value-v2") is not None
+    )  # the model is part of the key
 
 
 async def test_in_memory_state_keeps_what_it_is_given():
@@ -415,38 +593,98 @@ def mixed_history() -> list:
     """Fifty-odd events of six customers in two industries, in time order."""
     day = timedelta(days=1)
     events = [
-        created("c-1", at=T0, industry="retail", region="east", size="large", monthly_freight_volume_tons=800.0),
-        created("c-2", at=T0 + 0.1 * day, industry="retail", region="west", size="small",
-                monthly_freight_volume_tons=30.0),
-        created("c-3", at=T0 + 0.2 * day, industry="mining", region="north", size="medium",
-                monthly_freight_volume_tons=250.0, credit={"defaults": 1}),
-        created("c-4", at=T0 + 0.3 * day, industry="Retail", region="east", size="large", nature="state_owned"),
+        created(
+            "c-1",
+            at=T0,
+            industry="retail",
+            region="east",
+            size="large",
+            monthly_freight_volume_tons=800.0,
+        ),
+        created(
+            "c-2",
+            at=T0 + 0.1 * day,
+            industry="retail",
+            region="west",
+            size="small",
+            monthly_freight_volume_tons=30.0,
+        ),
+        created(
+            "c-3",
+            at=T0 + 0.2 * day,
+            industry="mining",
+            region="north",
+            size="medium",
+            monthly_freight_volume_tons=250.0,
+            credit={"defaults": 1},
+        ),
+        created(
+            "c-4",
+            at=T0 + 0.3 * day,
+            industry="Retail",
+            region="east",
+            size="large",
+            nature="state_owned",
+        ),
         created("c-5", at=T0 + 0.4 * day, industry="mining", size="micro"),
-        created("c-6", at=T0 + 0.5 * day, industry="cold chain", region="south", monthly_freight_volume_tons=1500.0),
+        created(
+            "c-6",
+            at=T0 + 0.5 * day,
+            industry="cold chain",
+            region="south",
+            monthly_freight_volume_tons=1500.0,
+        ),
     ]
     for i, customer_id in enumerate(("c-1", "c-2", "c-3", "c-4", "c-5", "c-6")):
         at = T0 + (i + 1) * day
-        events += [visit(customer_id, f"fu-{customer_id}-1", at), financials(
-            customer_id, at + 0.1 * day, current_ratio=0.9 + 0.15 * i, debt_to_asset_ratio=0.8 - 0.07 * i,
-            sales_profit_margin=0.01 * i), opened(customer_id, at + 0.2 * day)]
+        events += [
+            visit(customer_id, f"fu-{customer_id}-1", at),
+            financials(
+                customer_id,
+                at + 0.1 * day,
+                current_ratio=0.9 + 0.15 * i,
+                debt_to_asset_ratio=0.8 - 0.07 * i,
+                sales_profit_margin=0.01 * i,
+            ),
+            opened(customer_id, at + 0.2 * day),
+        ]
     later = T0 + 10 * day
     events += [
-        visit("c-1", "fu-c-1-2", later, "call"), stage("c-1", "proposal", 0.5, later + 0.1 * day),
-        proposal("c-1", "pr-1", later + 0.2 * day), visit("c-2", "fu-c-2-2", later + 0.3 * day, "email"),
-        revoked("c-2", "fu-c-2-1", later + 0.4 * day), stage("c-3", "negotiation", 0.75, later + 0.5 * day),
-        proposal("c-3", "pr-3", later + 0.6 * day), accepted("c-3", "pr-3", later + 0.7 * day),
-        deal("c-3", "d-3", "won", later + 0.8 * day), deal("c-2", "d-2", "lost", later + 0.9 * day),
+        visit("c-1", "fu-c-1-2", later, "call"),
+        stage("c-1", "proposal", 0.5, later + 0.1 * day),
+        proposal("c-1", "pr-1", later + 0.2 * day),
+        visit("c-2", "fu-c-2-2", later + 0.3 * day, "email"),
+        revoked("c-2", "fu-c-2-1", later + 0.4 * day),
+        stage("c-3", "negotiation", 0.75, later + 0.5 * day),
+        proposal("c-3", "pr-3", later + 0.6 * day),
+        accepted("c-3", "pr-3", later + 0.7 * day),
+        deal("c-3", "d-3", "won", later + 0.8 * day),
+        deal("c-2", "d-2", "lost", later + 0.9 * day),
         updated("c-5", ["size", "region"], later + day, size="large", region="east"),
-        visit("c-4", "fu-c-4-2", later + 1.1 * day, "meeting"), stage("c-4", "proposal", 0.5, later + 1.2 * day),
-        deal("c-4", "d-4", "won", later + 1.3 * day), deal("c-5", "d-5", "lost", later + 1.4 * day),
-        stage("c-1", "negotiation", 0.75, later + 1.5 * day), accepted("c-1", "pr-1", later + 1.6 * day),
-        deal("c-1", "d-1", "won", later + 1.7 * day), deal("c-6", "d-6", "lost", later + 1.8 * day),
-        visit("c-6", "fu-c-6-2", later + 2 * day, "call"), updated("c-6", ["address"], later + 2.1 * day,
-                                                                   address="1 Harbour Road"),
-        created("c-1", at=T0, industry="retail", region="east", size="large", monthly_freight_volume_tons=800.0),
-        deal("c-2", "d-2b", "won", later + 2.2 * day), visit("c-5", "fu-c-5-2", later + 2.3 * day),
-        proposal("c-4", "pr-4", later + 2.4 * day), visit("c-3", "fu-c-3-2", later + 2.5 * day, "call"),
-        revoked("c-6", "fu-c-6-2", later + 2.6 * day), deal("c-5", "d-5b", "won", later + 2.7 * day),
+        visit("c-4", "fu-c-4-2", later + 1.1 * day, "meeting"),
+        stage("c-4", "proposal", 0.5, later + 1.2 * day),
+        deal("c-4", "d-4", "won", later + 1.3 * day),
+        deal("c-5", "d-5", "lost", later + 1.4 * day),
+        stage("c-1", "negotiation", 0.75, later + 1.5 * day),
+        accepted("c-1", "pr-1", later + 1.6 * day),
+        deal("c-1", "d-1", "won", later + 1.7 * day),
+        deal("c-6", "d-6", "lost", later + 1.8 * day),
+        visit("c-6", "fu-c-6-2", later + 2 * day, "call"),
+        updated("c-6", ["address"], later + 2.1 * day, address="1 Harbour Road"),
+        created(
+            "c-1",
+            at=T0,
+            industry="retail",
+            region="east",
+            size="large",
+            monthly_freight_volume_tons=800.0,
+        ),
+        deal("c-2", "d-2b", "won", later + 2.2 * day),
+        visit("c-5", "fu-c-5-2", later + 2.3 * day),
+        proposal("c-4", "pr-4", later + 2.4 * day),
+        visit("c-3", "fu-c-3-2", later + 2.5 * day, "call"),
+        revoked("c-6", "fu-c-6-2", later + 2.6 * day),
+        deal("c-5", "d-5b", "won", later + 2.7 * day),
     ]
     return events
 
@@ -488,40 +726,68 @@ async def test_a_backtest_records_one_prediction_per_deal_made_before_the_deal()
 
 async def test_a_backtest_prediction_is_what_the_customer_scored_just_before_its_deal():
     test = Backtest(MODEL)
-    for event in (created("x", industry="retail"), created("y", industry="retail"), deal("x", "d-1", "won")):
+    for event in (
+        created("x", industry="retail"),
+        created("y", industry="retail"),
+        deal("x", "d-1", "won"),
+    ):
         await test.feed(event)
     await test.feed(deal("y", "d-2", "lost"))
     assert test.predictions == [(0.5, "D", True), (round(2 / 3, 4), "D", False)]
 
 
 def test_auc_of_a_perfect_ranking_is_one():
-    test = Backtest(MODEL, predictions=[(0.9, "A", True), (0.8, "B", True), (0.3, "C", False), (0.1, "D", False)])
+    test = Backtest(
+        MODEL,
+        predictions=[(0.9, "A", True), (0.8, "B", True), (0.3, "C", False), (0.1, "D", False)],
+    )
     assert test.auc() == 1.0
 
 
 def test_auc_of_an_inverse_ranking_is_zero():
-    test = Backtest(MODEL, predictions=[(0.1, "D", True), (0.2, "D", True), (0.8, "A", False), (0.9, "A", False)])
+    test = Backtest(
+        MODEL,
+        predictions=[(0.1, "D", True), (0.2, "D", True), (0.8, "A", False), (0.9, "A", False)],
+    )
     assert test.auc() == 0.0
 
 
 def test_auc_counts_ties_as_half():
     assert Backtest(MODEL, predictions=[(0.5, "C", True), (0.5, "C", False)]).auc() == 0.5
-    assert Backtest(MODEL, predictions=[(0.5, "C", True), (0.7, "C", True), (0.5, "C", False)]).auc() == 0.75
+    assert (
+        Backtest(MODEL, predictions=[(0.5, "C", True), (0.7, "C", True), (0.5, "C", False)]).auc()
+        == 0.75
+    )
 
 
 def test_auc_of_a_mixed_ranking_is_the_share_of_well_ordered_pairs():
-    test = Backtest(MODEL, predictions=[(0.9, "A", True), (0.4, "C", True), (0.6, "B", False), (0.2, "D", False)])
+    test = Backtest(
+        MODEL,
+        predictions=[(0.9, "A", True), (0.4, "C", True), (0.6, "B", False), (0.2, "D", False)],
+    )
     assert test.auc() == 0.75  # 3 of the 4 won/lost pairs are ranked right
 
 
-@pytest.mark.parametrize("predictions", [[], [(0.7, "A", True), (0.2, "D", True)], [(0.7, "A", False)]])
+@pytest.mark.parametrize(
+    "predictions", [[], [(0.7, "A", True), (0.2, "D", True)], [(0.7, "A", False)]]
+)
 def test_auc_needs_both_won_and_lost_deals(predictions):
     assert Backtest(MODEL, predictions=predictions).auc() is None
 
 
 def test_win_rates_compare_tier_a_with_the_rest():
-    test = Backtest(MODEL, predictions=[(0.9, "A", True), (0.8, "A", True), (0.7, "A", False), (0.6, "B", True),
-                                        (0.4, "C", False), (0.3, "D", False), (0.2, "D", False)])
+    test = Backtest(
+        MODEL,
+        predictions=[
+            (0.9, "A", True),
+            (0.8, "A", True),
+            (0.7, "A", False),
+            (0.6, "B", True),
+            (0.4, "C", False),
+            (0.3, "D", False),
+            (0.2, "D", False),
+        ],
+    )
     tier_a, rest = test.win_rates()
     assert tier_a == pytest.approx(2 / 3)
     assert rest == 0.25
@@ -537,15 +803,21 @@ async def test_a_replay_starts_from_empty_state_every_time():
     history = mixed_history()
     [test] = await run([MODEL], history)
     assert test.state.win_counts.won + test.state.win_counts.lost == len(
-        [e for e in history if isinstance(e, DealClosed)])
+        [e for e in history if isinstance(e, DealClosed)]
+    )
     [again] = await run([MODEL], history)
     assert again.state.win_counts == test.state.win_counts
     assert again.state is not test.state
 
 
 async def test_the_engine_stores_the_features_the_events_build():
-    events = [created("c-1", industry="retail"), visit("c-1", "fu-1"), proposal("c-1", "pr-1"),
-              revoked("c-1", "fu-1", T0 + timedelta(hours=1)), deal("c-1", "d-1", "lost")]
+    events = [
+        created("c-1", industry="retail"),
+        visit("c-1", "fu-1"),
+        proposal("c-1", "pr-1"),
+        revoked("c-1", "fu-1", T0 + timedelta(hours=1)),
+        deal("c-1", "d-1", "lost"),
+    ]
     state, features = InMemoryState(), Features()
     for event in events:
         await react(state, event, MODEL)

@@ -5,8 +5,14 @@ import math
 import random
 
 import pytest
-
-from crm_scoring.domain.win_probability import GLOBAL, FeatureEffect, WinCounts, estimate, keys_for, learn
+from crm_scoring.domain.win_probability import (
+    GLOBAL,
+    FeatureEffect,
+    WinCounts,
+    estimate,
+    keys_for,
+    learn,
+)
 
 RETAIL_EAST = {"industry": "retail", "region": "east", "size": "large"}
 
@@ -27,8 +33,12 @@ def effect(estimate_, feature: str) -> FeatureEffect:
 
 
 def industry_history(a_won: int, a_lost: int, b_won: int, b_lost: int) -> WinCounts:
-    return history(*[({"industry": "a"}, "won")] * a_won, *[({"industry": "a"}, "lost")] * a_lost,
-                   *[({"industry": "b"}, "won")] * b_won, *[({"industry": "b"}, "lost")] * b_lost)
+    return history(
+        *[({"industry": "a"}, "won")] * a_won,
+        *[({"industry": "a"}, "lost")] * a_lost,
+        *[({"industry": "b"}, "won")] * b_won,
+        *[({"industry": "b"}, "lost")] * b_lost,
+    )
 
 
 # --- no deals yet -------------------------------------------------------------------------------
@@ -44,10 +54,15 @@ def test_with_no_deals_the_probability_is_a_coin_toss():
 def test_with_no_deals_every_value_contributes_nothing_because_there_are_too_few_deals():
     result = estimate(WinCounts(), RETAIL_EAST)
     assert [(e.feature, e.value, e.log_odds) for e in result.effects] == [
-        ("industry", "retail", 0.0), ("region", "east", 0.0), ("size", "large", 0.0)]
+        ("industry", "retail", 0.0),
+        ("region", "east", 0.0),
+        ("size", "large", 0.0),
+    ]
     assert [e.reason for e in result.effects] == [
-        "industry retail: 0 deal(s), too few: global rate", "region east: 0 deal(s), too few: global rate",
-        "size large: 0 deal(s), too few: global rate"]
+        "industry retail: 0 deal(s), too few: global rate",
+        "region east: 0 deal(s), too few: global rate",
+        "size large: 0 deal(s), too few: global rate",
+    ]
 
 
 def test_an_empty_segment_gets_the_global_rate_with_no_effects():
@@ -59,7 +74,9 @@ def test_an_empty_segment_gets_the_global_rate_with_no_effects():
 
 
 def test_effects_come_sorted_by_feature_name():
-    result = estimate(WinCounts(), {"size": "large", "freight_band": "1000t+", "industry": "retail"})
+    result = estimate(
+        WinCounts(), {"size": "large", "freight_band": "1000t+", "industry": "retail"}
+    )
     assert [e.feature for e in result.effects] == ["freight_band", "industry", "size"]
 
 
@@ -132,9 +149,11 @@ def test_min_support_counts_wins_and_losses_together():
 
 
 def test_min_support_applies_to_each_value_on_its_own():
-    counts = history(*[({"industry": "a", "region": "east"}, "won")] * 5,
-                     *[({"industry": "b", "region": "west"}, "lost")] * 3,
-                     *[({"industry": "b", "region": "north"}, "lost")] * 3)
+    counts = history(
+        *[({"industry": "a", "region": "east"}, "won")] * 5,
+        *[({"industry": "b", "region": "west"}, "lost")] * 3,
+        *[({"industry": "b", "region": "north"}, "lost")] * 3,
+    )
     result = estimate(counts, {"industry": "b", "region": "west"}, min_support=5)
     assert effect(result, "industry").log_odds < 0  # industry b: 6 deals
     assert effect(result, "region").log_odds == 0.0  # region west: 3 deals
@@ -151,14 +170,14 @@ def test_a_value_never_seen_contributes_nothing():
 # --- effects ------------------------------------------------------------------------------------
 
 
-def test_a_value_that_wins_more_than_the_global_rate_raises_the_probability_with_positive_log_odds():
+def test_a_value_winning_above_the_global_rate_raises_the_probability_with_positive_log_odds():
     counts = industry_history(a_won=8, a_lost=2, b_won=2, b_lost=8)
     result = estimate(counts, {"industry": "a"})
     assert effect(result, "industry").log_odds > 0
     assert result.probability > round(sigmoid(result.prior_log_odds), 4) == 0.5
 
 
-def test_a_value_that_loses_more_than_the_global_rate_lowers_the_probability_with_negative_log_odds():
+def test_a_value_losing_above_the_global_rate_lowers_the_probability_with_negative_log_odds():
     counts = industry_history(a_won=8, a_lost=2, b_won=2, b_lost=8)
     result = estimate(counts, {"industry": "b"})
     assert effect(result, "industry").log_odds < 0
@@ -173,7 +192,9 @@ def test_a_value_winning_at_the_global_rate_contributes_nothing():
 
 
 def test_the_log_odds_of_a_value_is_naive_bayes_with_laplace_smoothing():
-    counts = industry_history(a_won=5, a_lost=1, b_won=1, b_lost=3)  # 6 won, 4 lost; 2 industries seen
+    counts = industry_history(
+        a_won=5, a_lost=1, b_won=1, b_lost=3
+    )  # 6 won, 4 lost; 2 industries seen
     result = estimate(counts, {"industry": "a"}, alpha=1.0, min_support=5)
     p_won, p_lost = (5 + 1) / (6 + 2), (1 + 1) / (4 + 2)
     assert math.isclose(effect(result, "industry").log_odds, math.log(p_won / p_lost))
@@ -183,21 +204,29 @@ def test_the_log_odds_of_a_value_is_naive_bayes_with_laplace_smoothing():
 
 def test_a_losing_values_reason_shows_a_negative_sign():
     counts = industry_history(a_won=1, a_lost=5, b_won=3, b_lost=1)
-    assert effect(estimate(counts, {"industry": "a"}), "industry").reason == \
-        "industry a: 1 won, 5 lost (-0.81 log-odds)"
+    assert (
+        effect(estimate(counts, {"industry": "a"}), "industry").reason
+        == "industry a: 1 won, 5 lost (-0.81 log-odds)"
+    )
 
 
 def test_a_won_deal_of_a_similar_customer_raises_the_win_probability():
-    counts = history(*[(RETAIL_EAST, "won")] * 3, *[(RETAIL_EAST, "lost")] * 3,
-                     *[({"industry": "mining", "region": "west"}, "lost")] * 4)
+    counts = history(
+        *[(RETAIL_EAST, "won")] * 3,
+        *[(RETAIL_EAST, "lost")] * 3,
+        *[({"industry": "mining", "region": "west"}, "lost")] * 4,
+    )
     before = estimate(counts, RETAIL_EAST)
     after = estimate(learn(counts, RETAIL_EAST, "won"), RETAIL_EAST)
     assert after.probability > before.probability
 
 
 def test_a_lost_deal_of_a_similar_customer_lowers_the_win_probability():
-    counts = history(*[(RETAIL_EAST, "won")] * 3, *[(RETAIL_EAST, "lost")] * 3,
-                     *[({"industry": "mining", "region": "west"}, "won")] * 4)
+    counts = history(
+        *[(RETAIL_EAST, "won")] * 3,
+        *[(RETAIL_EAST, "lost")] * 3,
+        *[({"industry": "mining", "region": "west"}, "won")] * 4,
+    )
     before = estimate(counts, RETAIL_EAST)
     after = estimate(learn(counts, RETAIL_EAST, "lost"), RETAIL_EAST)
     assert after.probability < before.probability
@@ -209,10 +238,16 @@ def test_a_lost_deal_of_a_similar_customer_lowers_the_win_probability():
 def random_counts(rng: random.Random) -> WinCounts:
     counts = WinCounts()
     for _ in range(rng.randint(0, 80)):
-        segment = {name: rng.choice(values) for name, values in (
-            ("industry", ["retail", "mining", "cold chain"]), ("region", ["east", "west"]),
-            ("size", ["large", "small"]), ("freight_band", ["under 50t", "1000t+"]))
-            if rng.random() < 0.85}
+        segment = {
+            name: rng.choice(values)
+            for name, values in (
+                ("industry", ["retail", "mining", "cold chain"]),
+                ("region", ["east", "west"]),
+                ("size", ["large", "small"]),
+                ("freight_band", ["under 50t", "1000t+"]),
+            )
+            if rng.random() < 0.85
+        }
         counts = learn(counts, segment, "won" if rng.random() < 0.4 else "lost")
     return counts
 
@@ -221,10 +256,19 @@ def test_the_prior_and_the_effects_add_up_to_the_log_odds_and_the_probability_is
     rng = random.Random(2026)
     for _ in range(400):
         counts = random_counts(rng)
-        segment = {name: rng.choice(values) for name, values in (
-            ("industry", ["retail", "mining", "aerospace"]), ("region", ["east", "west"]),
-            ("size", ["large", "small"]), ("freight_band", ["under 50t", "1000t+"])) if rng.random() < 0.8}
-        result = estimate(counts, segment, alpha=rng.choice([0.5, 1.0, 2.0]), min_support=rng.randint(1, 8))
+        segment = {
+            name: rng.choice(values)
+            for name, values in (
+                ("industry", ["retail", "mining", "aerospace"]),
+                ("region", ["east", "west"]),
+                ("size", ["large", "small"]),
+                ("freight_band", ["under 50t", "1000t+"]),
+            )
+            if rng.random() < 0.8
+        }
+        result = estimate(
+            counts, segment, alpha=rng.choice([0.5, 1.0, 2.0]), min_support=rng.randint(1, 8)
+        )
         total = result.prior_log_odds + sum(e.log_odds for e in result.effects)
         assert math.isclose(total, result.log_odds, abs_tol=1e-12)
         assert result.probability == round(sigmoid(result.log_odds), 4)
@@ -235,10 +279,15 @@ def test_the_prior_and_the_effects_add_up_to_the_log_odds_and_the_probability_is
 
 def test_the_log_odds_of_an_estimate_is_its_prior_plus_its_effects():
     counts = industry_history(a_won=8, a_lost=2, b_won=2, b_lost=8)
-    result = estimate(learn(counts, {"industry": "a", "region": "east"}, "won"), {"industry": "a", "region": "east"},
-                      min_support=1)
+    result = estimate(
+        learn(counts, {"industry": "a", "region": "east"}, "won"),
+        {"industry": "a", "region": "east"},
+        min_support=1,
+    )
     assert len(result.effects) == 2
-    assert math.isclose(result.prior_log_odds + sum(e.log_odds for e in result.effects), result.log_odds)
+    assert math.isclose(
+        result.prior_log_odds + sum(e.log_odds for e in result.effects), result.log_odds
+    )
     assert result.probability == round(sigmoid(result.log_odds), 4)
 
 
@@ -248,8 +297,12 @@ def test_the_log_odds_of_an_estimate_is_its_prior_plus_its_effects():
 def test_learn_counts_the_deal_globally_and_under_each_value():
     counts = learn(WinCounts(), RETAIL_EAST, "won")
     counts = learn(counts, {"industry": "retail"}, "lost")
-    assert dict(counts.by_key) == {GLOBAL: (1, 1), "industry=retail": (1, 1), "region=east": (1, 0),
-                                   "size=large": (1, 0)}
+    assert dict(counts.by_key) == {
+        GLOBAL: (1, 1),
+        "industry=retail": (1, 1),
+        "region=east": (1, 0),
+        "size=large": (1, 0),
+    }
     assert (counts.won, counts.lost) == (1, 1)
 
 
@@ -269,17 +322,26 @@ def test_learning_is_incremental_a_then_b_equals_b_then_a():
 
 def test_learning_a_history_in_any_order_gives_the_same_counts_and_estimates():
     rng = random.Random(11)
-    deals = [({"industry": rng.choice(["retail", "mining"]), "size": rng.choice(["large", "small"])},
-              rng.choice(["won", "lost"])) for _ in range(40)]
+    deals = [
+        (
+            {"industry": rng.choice(["retail", "mining"]), "size": rng.choice(["large", "small"])},
+            rng.choice(["won", "lost"]),
+        )
+        for _ in range(40)
+    ]
     shuffled = deals[:]
     rng.shuffle(shuffled)
     assert history(*deals) == history(*shuffled)
-    assert estimate(history(*deals), RETAIL_EAST, min_support=2) == estimate(history(*shuffled), RETAIL_EAST,
-                                                                              min_support=2)
+    assert estimate(history(*deals), RETAIL_EAST, min_support=2) == estimate(
+        history(*shuffled), RETAIL_EAST, min_support=2
+    )
 
 
 def test_a_lost_deal_counts_one_loss_and_no_win():
-    assert learn(WinCounts(), {"industry": "retail"}, "lost").by_key == {GLOBAL: (0, 1), "industry=retail": (0, 1)}
+    assert learn(WinCounts(), {"industry": "retail"}, "lost").by_key == {
+        GLOBAL: (0, 1),
+        "industry=retail": (0, 1),
+    }
 
 
 def test_empty_counts_have_no_wins_no_losses_and_no_values():
@@ -288,8 +350,12 @@ def test_empty_counts_have_no_wins_no_losses_and_no_values():
 
 
 def test_values_seen_counts_the_distinct_values_of_a_feature():
-    counts = history(({"industry": "a", "size": "large"}, "won"), ({"industry": "b"}, "lost"),
-                     ({"industry": "a"}, "lost"), ({"industry": "c"}, "won"))
+    counts = history(
+        ({"industry": "a", "size": "large"}, "won"),
+        ({"industry": "b"}, "lost"),
+        ({"industry": "a"}, "lost"),
+        ({"industry": "c"}, "won"),
+    )
     assert counts.values_seen("industry") == 3
     assert counts.values_seen("size") == 1
     assert counts.values_seen("region") == 0
@@ -300,7 +366,11 @@ def test_values_seen_counts_the_distinct_values_of_a_feature():
 
 def test_keys_for_is_the_global_counter_then_feature_value_pairs_sorted():
     assert keys_for({"size": "large", "industry": "retail", "freight_band": "1000t+"}) == [
-        GLOBAL, "freight_band=1000t+", "industry=retail", "size=large"]
+        GLOBAL,
+        "freight_band=1000t+",
+        "industry=retail",
+        "size=large",
+    ]
 
 
 def test_keys_for_an_empty_segment_is_only_the_global_counter():
@@ -308,4 +378,6 @@ def test_keys_for_an_empty_segment_is_only_the_global_counter():
 
 
 def test_keys_for_does_not_depend_on_the_order_of_the_segment():
-    assert keys_for({"region": "east", "industry": "retail"}) == keys_for({"industry": "retail", "region": "east"})
+    assert keys_for({"region": "east", "industry": "retail"}) == keys_for(
+        {"industry": "retail", "region": "east"}
+    )

@@ -1,9 +1,8 @@
 """The customer service's MongoDB collections. Functions take a UnitOfWork inside a transaction,
 or the Store for plain reads."""
 
-from pymongo import ASCENDING, DESCENDING
-
 from crm_runtime.store import Store
+from pymongo import ASCENDING, DESCENDING
 
 CUSTOMERS = "customers"
 CONTACTS = "contacts"
@@ -18,7 +17,9 @@ LOGIN_FAILURES = "login_failures"
 async def create_indexes(store: Store) -> None:
     db = store.db
     await db[CUSTOMERS].create_index(
-        "credit_code", unique=True, name="unique_credit_code",
+        "credit_code",
+        unique=True,
+        name="unique_credit_code",
         partialFilterExpression={"credit_code": {"$type": "string"}},
     )
     for fields in (
@@ -33,5 +34,7 @@ async def create_indexes(store: Store) -> None:
         await db[CUSTOMERS].create_index(fields)
     await db[CONTACTS].create_index([("customer_id", ASCENDING), ("removed", ASCENDING)])
     await db[COMPETITORS].create_index("customer_id")
-    await db[ASSIGNMENTS].create_index([("customer_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)])
+    await db[ASSIGNMENTS].create_index(
+        [("customer_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]
+    )
     await db[USERS].create_index("username", unique=True)

@@ -4,11 +4,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_runtime.store import Store, UnitOfWork
 from pymongo import ReturnDocument
 
 from crm_customer.adapters import COMPETITORS, CONTACTS, CUSTOMERS
 from crm_customer.domain.dedup import DedupKeys, dedup_keys
-from crm_runtime.store import Store, UnitOfWork
 
 
 async def insert(uow: UnitOfWork, document: dict[str, Any]) -> None:
@@ -19,8 +19,9 @@ async def get(source: Store | UnitOfWork, customer_id: str) -> dict[str, Any] | 
     return await source.db[CUSTOMERS].find_one({"_id": customer_id}, session=source.session)
 
 
-async def update_if_version(uow: UnitOfWork, customer_id: str, version: int, changes: dict[str, Any],
-                            status: str = "active") -> dict[str, Any] | None:
+async def update_if_version(
+    uow: UnitOfWork, customer_id: str, version: int, changes: dict[str, Any], status: str = "active"
+) -> dict[str, Any] | None:
     """Applies `changes` and bumps the version only if the customer is still at `version` and
     `status`; returns the document after, or None when it was not."""
     return await uow.db[CUSTOMERS].find_one_and_update(
@@ -40,12 +41,25 @@ async def find_by_credit_code(store: Store, credit_code: str) -> dict[str, Any] 
     return await store.db[CUSTOMERS].find_one({"credit_code": credit_code}, {"_id": 1, "name": 1})
 
 
-def browse_filter(*, status: str, region: str | None, industry: str | None, nature: str | None,
-                  owner_id: str | None, lifecycle: str | None, text: str | None,
-                  unassigned: bool = False) -> dict[str, Any]:
+def browse_filter(
+    *,
+    status: str,
+    region: str | None,
+    industry: str | None,
+    nature: str | None,
+    owner_id: str | None,
+    lifecycle: str | None,
+    text: str | None,
+    unassigned: bool = False,
+) -> dict[str, Any]:
     query: dict[str, Any] = {"status": status}
-    for name, value in (("region", region), ("industry", industry), ("nature", nature),
-                        ("owner_id", owner_id), ("lifecycle", lifecycle)):
+    for name, value in (
+        ("region", region),
+        ("industry", industry),
+        ("nature", nature),
+        ("owner_id", owner_id),
+        ("lifecycle", lifecycle),
+    ):
         if value is not None:
             query[name] = value
     if unassigned:
@@ -61,6 +75,7 @@ async def page(store: Store, query: dict[str, Any], sort: list, limit: int) -> l
 
 # --- contacts and competitors -------------------------------------------------------------------
 
+
 async def contacts_of(source: Store | UnitOfWork, customer_id: str) -> list[dict[str, Any]]:
     query = {"customer_id": customer_id, "removed": False}
     return await source.db[CONTACTS].find(query, session=source.session).sort("_id").to_list()
@@ -71,12 +86,15 @@ async def count_contacts(store: Store, customer_id: str) -> int:
 
 
 async def save_contact(uow: UnitOfWork, document: dict[str, Any]) -> None:
-    await uow.db[CONTACTS].replace_one({"_id": document["_id"]}, document, upsert=True, session=uow.session)
+    await uow.db[CONTACTS].replace_one(
+        {"_id": document["_id"]}, document, upsert=True, session=uow.session
+    )
 
 
 async def get_contact(uow: UnitOfWork, customer_id: str, contact_id: str) -> dict[str, Any] | None:
     return await uow.db[CONTACTS].find_one(
-        {"_id": contact_id, "customer_id": customer_id, "removed": False}, session=uow.session)
+        {"_id": contact_id, "customer_id": customer_id, "removed": False}, session=uow.session
+    )
 
 
 async def competitors_of(store: Store, customer_id: str) -> list[dict[str, Any]]:
@@ -88,16 +106,21 @@ async def insert_competitor(uow: UnitOfWork, document: dict[str, Any]) -> None:
 
 
 async def move_children(uow: UnitOfWork, collection: str, ids: list[str], to_customer: str) -> None:
-    await uow.db[collection].update_many({"_id": {"$in": ids}}, {"$set": {"customer_id": to_customer}},
-                                         session=uow.session)
+    await uow.db[collection].update_many(
+        {"_id": {"$in": ids}}, {"$set": {"customer_id": to_customer}}, session=uow.session
+    )
 
 
 async def child_ids(uow: UnitOfWork, collection: str, customer_id: str) -> list[str]:
     query = {"customer_id": customer_id, **({"removed": False} if collection == CONTACTS else {})}
-    return [doc["_id"] for doc in await uow.db[collection].find(query, {"_id": 1}, session=uow.session).to_list()]
+    return [
+        doc["_id"]
+        for doc in await uow.db[collection].find(query, {"_id": 1}, session=uow.session).to_list()
+    ]
 
 
 # --- dedup ----------------------------------------------------------------------------------------
+
 
 async def refresh_dedup_keys(uow: UnitOfWork, customer: dict[str, Any]) -> DedupKeys:
     """Recomputes the customer's dedup keys from its own fields and its contacts'."""
@@ -107,12 +130,17 @@ async def refresh_dedup_keys(uow: UnitOfWork, customer: dict[str, Any]) -> Dedup
         [customer.get("phone"), *(c.get("phone") for c in contacts)],
         [customer.get("website"), *(c.get("email") for c in contacts)],
     )
-    await set_fields(uow, customer["_id"], {"dedup": {"name": keys.name, "phones": list(keys.phones),
-                                                      "domains": list(keys.domains)}})
+    await set_fields(
+        uow,
+        customer["_id"],
+        {"dedup": {"name": keys.name, "phones": list(keys.phones), "domains": list(keys.domains)}},
+    )
     return keys
 
 
-async def candidates_sharing(store: Store, keys: DedupKeys, exclude_id: str, limit: int = 20) -> list[dict]:
+async def candidates_sharing(
+    store: Store, keys: DedupKeys, exclude_id: str, limit: int = 20
+) -> list[dict]:
     alternatives: list[dict[str, Any]] = []
     if keys.name:
         alternatives.append({"dedup.name": keys.name})
@@ -123,4 +151,9 @@ async def candidates_sharing(store: Store, keys: DedupKeys, exclude_id: str, lim
     if not alternatives:
         return []
     query = {"status": "active", "_id": {"$ne": exclude_id}, "$or": alternatives}
-    return await store.db[CUSTOMERS].find(query, {"_id": 1, "name": 1, "dedup": 1}).limit(limit).to_list()
+    return (
+        await store.db[CUSTOMERS]
+        .find(query, {"_id": 1, "name": 1, "dedup": 1})
+        .limit(limit)
+        .to_list()
+    )

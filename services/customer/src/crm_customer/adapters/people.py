@@ -3,11 +3,11 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_runtime.store import Store, UnitOfWork
 from pymongo import ReturnDocument
 
 from crm_customer.adapters import ASSIGNMENTS, LOGIN_FAILURES, MERGES, SALESPEOPLE, USERS
 from crm_customer.domain.assignment import SalespersonProfile
-from crm_runtime.store import Store, UnitOfWork
 
 
 def profile(document: dict[str, Any]) -> SalespersonProfile:
@@ -39,12 +39,20 @@ async def insert_salesperson(uow: UnitOfWork, document: dict[str, Any]) -> None:
     await uow.db[SALESPEOPLE].insert_one(document, session=uow.session)
 
 
-async def update_salesperson(uow: UnitOfWork, salesperson_id: str, fields: dict[str, Any]) -> dict | None:
+async def update_salesperson(
+    uow: UnitOfWork, salesperson_id: str, fields: dict[str, Any]
+) -> dict | None:
     return await uow.db[SALESPEOPLE].find_one_and_update(
-        {"_id": salesperson_id}, {"$set": fields}, return_document=ReturnDocument.AFTER, session=uow.session)
+        {"_id": salesperson_id},
+        {"$set": fields},
+        return_document=ReturnDocument.AFTER,
+        session=uow.session,
+    )
 
 
-async def add_load(uow: UnitOfWork, salesperson_id: str | None, delta: int, assigned: bool = False) -> None:
+async def add_load(
+    uow: UnitOfWork, salesperson_id: str | None, delta: int, assigned: bool = False
+) -> None:
     if salesperson_id is None:
         return
     update: dict[str, Any] = {"$inc": {"load": delta}}
@@ -57,25 +65,34 @@ async def record_assignment(uow: UnitOfWork, entry: dict[str, Any]) -> None:
     await uow.db[ASSIGNMENTS].insert_one(entry, session=uow.session)
 
 
-async def assignment_history(store: Store, query: dict[str, Any], sort: list, limit: int) -> list[dict]:
+async def assignment_history(
+    store: Store, query: dict[str, Any], sort: list, limit: int
+) -> list[dict]:
     return await store.db[ASSIGNMENTS].find(query).sort(sort).limit(limit).to_list()
 
 
 async def insert_merge(uow: UnitOfWork, document: dict[str, Any]) -> None:
-    await uow.db[MERGES].replace_one({"_id": document["_id"]}, document, upsert=True, session=uow.session)
+    await uow.db[MERGES].replace_one(
+        {"_id": document["_id"]}, document, upsert=True, session=uow.session
+    )
 
 
 async def open_merge(uow: UnitOfWork, survivor_id: str, merged_id: str) -> dict[str, Any] | None:
     return await uow.db[MERGES].find_one(
-        {"_id": merged_id, "survivor_id": survivor_id, "undone": False}, session=uow.session)
+        {"_id": merged_id, "survivor_id": survivor_id, "undone": False}, session=uow.session
+    )
 
 
 async def close_merge(uow: UnitOfWork, merged_id: str) -> None:
-    await uow.db[MERGES].update_one({"_id": merged_id}, {"$set": {"undone": True, "undone_at": datetime.now(UTC)}},
-                                    session=uow.session)
+    await uow.db[MERGES].update_one(
+        {"_id": merged_id},
+        {"$set": {"undone": True, "undone_at": datetime.now(UTC)}},
+        session=uow.session,
+    )
 
 
 # --- users --------------------------------------------------------------------------------------
+
 
 async def user_by_name(store: Store, username: str) -> dict[str, Any] | None:
     return await store.db[USERS].find_one({"username": username})
@@ -87,12 +104,15 @@ async def insert_user(store: Store, document: dict[str, Any]) -> None:
 
 async def update_user(store: Store, user_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
     return await store.db[USERS].find_one_and_update(
-        {"_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER)
+        {"_id": user_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+    )
 
 
 async def list_users(store: Store, limit: int, after_id: str | None) -> list[dict[str, Any]]:
     query = {"_id": {"$gt": after_id}} if after_id else {}
-    return await store.db[USERS].find(query, {"password_hash": 0}).sort("_id").limit(limit).to_list()
+    return (
+        await store.db[USERS].find(query, {"password_hash": 0}).sort("_id").limit(limit).to_list()
+    )
 
 
 async def login_failures(store: Store, username: str) -> dict[str, Any] | None:

@@ -52,7 +52,9 @@ def is_high_value(customer: CustomerProfile) -> bool:
     return _clean(customer.tier).upper() in HIGH_VALUE_TIERS or _clean(customer.size) == "large"
 
 
-def decide(customer: CustomerProfile, salespeople: Iterable[SalespersonProfile]) -> AssignmentDecision:
+def decide(
+    customer: CustomerProfile, salespeople: Iterable[SalespersonProfile]
+) -> AssignmentDecision:
     people = list(salespeople)
     if not people:
         return AssignmentDecision(customer.customer_id, None, (), "no salesperson registered")
@@ -67,14 +69,20 @@ def decide(customer: CustomerProfile, salespeople: Iterable[SalespersonProfile])
             eligible.append((person, _what_counted(customer, person, high_value)))
     eligible.sort(key=lambda pair: _rank(pair[0], high_value))
     passed_over.sort(key=lambda pair: pair[0].salesperson_id)
-    candidates = tuple(CandidateVerdict(p.salesperson_id, True, counted) for p, counted in eligible) + tuple(
-        CandidateVerdict(p.salesperson_id, False, tuple(text for _, text in problems)) for p, problems in passed_over
+    candidates = tuple(
+        CandidateVerdict(p.salesperson_id, True, counted) for p, counted in eligible
+    ) + tuple(
+        CandidateVerdict(p.salesperson_id, False, tuple(text for _, text in problems))
+        for p, problems in passed_over
     )
     if not eligible:
         return AssignmentDecision(customer.customer_id, None, candidates, _why_nobody(passed_over))
     ranked = [p for p, _ in eligible]
     return AssignmentDecision(
-        customer.customer_id, ranked[0].salesperson_id, candidates, _why_winner(ranked, len(people), high_value)
+        customer.customer_id,
+        ranked[0].salesperson_id,
+        candidates,
+        _why_winner(ranked, len(people), high_value),
     )
 
 
@@ -98,7 +106,9 @@ def _clean(value: str | None) -> str:
     return (value or "").strip().casefold()
 
 
-def _problems(customer: CustomerProfile, person: SalespersonProfile, high_value: bool) -> list[tuple[str, str]]:
+def _problems(
+    customer: CustomerProfile, person: SalespersonProfile, high_value: bool
+) -> list[tuple[str, str]]:
     # (kind, text): the kind lets "nobody eligible" summarise many candidates in one line.
     problems = []
     if not person.active:
@@ -109,25 +119,34 @@ def _problems(customer: CustomerProfile, person: SalespersonProfile, high_value:
     if person.capacity <= 0 or person.load >= person.capacity:
         problems.append(("at capacity", f"at capacity ({person.load}/{person.capacity})"))
     if high_value and person.seniority < MIN_SENIORITY_FOR_HIGH_VALUE:
-        problems.append((
-            "too junior for a high-value customer",
-            f"seniority {person.seniority} below {MIN_SENIORITY_FOR_HIGH_VALUE} required for a high-value customer",
-        ))
+        problems.append(
+            (
+                "too junior for a high-value customer",
+                f"seniority {person.seniority} below {MIN_SENIORITY_FOR_HIGH_VALUE} required "
+                "for a high-value customer",
+            )
+        )
     return problems
 
 
-def _coverage_problem(what: str, wanted: str | None, covered: frozenset[str]) -> list[tuple[str, str]]:
+def _coverage_problem(
+    what: str, wanted: str | None, covered: frozenset[str]
+) -> list[tuple[str, str]]:
     if not covered:
         return []
     listed = ", ".join(sorted((c.strip() for c in covered), key=str.casefold))
     if not _clean(wanted):
         return [(f"{what} unknown", f"{what} unknown (covers only: {listed})")]
     if _clean(wanted) not in {_clean(c) for c in covered}:
-        return [(f"{what} not covered", f"{what} '{wanted.strip()}' not covered (covers: {listed})")]
+        return [
+            (f"{what} not covered", f"{what} '{wanted.strip()}' not covered (covers: {listed})")
+        ]
     return []
 
 
-def _what_counted(customer: CustomerProfile, person: SalespersonProfile, high_value: bool) -> tuple[str, ...]:
+def _what_counted(
+    customer: CustomerProfile, person: SalespersonProfile, high_value: bool
+) -> tuple[str, ...]:
     return (
         _coverage_note("region", customer.region, person.regions),
         _coverage_note("industry", customer.industry, person.industries),
@@ -142,7 +161,8 @@ def _coverage_note(what: str, wanted: str | None, covered: frozenset[str]) -> st
 
 
 def _rank(person: SalespersonProfile, high_value: bool) -> tuple:
-    # Seniority only ranks when the customer is worth a senior's time; otherwise it would starve juniors.
+    # Seniority only ranks when the customer is worth a senior's time; otherwise it would starve
+    # juniors.
     return (
         -person.seniority if high_value else 0,
         _ratio(person),
@@ -184,7 +204,9 @@ def _why_winner(ranked: list[SalespersonProfile], considered: int, high_value: b
             f"seniority {_seniority(winner)}; load {_load(winner)}; {_recency(winner)}"
         )
     runner = ranked[1]
-    header = f"{winner.salesperson_id}: first of {len(ranked)} eligible among {considered}{for_whom}"
+    header = (
+        f"{winner.salesperson_id}: first of {len(ranked)} eligible among {considered}{for_whom}"
+    )
     tied = []
     if high_value:
         if winner.seniority != runner.seniority:

@@ -5,15 +5,28 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from crm_contracts import CustomerCreated, CustomerCreatedPayload, CustomerFields, CustomerUpdated, CustomerUpdatedPayload
+from crm_contracts import (
+    CustomerCreated,
+    CustomerCreatedPayload,
+    CustomerFields,
+    CustomerUpdated,
+    CustomerUpdatedPayload,
+)
 from crm_contracts.common import Text
+from pydantic import BaseModel, ConfigDict, Field
 
 PRODUCER = "customer"
 REQUIRED_FIELDS = ("name", "credit_code", "industry", "region", "address", "size", "nature")
-USEFUL_FIELDS = ("phone", "website", "annual_revenue", "staff", "monthly_freight_volume_tons", "credit",
-                 "financials", "contacts")
+USEFUL_FIELDS = (
+    "phone",
+    "website",
+    "annual_revenue",
+    "staff",
+    "monthly_freight_volume_tons",
+    "credit",
+    "financials",
+    "contacts",
+)
 FIELD_NAMES = tuple(CustomerFields.model_fields)
 
 
@@ -44,7 +57,9 @@ class Reason(BaseModel):
     version: int | None = Field(default=None, ge=1)
 
 
-def new_customer(command: CreateCustomer, correlation_id: UUID) -> tuple[dict[str, Any], CustomerCreated]:
+def new_customer(
+    command: CreateCustomer, correlation_id: UUID
+) -> tuple[dict[str, Any], CustomerCreated]:
     customer_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     fields = command.model_dump(mode="json", exclude_none=True)
@@ -77,12 +92,16 @@ def changes(document: dict[str, Any], command: UpdateCustomer) -> dict[str, Any]
     return {name: value for name, value in wanted.items() if document.get(name) != value}
 
 
-def updated_event(customer_id: str, version: int, changed: dict[str, Any], correlation_id: UUID) -> CustomerUpdated:
+def updated_event(
+    customer_id: str, version: int, changed: dict[str, Any], correlation_id: UUID
+) -> CustomerUpdated:
     return CustomerUpdated(
         producer=PRODUCER,
         customer_id=customer_id,
         correlation_id=correlation_id,
-        payload=CustomerUpdatedPayload(version=version, changed=sorted(changed), fields=CustomerFields(**changed)),
+        payload=CustomerUpdatedPayload(
+            version=version, changed=sorted(changed), fields=CustomerFields(**changed)
+        ),
     )
 
 

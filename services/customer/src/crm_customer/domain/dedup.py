@@ -7,17 +7,47 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 # Matched against whole words only: glued onto a word they are part of the name ("Costco", "Zinc").
-# "group" is missing on purpose: "Xinjiang Mining Group" and "Xinjiang Mining" may be different companies.
-LATIN_SUFFIXES = frozenset({
-    "coltd", "colimited", "limited", "ltd", "incorporated", "inc", "corporation", "corp", "company", "co", "llc", "plc",
-})
+# "group" is missing on purpose: "Xinjiang Mining Group" and "Xinjiang Mining" may be different
+# companies.
+LATIN_SUFFIXES = frozenset(
+    {
+        "coltd",
+        "colimited",
+        "limited",
+        "ltd",
+        "incorporated",
+        "inc",
+        "corporation",
+        "corp",
+        "company",
+        "co",
+        "llc",
+        "plc",
+    }
+)
 # Chinese names have no spaces, so these are matched at the end of the text; longest first.
 CHINESE_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "公司")
 
-FREE_MAIL_DOMAINS = frozenset({
-    "qq.com", "163.com", "126.com", "139.com", "sina.com", "sina.cn", "sohu.com", "foxmail.com", "aliyun.com",
-    "yeah.net", "gmail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com", "icloud.com",
-})
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "qq.com",
+        "163.com",
+        "126.com",
+        "139.com",
+        "sina.com",
+        "sina.cn",
+        "sohu.com",
+        "foxmail.com",
+        "aliyun.com",
+        "yeah.net",
+        "gmail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+    }
+)
 
 MIN_PHONE_DIGITS = 7
 MOBILE_DIGITS = 11
@@ -32,7 +62,8 @@ class DedupKeys:
 
 def normalize_name(name: str) -> str:
     text = unicodedata.normalize("NFKC", name or "").casefold()
-    # Words are runs of letters and digits; everything else (punctuation, spaces, brackets) just separates them.
+    # Words are runs of letters and digits; everything else (punctuation, spaces, brackets) just
+    # separates them.
     words = re.findall(r"[^\W_]+", text)
     while True:
         shorter = _without_suffix(words)
@@ -45,9 +76,10 @@ def normalize_name(name: str) -> str:
 def normalize_phone(phone: str) -> str | None:
     digits = "".join(ch for ch in unicodedata.normalize("NFKC", phone or "") if "0" <= ch <= "9")
     for country_code in ("0086", "86"):
-        # Only a mobile-length rest proves the prefix was a country code, not the start of a local number.
+        # Only a mobile-length rest proves the prefix was a country code, not the start of a local
+        # number.
         if digits.startswith(country_code) and len(digits) - len(country_code) >= MOBILE_DIGITS:
-            digits = digits[len(country_code):]
+            digits = digits[len(country_code) :]
             break
     return digits if len(digits) >= MIN_PHONE_DIGITS else None
 
@@ -82,7 +114,9 @@ def duplicate_reasons(a: DedupKeys, b: DedupKeys) -> list[str]:
     if a.name and a.name == b.name:
         reasons.append(f"same name once normalised ('{a.name}')")
     reasons += [f"shared phone {phone}" for phone in sorted(set(a.phones) & set(b.phones))]
-    reasons += [f"shared e-mail domain {domain}" for domain in sorted(set(a.domains) & set(b.domains))]
+    reasons += [
+        f"shared e-mail domain {domain}" for domain in sorted(set(a.domains) & set(b.domains))
+    ]
     return reasons
 
 
@@ -93,5 +127,5 @@ def _without_suffix(words: list[str]) -> list[str]:
     for suffix in CHINESE_SUFFIXES:
         if last.endswith(suffix):
             rest = last[: -len(suffix)]
-            return words[:-1] + [rest] if rest else words[:-1]
+            return [*words[:-1], rest] if rest else words[:-1]
     return words

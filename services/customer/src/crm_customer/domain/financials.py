@@ -17,18 +17,26 @@ def ratios(statements: list[FinancialStatement]) -> list[FinancialRatios]:
     by_year = sorted(statements, key=lambda statement: statement.year)
     result = []
     for index, year in enumerate(by_year):
-        previous = by_year[index - 1] if index and by_year[index - 1].year == year.year - 1 else None
+        previous = (
+            by_year[index - 1] if index and by_year[index - 1].year == year.year - 1 else None
+        )
         receivables = year.accounts_receivable
-        if receivables is not None and previous is not None and previous.accounts_receivable is not None:
+        if (
+            receivables is not None
+            and previous is not None
+            and previous.accounts_receivable is not None
+        ):
             receivables = (receivables + previous.accounts_receivable) / 2
-        result.append(FinancialRatios(
-            year=year.year,
-            current_ratio=_ratio(year.current_assets, year.current_liabilities),
-            debt_to_asset_ratio=_ratio(year.total_liabilities, year.total_assets),
-            sales_profit_margin=_ratio(year.net_profit, year.revenue),
-            receivables_turnover=_ratio(year.revenue, receivables),
-            operating_cash_flow=year.operating_cash_flow,
-        ))
+        result.append(
+            FinancialRatios(
+                year=year.year,
+                current_ratio=_ratio(year.current_assets, year.current_liabilities),
+                debt_to_asset_ratio=_ratio(year.total_liabilities, year.total_assets),
+                sales_profit_margin=_ratio(year.net_profit, year.revenue),
+                receivables_turnover=_ratio(year.revenue, receivables),
+                operating_cash_flow=year.operating_cash_flow,
+            )
+        )
     return result
 
 

@@ -7,7 +7,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so an unknown name takes as long as a wrong password.
+# Verified against when the user does not exist, so an unknown name takes as long as a wrong
+# password.
 _DUMMY_HASH = _hasher.hash("no such user: this hash only costs the same time")
 
 
@@ -30,10 +31,16 @@ class Throttle:
     window: timedelta = timedelta(minutes=15)
     lock: timedelta = timedelta(minutes=15)
 
-    def after_failure(self, failures: int, first_failure_at: datetime | None, now: datetime) -> dict:
+    def after_failure(
+        self, failures: int, first_failure_at: datetime | None, now: datetime
+    ) -> dict:
         """The new record of failures for a name after one more failure at `now`."""
         if first_failure_at is None or now - first_failure_at > self.window:
             failures, first_failure_at = 0, now
         failures += 1
         locked_until = now + self.lock if failures >= self.max_failures else None
-        return {"failures": failures, "first_failure_at": first_failure_at, "locked_until": locked_until}
+        return {
+            "failures": failures,
+            "first_failure_at": first_failure_at,
+            "locked_until": locked_until,
+        }

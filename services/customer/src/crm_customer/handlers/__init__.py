@@ -9,7 +9,8 @@ class NotFound(Exception):
 
 
 class Conflict(Exception):
-    """The request is valid but the state forbids it (409); `details` tell the caller what is there."""
+    """The request is valid but the state forbids it (409); `details` tell the caller what is
+    there."""
 
     def __init__(self, reason: str, **details: Any) -> None:
         super().__init__(reason)

@@ -4,50 +4,91 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from crm_contracts import CandidateVerdict, CustomerAssigned, CustomerAssignedPayload, CustomerScored
+from crm_contracts import (
+    CandidateVerdict,
+    CustomerAssigned,
+    CustomerAssignedPayload,
+    CustomerScored,
+)
+from crm_runtime.store import Store, UnitOfWork
+
 from crm_customer.adapters import customers as customer_store
 from crm_customer.adapters import people
 from crm_customer.domain.assignment import CustomerProfile, decide, should_move_on_tier_up
 from crm_customer.domain.customers import PRODUCER
 from crm_customer.handlers import Conflict, NotFound
-from crm_runtime.store import Store, UnitOfWork
 
 TIER_RANK = {"D": 0, "C": 1, "B": 2, "A": 3}
 HIGH_VALUE_TIERS = ("A", "B")
 
 
 def customer_profile(customer: dict[str, Any]) -> CustomerProfile:
-    return CustomerProfile(customer["_id"], customer.get("region"), customer.get("industry"),
-                           customer.get("size"), customer.get("tier"))
+    return CustomerProfile(
+        customer["_id"],
+        customer.get("region"),
+        customer.get("industry"),
+        customer.get("size"),
+        customer.get("tier"),
+    )
 
 
-async def set_owner(uow: UnitOfWork, customer: dict[str, Any], owner_id: str | None, *, trigger: str,
-                    reason: str, why: str, candidates: list[dict] | None = None, by: str | None = None,
-                    correlation_id: UUID, causation_id: UUID | None = None) -> dict[str, Any]:
+async def set_owner(
+    uow: UnitOfWork,
+    customer: dict[str, Any],
+    owner_id: str | None,
+    *,
+    trigger: str,
+    reason: str,
+    why: str,
+    candidates: list[dict] | None = None,
+    by: str | None = None,
+    correlation_id: UUID,
+    causation_id: UUID | None = None,
+) -> dict[str, Any]:
     """Moves ownership (and the salespeople's loads) and records the decision, even a 'nobody'."""
     previous = customer.get("owner_id")
     if owner_id != previous:
         await people.add_load(uow, previous, -1)
         await people.add_load(uow, owner_id, +1, assigned=True)
-        await customer_store.set_fields(uow, customer["_id"], {"owner_id": owner_id,
-                                                               "assigned_at": datetime.now(UTC)})
+        await customer_store.set_fields(
+            uow, customer["_id"], {"owner_id": owner_id, "assigned_at": datetime.now(UTC)}
+        )
     event = CustomerAssigned(
-        producer=PRODUCER, customer_id=customer["_id"], correlation_id=correlation_id, causation_id=causation_id,
+        producer=PRODUCER,
+        customer_id=customer["_id"],
+        correlation_id=correlation_id,
+        causation_id=causation_id,
         payload=CustomerAssignedPayload(
-            owner_id=owner_id, previous_owner_id=previous, trigger=trigger, reason=reason, why=why,
+            owner_id=owner_id,
+            previous_owner_id=previous,
+            trigger=trigger,
+            reason=reason,
+            why=why,
             candidates=[CandidateVerdict(**candidate) for candidate in candidates or []],
-            assigned_by=by, tier=customer.get("tier"),
+            assigned_by=by,
+            tier=customer.get("tier"),
         ),
     )
-    entry = {"_id": str(event.event_id), "customer_id": customer["_id"], "at": event.occurred_at,
-             **event.payload.model_dump(mode="json")}
+    entry = {
+        "_id": str(event.event_id),
+        "customer_id": customer["_id"],
+        "at": event.occurred_at,
+        **event.payload.model_dump(mode="json"),
+    }
     await people.record_assignment(uow, entry)
     uow.emit(event)
     return entry
 
 
-async def assign_by_rule(uow: UnitOfWork, customer: dict[str, Any], *, trigger: str, reason: str,
-                         correlation_id: UUID, causation_id: UUID | None = None) -> dict[str, Any] | None:
+async def assign_by_rule(
+    uow: UnitOfWork,
+    customer: dict[str, Any],
+    *,
+    trigger: str,
+    reason: str,
+    correlation_id: UUID,
+    causation_id: UUID | None = None,
+) -> dict[str, Any] | None:
     """Runs the rule; returns the recorded decision, or None when nothing was to change."""
     profiles = [people.profile(document) for document in await people.all_salespeople(uow)]
     decision = decide(customer_profile(customer), profiles)
@@ -58,14 +99,26 @@ async def assign_by_rule(uow: UnitOfWork, customer: dict[str, Any], *, trigger: 
             return None
     elif trigger == "salesperson_available" and decision.winner_id is None:
         return None  # still nobody: the queue entry already says why
-    candidates = [{"salesperson_id": c.salesperson_id, "eligible": c.eligible, "reasons": list(c.reasons)}
-                  for c in decision.candidates]
-    return await set_owner(uow, customer, decision.winner_id, trigger=trigger, reason=reason, why=decision.why,
-                           candidates=candidates, correlation_id=correlation_id, causation_id=causation_id)
+    candidates = [
+        {"salesperson_id": c.salesperson_id, "eligible": c.eligible, "reasons": list(c.reasons)}
+        for c in decision.candidates
+    ]
+    return await set_owner(
+        uow,
+        customer,
+        decision.winner_id,
+        trigger=trigger,
+        reason=reason,
+        why=decision.why,
+        candidates=candidates,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )
 
 
-async def reassign(store: Store, customer_id: str, salesperson_id: str, reason: str, by: str,
-                   correlation_id: UUID) -> dict[str, Any]:
+async def reassign(
+    store: Store, customer_id: str, salesperson_id: str, reason: str, by: str, correlation_id: UUID
+) -> dict[str, Any]:
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         customer = await customer_store.get(uow, customer_id)
         if customer is None:
@@ -80,9 +133,19 @@ async def reassign(store: Store, customer_id: str, salesperson_id: str, reason: 
         if customer.get("owner_id") == salesperson_id:
             raise Conflict(f"customer {customer_id} already belongs to {salesperson_id}")
         load, capacity = salesperson.get("load", 0), salesperson["capacity"]
-        why = "reassigned by a manager" + (f" beyond capacity ({load}/{capacity})" if load >= capacity else "")
-        return await set_owner(uow, customer, salesperson_id, trigger="manual", reason=reason, why=why, by=by,
-                               correlation_id=correlation_id)
+        why = "reassigned by a manager" + (
+            f" beyond capacity ({load}/{capacity})" if load >= capacity else ""
+        )
+        return await set_owner(
+            uow,
+            customer,
+            salesperson_id,
+            trigger="manual",
+            reason=reason,
+            why=why,
+            by=by,
+            correlation_id=correlation_id,
+        )
 
     return await store.run(work)
 
@@ -91,15 +154,26 @@ async def assign_waiting_customers(store: Store, correlation_id: UUID, limit: in
     """After a salesperson appears or changes: give queued customers, oldest first, to whoever is
     now eligible. Each in its own transaction, so one conflict does not undo the others."""
     waiting = await customer_store.page(
-        store, {"status": "active", "owner_id": None}, [("created_at", 1), ("_id", 1)], limit)
+        store, {"status": "active", "owner_id": None}, [("created_at", 1), ("_id", 1)], limit
+    )
     assigned = 0
     for queued in waiting:
+
         async def work(uow: UnitOfWork, customer_id: str = queued["_id"]) -> bool:
             customer = await customer_store.get(uow, customer_id)
-            if customer is None or customer["status"] != "active" or customer.get("owner_id") is not None:
+            if (
+                customer is None
+                or customer["status"] != "active"
+                or customer.get("owner_id") is not None
+            ):
                 return False
-            entry = await assign_by_rule(uow, customer, trigger="salesperson_available",
-                                         reason="a salesperson became eligible", correlation_id=correlation_id)
+            entry = await assign_by_rule(
+                uow,
+                customer,
+                trigger="salesperson_available",
+                reason="a salesperson became eligible",
+                correlation_id=correlation_id,
+            )
             return entry is not None
 
         assigned += await store.run(work)
@@ -107,7 +181,8 @@ async def assign_waiting_customers(store: Store, correlation_id: UUID, limit: in
 
 
 def on_customer_scored(reassign_on_tier_up: bool):
-    """CustomerScored: keep the tier; when it rises, the rule may move the customer up (switchable)."""
+    """CustomerScored: keep the tier; when it rises, the rule may move the customer up
+    (switchable)."""
 
     async def handle(event: CustomerScored, uow: UnitOfWork) -> None:
         customer = await customer_store.get(uow, event.customer_id)
@@ -118,9 +193,18 @@ def on_customer_scored(reassign_on_tier_up: bool):
             return
         await customer_store.set_fields(uow, customer["_id"], {"tier": new})
         # Only a rise into a high-value tier calls for more seniority; a first D or C moves nobody.
-        if reassign_on_tier_up and new in HIGH_VALUE_TIERS and TIER_RANK[new] > TIER_RANK.get(old, -1):
-            await assign_by_rule(uow, {**customer, "tier": new}, trigger="tier_up",
-                                 reason=f"tier rose from {old or 'none'} to {new}",
-                                 correlation_id=event.correlation_id, causation_id=event.event_id)
+        if (
+            reassign_on_tier_up
+            and new in HIGH_VALUE_TIERS
+            and TIER_RANK[new] > TIER_RANK.get(old, -1)
+        ):
+            await assign_by_rule(
+                uow,
+                {**customer, "tier": new},
+                trigger="tier_up",
+                reason=f"tier rose from {old or 'none'} to {new}",
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+            )
 
     return handle

@@ -4,19 +4,25 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from crm_contracts import CustomersMerged, CustomersMergedPayload, CustomersUnmerged, CustomersUnmergedPayload
-from crm_customer.adapters import COMPETITORS, CONTACTS
+from crm_contracts import (
+    CustomersMerged,
+    CustomersMergedPayload,
+    CustomersUnmerged,
+    CustomersUnmergedPayload,
+)
+from crm_runtime.store import Store, UnitOfWork
+
+from crm_customer.adapters import COMPETITORS, CONTACTS, people
 from crm_customer.adapters import customers as customer_store
-from crm_customer.adapters import people
 from crm_customer.domain.customers import PRODUCER
 from crm_customer.handlers import Conflict, NotFound
 from crm_customer.handlers.assignment import set_owner
 from crm_customer.handlers.customers import archive, restore
-from crm_runtime.store import Store, UnitOfWork
 
 
-async def merge(store: Store, survivor_id: str, merged_id: str, reason: str, by: str,
-                correlation_id: UUID) -> dict[str, Any]:
+async def merge(
+    store: Store, survivor_id: str, merged_id: str, reason: str, by: str, correlation_id: UUID
+) -> dict[str, Any]:
     """Contacts and competitors move to the survivor, which takes the merged one's owner if it has
     none; the merged customer is archived with a pointer. Follow-up history stays keyed by the
     merged id: CustomersMerged tells the other services to read it as the survivor's."""
@@ -36,27 +42,61 @@ async def merge(store: Store, survivor_id: str, merged_id: str, reason: str, by:
         await customer_store.move_children(uow, CONTACTS, contact_ids, survivor_id)
         await customer_store.move_children(uow, COMPETITORS, competitor_ids, survivor_id)
         owner_taken = survivor.get("owner_id") is None and merged.get("owner_id") is not None
-        await archive(uow, merged_id, merged["version"], f"merged into {survivor_id}: {reason}", correlation_id,
-                      merged_into=survivor_id)
+        await archive(
+            uow,
+            merged_id,
+            merged["version"],
+            f"merged into {survivor_id}: {reason}",
+            correlation_id,
+            merged_into=survivor_id,
+        )
         if owner_taken:
-            # The owner keeps the company: one customer less (archived above), one more (the survivor).
-            await set_owner(uow, survivor, merged["owner_id"], trigger="merge", reason=reason,
-                            why=f"took the owner of merged customer {merged_id}", by=by,
-                            correlation_id=correlation_id)
-        record = {"_id": merged_id, "survivor_id": survivor_id, "contact_ids": contact_ids,
-                  "competitor_ids": competitor_ids, "owner_taken": owner_taken, "reason": reason, "by": by,
-                  "at": datetime.now(UTC), "undone": False}
+            # The owner keeps the company: one customer less (archived above), one more (the
+            # survivor).
+            await set_owner(
+                uow,
+                survivor,
+                merged["owner_id"],
+                trigger="merge",
+                reason=reason,
+                why=f"took the owner of merged customer {merged_id}",
+                by=by,
+                correlation_id=correlation_id,
+            )
+        record = {
+            "_id": merged_id,
+            "survivor_id": survivor_id,
+            "contact_ids": contact_ids,
+            "competitor_ids": competitor_ids,
+            "owner_taken": owner_taken,
+            "reason": reason,
+            "by": by,
+            "at": datetime.now(UTC),
+            "undone": False,
+        }
         await people.insert_merge(uow, record)
         await customer_store.refresh_dedup_keys(uow, survivor)
-        uow.emit(CustomersMerged(producer=PRODUCER, customer_id=survivor_id, correlation_id=correlation_id,
-                                 payload=CustomersMergedPayload(merged_id=merged_id, moved_contact_ids=contact_ids,
-                                                                moved_competitor_ids=competitor_ids, reason=reason)))
+        uow.emit(
+            CustomersMerged(
+                producer=PRODUCER,
+                customer_id=survivor_id,
+                correlation_id=correlation_id,
+                payload=CustomersMergedPayload(
+                    merged_id=merged_id,
+                    moved_contact_ids=contact_ids,
+                    moved_competitor_ids=competitor_ids,
+                    reason=reason,
+                ),
+            )
+        )
         return record
 
     return await store.run(work)
 
 
-async def unmerge(store: Store, survivor_id: str, merged_id: str, reason: str, correlation_id: UUID) -> dict:
+async def unmerge(
+    store: Store, survivor_id: str, merged_id: str, reason: str, correlation_id: UUID
+) -> dict:
     """Gives back what the merge moved and restores the merged customer (with its own owner)."""
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
@@ -66,14 +106,29 @@ async def unmerge(store: Store, survivor_id: str, merged_id: str, reason: str, c
         merged = await customer_store.get(uow, merged_id)
         await customer_store.move_children(uow, CONTACTS, record["contact_ids"], merged_id)
         await customer_store.move_children(uow, COMPETITORS, record["competitor_ids"], merged_id)
-        await restore(uow, merged_id, merged["version"], f"unmerged from {survivor_id}: {reason}", correlation_id)
+        await restore(
+            uow,
+            merged_id,
+            merged["version"],
+            f"unmerged from {survivor_id}: {reason}",
+            correlation_id,
+        )
         await people.close_merge(uow, merged_id)
         for customer_id in (survivor_id, merged_id):
             await customer_store.refresh_dedup_keys(uow, await customer_store.get(uow, customer_id))
-        uow.emit(CustomersUnmerged(producer=PRODUCER, customer_id=survivor_id, correlation_id=correlation_id,
-                                   payload=CustomersUnmergedPayload(
-                                       restored_id=merged_id, returned_contact_ids=record["contact_ids"],
-                                       returned_competitor_ids=record["competitor_ids"], reason=reason)))
+        uow.emit(
+            CustomersUnmerged(
+                producer=PRODUCER,
+                customer_id=survivor_id,
+                correlation_id=correlation_id,
+                payload=CustomersUnmergedPayload(
+                    restored_id=merged_id,
+                    returned_contact_ids=record["contact_ids"],
+                    returned_competitor_ids=record["competitor_ids"],
+                    reason=reason,
+                ),
+            )
+        )
         return record
 
     return await store.run(work)

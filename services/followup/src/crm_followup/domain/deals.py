@@ -2,14 +2,23 @@
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
-
 from crm_contracts import DealFacts
 from crm_contracts.envelope import CustomerId
+from pydantic import ConfigDict, Field, field_validator
 
 LOST_REASONS = (
-    "price", "service_quality", "coverage", "capacity", "transit_time", "relationship", "timing",
-    "incumbent_contract", "requirements_mismatch", "went_in_house", "no_decision", "other",
+    "price",
+    "service_quality",
+    "coverage",
+    "capacity",
+    "transit_time",
+    "relationship",
+    "timing",
+    "incumbent_contract",
+    "requirements_mismatch",
+    "went_in_house",
+    "no_decision",
+    "other",
 )
 
 

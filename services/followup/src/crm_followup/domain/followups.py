@@ -4,11 +4,10 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
 from crm_contracts import Channel, SiteObservations, VisitFacts, VisitLoggedPayload
 from crm_contracts.common import Id, Text
 from crm_contracts.envelope import CustomerId
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 STRICT = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,11 +38,16 @@ class ChangeFollowup(BaseModel):
 
 
 def new_followup(command: LogFollowup) -> VisitLoggedPayload:
-    return VisitLoggedPayload(**command.model_dump(exclude={"customer_id"}), followup_id=str(uuid.uuid4()))
+    return VisitLoggedPayload(
+        **command.model_dump(exclude={"customer_id"}), followup_id=str(uuid.uuid4())
+    )
 
 
-def changed(current: VisitLoggedPayload, command: ChangeFollowup) -> tuple[VisitLoggedPayload, list[str]]:
-    """The follow-up after the change (validated as a whole: end not before start…) and what changed."""
+def changed(
+    current: VisitLoggedPayload, command: ChangeFollowup
+) -> tuple[VisitLoggedPayload, list[str]]:
+    """The follow-up after the change (validated as a whole: end not before start…) and what
+    changed."""
     wanted = command.model_dump(include=command.model_fields_set - {"version"})
     if "contact_ids" in wanted and wanted["contact_ids"] is None:
         wanted["contact_ids"] = []  # cleared: nobody recorded as present

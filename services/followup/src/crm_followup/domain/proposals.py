@@ -10,7 +10,11 @@ DECISIONS: dict[str, Status] = {"withdraw": "withdrawn", "accept": "accepted", "
 
 
 def revision_problem(status: str) -> str | None:
-    return None if status == "open" else f"the proposal is {status}: a final state, write a new proposal"
+    return (
+        None
+        if status == "open"
+        else f"the proposal is {status}: a final state, write a new proposal"
+    )
 
 
 def decision_problem(status: str, decision: str) -> str | None:

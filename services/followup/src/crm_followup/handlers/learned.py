@@ -10,33 +10,50 @@ from crm_contracts import (
     Event,
     VisitLogged,
 )
-from crm_followup import adapters
-from crm_followup.handlers import PRODUCER
-from crm_followup.handlers.followups import document
-from crm_followup.handlers.pipeline import deal_document
 from crm_runtime.consumer import EventHandler
 from crm_runtime.parking import WaitForCustomer
 from crm_runtime.store import UnitOfWork
 
+from crm_followup import adapters
+from crm_followup.handlers import PRODUCER
+from crm_followup.handlers.followups import document
+from crm_followup.handlers.pipeline import deal_document
+
 
 async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
-    await adapters.upsert(uow, adapters.CUSTOMERS, event.customer_id, {
-        "$set": {"name": event.payload.name, "status": "active"},
-        "$setOnInsert": {"owner_id": event.payload.owner_id}})
+    await adapters.upsert(
+        uow,
+        adapters.CUSTOMERS,
+        event.customer_id,
+        {
+            "$set": {"name": event.payload.name, "status": "active"},
+            "$setOnInsert": {"owner_id": event.payload.owner_id},
+        },
+    )
 
 
 async def on_customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
-    await adapters.upsert(uow, adapters.CUSTOMERS, event.customer_id, {"$set": {"owner_id": event.payload.owner_id}})
+    await adapters.upsert(
+        uow, adapters.CUSTOMERS, event.customer_id, {"$set": {"owner_id": event.payload.owner_id}}
+    )
 
 
 async def on_customer_archived(event: CustomerArchived, uow: UnitOfWork) -> None:
-    await adapters.upsert(uow, adapters.CUSTOMERS, event.customer_id, {
-        "$set": {"status": "archived", "merged_into": event.payload.merged_into}})
+    await adapters.upsert(
+        uow,
+        adapters.CUSTOMERS,
+        event.customer_id,
+        {"$set": {"status": "archived", "merged_into": event.payload.merged_into}},
+    )
 
 
 async def on_customer_restored(event: CustomerRestored, uow: UnitOfWork) -> None:
-    await adapters.upsert(uow, adapters.CUSTOMERS, event.customer_id, {"$set": {"status": "active",
-                                                                               "merged_into": None}})
+    await adapters.upsert(
+        uow,
+        adapters.CUSTOMERS,
+        event.customer_id,
+        {"$set": {"status": "active", "merged_into": None}},
+    )
 
 
 async def _known(uow: UnitOfWork, customer_id: str) -> None:

@@ -5,8 +5,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from pymongo.errors import DuplicateKeyError
-
 from crm_contracts import (
     DealClosed,
     DealClosedPayload,
@@ -15,12 +13,14 @@ from crm_contracts import (
     StageChanged,
     StageChangedPayload,
 )
+from crm_runtime.auth import Principal
+from crm_runtime.store import Store, UnitOfWork
+from pymongo.errors import DuplicateKeyError
+
 from crm_followup import adapters
 from crm_followup.domain.deals import CloseDeal
 from crm_followup.domain.pipeline import LOST, WON, Pipeline, StageVisit, time_in_stages
 from crm_followup.handlers import PRODUCER, Conflict, NotFound, workable_customer
-from crm_runtime.auth import Principal
-from crm_runtime.store import Store, UnitOfWork
 
 
 def with_time_in_stages(opportunity: dict[str, Any]) -> dict[str, Any]:
@@ -28,13 +28,26 @@ def with_time_in_stages(opportunity: dict[str, Any]) -> dict[str, Any]:
     return {**opportunity, "seconds_in_stages": time_in_stages(visits, datetime.now(UTC))}
 
 
-async def open_opportunity(store: Store, pipeline: Pipeline, customer_id: str, caller: Principal,
-                           correlation_id: UUID, reopened_from: str | None = None) -> dict[str, Any]:
+async def open_opportunity(
+    store: Store,
+    pipeline: Pipeline,
+    customer_id: str,
+    caller: Principal,
+    correlation_id: UUID,
+    reopened_from: str | None = None,
+) -> dict[str, Any]:
     now = datetime.now(UTC)
-    opportunity = {"_id": str(uuid.uuid4()), "customer_id": customer_id, "stage": pipeline.first, "status": "open",
-                   "win_probability": pipeline.probability(pipeline.first), "reopened_from": reopened_from,
-                   "history": [{"stage": pipeline.first, "entered_at": now, "reason": "opened"}],
-                   "opened_at": now, "closed_at": None}
+    opportunity = {
+        "_id": str(uuid.uuid4()),
+        "customer_id": customer_id,
+        "stage": pipeline.first,
+        "status": "open",
+        "win_probability": pipeline.probability(pipeline.first),
+        "reopened_from": reopened_from,
+        "history": [{"stage": pipeline.first, "entered_at": now, "reason": "opened"}],
+        "opened_at": now,
+        "closed_at": None,
+    }
 
     async def work(uow: UnitOfWork) -> None:
         await workable_customer(uow, customer_id, caller)
@@ -43,45 +56,93 @@ async def open_opportunity(store: Store, pipeline: Pipeline, customer_id: str, c
             if lost is None or lost["customer_id"] != customer_id:
                 raise NotFound(f"no opportunity {reopened_from} of customer {customer_id}")
             if lost["status"] != LOST:
-                raise Conflict(f"only a lost opportunity is reopened; {reopened_from} is {lost['status']}")
+                raise Conflict(
+                    f"only a lost opportunity is reopened; {reopened_from} is {lost['status']}"
+                )
         await adapters.insert(uow, adapters.OPPORTUNITIES, opportunity)
-        uow.emit(OpportunityOpened(producer=PRODUCER, customer_id=customer_id, correlation_id=correlation_id,
-                                   payload=OpportunityOpenedPayload(
-                                       opportunity_id=opportunity["_id"], stage=pipeline.first,
-                                       win_probability=opportunity["win_probability"], reopened_from=reopened_from)))
+        uow.emit(
+            OpportunityOpened(
+                producer=PRODUCER,
+                customer_id=customer_id,
+                correlation_id=correlation_id,
+                payload=OpportunityOpenedPayload(
+                    opportunity_id=opportunity["_id"],
+                    stage=pipeline.first,
+                    win_probability=opportunity["win_probability"],
+                    reopened_from=reopened_from,
+                ),
+            )
+        )
 
     try:
         await store.run(work)
     except DuplicateKeyError:
-        current = await adapters.find(store, adapters.OPPORTUNITIES, {"customer_id": customer_id, "status": "open"})
-        raise Conflict(f"customer {customer_id} has an open opportunity already",
-                       opportunity_id=current and current["_id"]) from None
+        current = await adapters.find(
+            store, adapters.OPPORTUNITIES, {"customer_id": customer_id, "status": "open"}
+        )
+        raise Conflict(
+            f"customer {customer_id} has an open opportunity already",
+            opportunity_id=current and current["_id"],
+        ) from None
     return with_time_in_stages(opportunity)
 
 
-async def _move(uow: UnitOfWork, pipeline: Pipeline, opportunity: dict[str, Any], to_stage: str,
-                reason: str | None, correlation_id: UUID) -> dict[str, Any]:
+async def _move(
+    uow: UnitOfWork,
+    pipeline: Pipeline,
+    opportunity: dict[str, Any],
+    to_stage: str,
+    reason: str | None,
+    correlation_id: UUID,
+) -> dict[str, Any]:
     if (problem := pipeline.move_problem(opportunity["stage"], to_stage)) is not None:
         raise Conflict(problem, stage=opportunity["stage"])
     now = datetime.now(UTC)
     entered = opportunity["history"][-1]["entered_at"]
     final = pipeline.is_final(to_stage)
-    moved = await adapters.update(uow, adapters.OPPORTUNITIES, {"_id": opportunity["_id"], "stage": opportunity["stage"]}, {
-        "$set": {"stage": to_stage, "win_probability": pipeline.probability(to_stage),
-                 "status": to_stage if final else "open", "closed_at": now if final else None},
-        "$push": {"history": {"stage": to_stage, "entered_at": now, "reason": reason}}})
+    moved = await adapters.update(
+        uow,
+        adapters.OPPORTUNITIES,
+        {"_id": opportunity["_id"], "stage": opportunity["stage"]},
+        {
+            "$set": {
+                "stage": to_stage,
+                "win_probability": pipeline.probability(to_stage),
+                "status": to_stage if final else "open",
+                "closed_at": now if final else None,
+            },
+            "$push": {"history": {"stage": to_stage, "entered_at": now, "reason": reason}},
+        },
+    )
     if moved is None:
         raise Conflict(f"opportunity {opportunity['_id']} moved meanwhile: read it again")
-    uow.emit(StageChanged(producer=PRODUCER, customer_id=opportunity["customer_id"], correlation_id=correlation_id,
-                          payload=StageChangedPayload(
-                              opportunity_id=opportunity["_id"], from_stage=opportunity["stage"], to_stage=to_stage,
-                              win_probability=pipeline.probability(to_stage), reason=reason,
-                              seconds_in_previous_stage=max(0.0, (now - entered).total_seconds()))))
+    uow.emit(
+        StageChanged(
+            producer=PRODUCER,
+            customer_id=opportunity["customer_id"],
+            correlation_id=correlation_id,
+            payload=StageChangedPayload(
+                opportunity_id=opportunity["_id"],
+                from_stage=opportunity["stage"],
+                to_stage=to_stage,
+                win_probability=pipeline.probability(to_stage),
+                reason=reason,
+                seconds_in_previous_stage=max(0.0, (now - entered).total_seconds()),
+            ),
+        )
+    )
     return moved
 
 
-async def move_stage(store: Store, pipeline: Pipeline, opportunity_id: str, to_stage: str, reason: str | None,
-                     caller: Principal, correlation_id: UUID) -> dict[str, Any]:
+async def move_stage(
+    store: Store,
+    pipeline: Pipeline,
+    opportunity_id: str,
+    to_stage: str,
+    reason: str | None,
+    caller: Principal,
+    correlation_id: UUID,
+) -> dict[str, Any]:
     if to_stage in (WON, LOST):
         raise Conflict(f"an opportunity becomes {to_stage} by closing its deal: POST /deals")
 
@@ -95,21 +156,32 @@ async def move_stage(store: Store, pipeline: Pipeline, opportunity_id: str, to_s
     return with_time_in_stages(await store.run(work))
 
 
-async def close_deal(store: Store, pipeline: Pipeline, command: CloseDeal, caller: Principal,
-                     correlation_id: UUID) -> dict[str, Any]:
+async def close_deal(
+    store: Store, pipeline: Pipeline, command: CloseDeal, caller: Principal, correlation_id: UUID
+) -> dict[str, Any]:
     """Records the deal; the customer's open opportunity, if any, moves to won or lost with it."""
     deal_id = str(uuid.uuid4())
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         await workable_customer(uow, command.customer_id, caller)
-        opportunity = await adapters.find(uow, adapters.OPPORTUNITIES,
-                                          {"customer_id": command.customer_id, "status": "open"})
+        opportunity = await adapters.find(
+            uow, adapters.OPPORTUNITIES, {"customer_id": command.customer_id, "status": "open"}
+        )
         if opportunity is not None:
-            await _move(uow, pipeline, opportunity, command.outcome, f"deal {deal_id}", correlation_id)
-        payload = DealClosedPayload(**command.model_dump(exclude={"customer_id"}), deal_id=deal_id,
-                                    opportunity_id=opportunity and opportunity["_id"])
-        event = DealClosed(producer=PRODUCER, customer_id=command.customer_id, correlation_id=correlation_id,
-                           payload=payload)
+            await _move(
+                uow, pipeline, opportunity, command.outcome, f"deal {deal_id}", correlation_id
+            )
+        payload = DealClosedPayload(
+            **command.model_dump(exclude={"customer_id"}),
+            deal_id=deal_id,
+            opportunity_id=opportunity and opportunity["_id"],
+        )
+        event = DealClosed(
+            producer=PRODUCER,
+            customer_id=command.customer_id,
+            correlation_id=correlation_id,
+            payload=payload,
+        )
         stored = deal_document(command.customer_id, payload, PRODUCER, event.event_id)
         await adapters.insert(uow, adapters.DEALS, stored)
         uow.emit(event)
@@ -118,6 +190,14 @@ async def close_deal(store: Store, pipeline: Pipeline, command: CloseDeal, calle
     return await store.run(work)
 
 
-def deal_document(customer_id: str, payload: DealClosedPayload, source: str, event_id: UUID) -> dict[str, Any]:
-    return {"_id": payload.deal_id, "customer_id": customer_id, **payload.model_dump(mode="json"),
-            "source": source, "event_id": str(event_id), "closed_at": datetime.now(UTC)}
+def deal_document(
+    customer_id: str, payload: DealClosedPayload, source: str, event_id: UUID
+) -> dict[str, Any]:
+    return {
+        "_id": payload.deal_id,
+        "customer_id": customer_id,
+        **payload.model_dump(mode="json"),
+        "source": source,
+        "event_id": str(event_id),
+        "closed_at": datetime.now(UTC),
+    }

@@ -4,8 +4,6 @@ of order: follow-ups, proposals and deals are kept by id, and the stage by the t
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from crm_contracts import (
     CustomerCreated,
     CustomerUpdated,
@@ -22,9 +20,14 @@ from crm_contracts import (
     StageChanged,
     VisitLogged,
 )
+from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_FIELDS = ("monthly_freight_volume_tons", "industry", "region", "nature", "size")
-FINAL_PROPOSAL = {"ProposalAccepted": "accepted", "ProposalRejected": "rejected", "ProposalWithdrawn": "withdrawn"}
+FINAL_PROPOSAL = {
+    "ProposalAccepted": "accepted",
+    "ProposalRejected": "rejected",
+    "ProposalWithdrawn": "withdrawn",
+}
 
 
 class Features(BaseModel):
@@ -35,10 +38,16 @@ class Features(BaseModel):
     region: str | None = None
     nature: str | None = None
     size: str | None = None
-    ratios: dict[str, Any] | None = Field(default=None, description="The latest year's financial ratios.")
+    ratios: dict[str, Any] | None = Field(
+        default=None, description="The latest year's financial ratios."
+    )
     credit: dict[str, Any] | None = None
-    followups: dict[str, dict[str, Any]] = Field(default_factory=dict, description="id -> channel, at, revoked")
-    proposals: dict[str, str] = Field(default_factory=dict, description="id -> open/accepted/rejected/withdrawn")
+    followups: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="id -> channel, at, revoked"
+    )
+    proposals: dict[str, str] = Field(
+        default_factory=dict, description="id -> open/accepted/rejected/withdrawn"
+    )
     stage: str | None = None
     stage_probability: float | None = None
     stage_at: datetime | None = None
@@ -49,20 +58,33 @@ class Features(BaseModel):
 
     def segment(self) -> dict[str, str]:
         """The values the win-probability model learns from; missing ones are left out."""
-        values = {"industry": self.industry, "region": self.region, "nature": self.nature, "size": self.size,
-                  "freight_band": freight_band(self.monthly_freight_volume_tons)}
+        values = {
+            "industry": self.industry,
+            "region": self.region,
+            "nature": self.nature,
+            "size": self.size,
+            "freight_band": freight_band(self.monthly_freight_volume_tons),
+        }
         cleaned = {name: str(value).strip().lower() for name, value in values.items() if value}
         return {name: value for name, value in cleaned.items() if value}  # blank is unknown
 
 
-FREIGHT_BANDS = ((1000, "1000t+"), (500, "500-1000t"), (200, "200-500t"), (50, "50-200t"), (0, "under 50t"))
+FREIGHT_BANDS = (
+    (1000, "1000t+"),
+    (500, "500-1000t"),
+    (200, "200-500t"),
+    (50, "50-200t"),
+    (0, "under 50t"),
+)
 
 
 def freight_band(tons: float | None) -> str | None:
     """Monthly freight volume in the bands the value reports and the segments use."""
     if tons is None:
         return None
-    return next((label for floor, label in FREIGHT_BANDS if tons >= floor), None)  # NaN, negative: unknown
+    return next(
+        (label for floor, label in FREIGHT_BANDS if tons >= floor), None
+    )  # NaN, negative: unknown
 
 
 def apply(features: Features, event: Event) -> Features:
@@ -74,7 +96,11 @@ def apply(features: Features, event: Event) -> Features:
         change["credit"] = payload.credit.model_dump(mode="json") if payload.credit else None
     elif isinstance(event, CustomerUpdated):
         fields = payload.fields
-        change = {name: _plain(getattr(fields, name)) for name in payload.changed if name in PROFILE_FIELDS}
+        change = {
+            name: _plain(getattr(fields, name))
+            for name in payload.changed
+            if name in PROFILE_FIELDS
+        }
         if "credit" in payload.changed:
             change["credit"] = fields.credit.model_dump(mode="json") if fields.credit else None
     elif isinstance(event, FinancialsRecorded):
@@ -82,21 +108,36 @@ def apply(features: Features, event: Event) -> Features:
         change["ratios"] = latest.model_dump(mode="json") if latest else None
     elif isinstance(event, VisitLogged):
         previous = features.followups.get(payload.followup_id, {})
-        change["followups"] = {**features.followups, payload.followup_id: {
-            "channel": payload.channel.value, "at": payload.started_at.isoformat(),
-            "revoked": previous.get("revoked", False)}}
+        change["followups"] = {
+            **features.followups,
+            payload.followup_id: {
+                "channel": payload.channel.value,
+                "at": payload.started_at.isoformat(),
+                "revoked": previous.get("revoked", False),
+            },
+        }
     elif isinstance(event, FollowupRevoked):
         previous = features.followups.get(payload.followup_id, {"channel": None, "at": None})
-        change["followups"] = {**features.followups, payload.followup_id: {**previous, "revoked": True}}
+        change["followups"] = {
+            **features.followups,
+            payload.followup_id: {**previous, "revoked": True},
+        }
     elif isinstance(event, OpportunityOpened | StageChanged):
         stage = payload.stage if isinstance(event, OpportunityOpened) else payload.to_stage
         if features.stage_at is None or event.occurred_at >= features.stage_at:
-            change = {"stage": stage, "stage_probability": payload.win_probability, "stage_at": event.occurred_at}
+            change = {
+                "stage": stage,
+                "stage_probability": payload.win_probability,
+                "stage_at": event.occurred_at,
+            }
     elif isinstance(event, ProposalCreated | ProposalRevised):
         if features.proposals.get(payload.proposal_id, "open") == "open":  # a decision is final
             change["proposals"] = {**features.proposals, payload.proposal_id: "open"}
     elif isinstance(event, ProposalAccepted | ProposalRejected | ProposalWithdrawn):
-        change["proposals"] = {**features.proposals, payload.proposal_id: FINAL_PROPOSAL[event.event_type]}
+        change["proposals"] = {
+            **features.proposals,
+            payload.proposal_id: FINAL_PROPOSAL[event.event_type],
+        }
     elif isinstance(event, DealClosed):
         change["deals"] = {**features.deals, payload.deal_id: payload.outcome}
     return features.model_copy(update=change) if change else features

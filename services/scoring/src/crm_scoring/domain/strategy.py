@@ -3,9 +3,8 @@ offer, by whom. The most specific matching strategy wins, then the higher priori
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from crm_contracts.common import Channel, Text, Tier
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Segment(BaseModel):
@@ -36,20 +35,39 @@ class Strategy(StrategyDefinition):
 
 
 def _matches(wanted: list, actual: str | None) -> bool:
-    return not wanted or (actual is not None and actual.strip().lower() in {str(w).strip().lower() for w in wanted})
+    return not wanted or (
+        actual is not None and actual.strip().lower() in {str(w).strip().lower() for w in wanted}
+    )
 
 
-def recommend(strategies: Iterable[Strategy], tier: str, industry: str | None, region: str | None,
-              size: str | None) -> Strategy | None:
+def recommend(
+    strategies: Iterable[Strategy],
+    tier: str,
+    industry: str | None,
+    region: str | None,
+    size: str | None,
+) -> Strategy | None:
     fitting = [
-        s for s in strategies
-        if s.active and _matches(s.segment.tiers, tier) and _matches(s.segment.industries, industry)
-        and _matches(s.segment.regions, region) and _matches(s.segment.sizes, size)
+        s
+        for s in strategies
+        if s.active
+        and _matches(s.segment.tiers, tier)
+        and _matches(s.segment.industries, industry)
+        and _matches(s.segment.regions, region)
+        and _matches(s.segment.sizes, size)
     ]
 
     def specificity(s: Strategy) -> tuple:
-        criteria = sum(1 for wanted in (s.segment.tiers, s.segment.industries, s.segment.regions, s.segment.sizes)
-                       if wanted)
+        criteria = sum(
+            1
+            for wanted in (
+                s.segment.tiers,
+                s.segment.industries,
+                s.segment.regions,
+                s.segment.sizes,
+            )
+            if wanted
+        )
         return (-criteria, -s.priority, s.strategy_id)
 
     return min(fitting, key=specificity, default=None)

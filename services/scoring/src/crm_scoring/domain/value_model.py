@@ -53,44 +53,79 @@ def _fit(features: Features, config: dict) -> list[tuple[str, float, float, str]
     tons = features.monthly_freight_volume_tons
     bands = config["freight_volume"]["bands"]
     freight = next((value for floor, value in bands if tons is not None and tons >= floor), 0.0)
-    rows = [("freight_volume", config["freight_volume"]["weight"], freight,
-             f"freight volume {tons:g} t/month" if tons is not None else "freight volume unknown")]
+    rows = [
+        (
+            "freight_volume",
+            config["freight_volume"]["weight"],
+            freight,
+            f"freight volume {tons:g} t/month" if tons is not None else "freight volume unknown",
+        )
+    ]
     for factor in ("size", "nature", "industry", "region"):
         known = getattr(features, factor)
         known = known if not isinstance(known, str) or known.strip() else None  # blank is unknown
         table = config[factor]
         key = known.strip().lower() if isinstance(known, str) else known
         value = table["values"].get(key, table.get("default", 0.0)) if known else 0.0
-        rows.append((factor, table["weight"], value, f"{factor} {known}" if known else f"{factor} unknown"))
+        rows.append(
+            (factor, table["weight"], value, f"{factor} {known}" if known else f"{factor} unknown")
+        )
     return rows
 
 
 def _financial(features: Features, config: dict) -> list[tuple[str, float, float, str]]:
     ratios = features.ratios or {}
     rows = []
-    for factor in ("current_ratio", "debt_to_asset_ratio", "sales_profit_margin", "receivables_turnover",
-                   "operating_cash_flow"):
+    for factor in (
+        "current_ratio",
+        "debt_to_asset_ratio",
+        "sales_profit_margin",
+        "receivables_turnover",
+        "operating_cash_flow",
+    ):
         raw = ratios.get(factor)
         value = float(raw) if raw is not None else None
         band = config[factor]
-        reason = f"{factor.replace('_', ' ')} {value:g}" if value is not None else f"{factor.replace('_', ' ')} unknown"
-        rows.append((factor, band["weight"], _linear(value, band["zero_at"], band["full_at"]), reason))
+        reason = (
+            f"{factor.replace('_', ' ')} {value:g}"
+            if value is not None
+            else f"{factor.replace('_', ' ')} unknown"
+        )
+        rows.append(
+            (factor, band["weight"], _linear(value, band["zero_at"], band["full_at"]), reason)
+        )
     credit = features.credit
     if credit is None:
         rows.append(("credit", config["credit"]["weight"], 0.0, "no credit report"))
     else:
         defaults, lawsuits = credit.get("defaults") or 0, credit.get("lawsuits") or 0
-        value = max(0.0, 1.0 - defaults * config["credit"]["per_default"] - lawsuits * config["credit"]["per_lawsuit"])
-        rows.append(("credit", config["credit"]["weight"], value, f"{defaults} default(s), {lawsuits} lawsuit(s)"))
+        value = max(
+            0.0,
+            1.0
+            - defaults * config["credit"]["per_default"]
+            - lawsuits * config["credit"]["per_lawsuit"],
+        )
+        rows.append(
+            (
+                "credit",
+                config["credit"]["weight"],
+                value,
+                f"{defaults} default(s), {lawsuits} lawsuit(s)",
+            )
+        )
     return rows
 
 
-def _engagement(features: Features, config: dict, at: datetime) -> list[tuple[str, float, float, str]]:
+def _engagement(
+    features: Features, config: dict, at: datetime
+) -> list[tuple[str, float, float, str]]:
     active = features.active_followups()
     times = [datetime.fromisoformat(f["at"]) for f in active if f.get("at")]
     if times:
         days = max(0.0, (at - max(times)).total_seconds() / 86400)
-        recency = _linear(days, config["recency"]["zero_after_days"], config["recency"]["full_within_days"])
+        recency = _linear(
+            days, config["recency"]["zero_after_days"], config["recency"]["full_within_days"]
+        )
         recency_reason = f"last follow-up {days:.0f} day(s) before"
     else:
         recency, recency_reason = 0.0, "no follow-up yet"
@@ -99,12 +134,24 @@ def _engagement(features: Features, config: dict, at: datetime) -> list[tuple[st
     open_proposals = sum(1 for status in features.proposals.values() if status == "open")
     return [
         ("recency", config["recency"]["weight"], recency, recency_reason),
-        ("frequency", config["frequency"]["weight"], frequency,
-         f"{len(active)} follow-up(s)" + (f" by {', '.join(channels)}" if channels else "")),
-        ("proposals_open", config["proposals_open"]["weight"], 1.0 if open_proposals else 0.0,
-         f"{open_proposals} proposal(s) open"),
-        ("stage", config["stage"]["weight"], features.stage_probability or 0.0,
-         f"stage {features.stage}" if features.stage else "no opportunity"),
+        (
+            "frequency",
+            config["frequency"]["weight"],
+            frequency,
+            f"{len(active)} follow-up(s)" + (f" by {', '.join(channels)}" if channels else ""),
+        ),
+        (
+            "proposals_open",
+            config["proposals_open"]["weight"],
+            1.0 if open_proposals else 0.0,
+            f"{open_proposals} proposal(s) open",
+        ),
+        (
+            "stage",
+            config["stage"]["weight"],
+            features.stage_probability or 0.0,
+            f"stage {features.stage}" if features.stage else "no opportunity",
+        ),
     ]
 
 
@@ -113,7 +160,9 @@ def _apportion(shares: list[float]) -> list[int]:
     total = round(sum(shares))
     floors = [math.floor(share) for share in shares]
     spare = total - sum(floors)
-    by_remainder = sorted(range(len(shares)), key=lambda i: (shares[i] - floors[i], -i), reverse=True)
+    by_remainder = sorted(
+        range(len(shares)), key=lambda i: (shares[i] - floors[i], -i), reverse=True
+    )
     for index in by_remainder[:spare]:
         floors[index] += 1
     return floors
@@ -124,12 +173,19 @@ def score(features: Features, at: datetime, version: str = "value-v1") -> ValueR
     config = load(version)
     rows = []
     for group, build in (("fit", _fit), ("financial", _financial)):
-        rows += [(f"{group}.{name}", config["groups"][group] * weight * value, reason)
-                 for name, weight, value, reason in build(features, config[group])]
-    rows += [(f"engagement.{name}", config["groups"]["engagement"] * weight * value, reason)
-             for name, weight, value, reason in _engagement(features, config["engagement"], at)]
+        rows += [
+            (f"{group}.{name}", config["groups"][group] * weight * value, reason)
+            for name, weight, value, reason in build(features, config[group])
+        ]
+    rows += [
+        (f"engagement.{name}", config["groups"]["engagement"] * weight * value, reason)
+        for name, weight, value, reason in _engagement(features, config["engagement"], at)
+    ]
     points = _apportion([share for _, share, _ in rows])
-    contributions = tuple(Contribution(factor, point, reason) for (factor, _, reason), point in zip(rows, points, strict=True))
+    contributions = tuple(
+        Contribution(factor, point, reason)
+        for (factor, _, reason), point in zip(rows, points, strict=True)
+    )
     total = max(0, min(100, sum(points)))
     tier = next(name for floor, name in config["tiers"] if total >= floor)
     return ValueResult(total, tier, contributions, config["version"])

@@ -61,21 +61,35 @@ class WinEstimate:
         return self.prior_log_odds + sum(effect.log_odds for effect in self.effects)
 
 
-def estimate(counts: WinCounts, segment: Mapping[str, str], alpha: float = 1.0, min_support: int = 5) -> WinEstimate:
+def estimate(
+    counts: WinCounts, segment: Mapping[str, str], alpha: float = 1.0, min_support: int = 5
+) -> WinEstimate:
     prior = math.log((counts.won + alpha) / (counts.lost + alpha))
     effects = []
     for name, value in sorted(segment.items()):
         won_v, lost_v = counts.by_key.get(f"{name}={value}", (0, 0))
         if won_v + lost_v < min_support:
-            effects.append(FeatureEffect(name, value, 0.0,
-                                         f"{name} {value}: {won_v + lost_v} deal(s), too few: global rate"))
+            effects.append(
+                FeatureEffect(
+                    name,
+                    value,
+                    0.0,
+                    f"{name} {value}: {won_v + lost_v} deal(s), too few: global rate",
+                )
+            )
             continue
         kinds = max(1, counts.values_seen(name))
         p_won = (won_v + alpha) / (counts.won + alpha * kinds)
         p_lost = (lost_v + alpha) / (counts.lost + alpha * kinds)
         log_odds = math.log(p_won / p_lost)
-        effects.append(FeatureEffect(name, value, log_odds,
-                                     f"{name} {value}: {won_v} won, {lost_v} lost ({log_odds:+.2f} log-odds)"))
+        effects.append(
+            FeatureEffect(
+                name,
+                value,
+                log_odds,
+                f"{name} {value}: {won_v} won, {lost_v} lost ({log_odds:+.2f} log-odds)",
+            )
+        )
     log_odds = prior + sum(effect.log_odds for effect in effects)
     # Rounded for display, but never to a certainty the smoothing does not claim.
     probability = min(0.9999, max(0.0001, round(1 / (1 + math.exp(-log_odds)), 4)))

@@ -1,0 +1,102 @@
+"""Dead letters: a record that cannot be parsed or applied goes to its topic's dead-letter topic
+with the reason in its headers, and is counted in MongoDB. The consumer then goes on."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+from crm_contracts import dead_letter_topic
+from pydantic import ValidationError
+
+from crm_runtime.outbox import Send
+from crm_runtime.records import Record
+from crm_runtime.retry import until_it_works
+from crm_runtime.store import Store
+
+log = structlog.get_logger(__name__)
+DEAD_LETTERS = "dead_letters"
+MAX_ERROR_CHARS = 4000
+
+
+class CustomerNotSeen(Exception):
+    """Why a parked event was dead-lettered: its customer did not appear in time."""
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        text = "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc']) or '(message)'}: {detail['msg']}"
+            for detail in error.errors(include_url=False, include_input=False)
+        )
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return text[:MAX_ERROR_CHARS]
+
+
+def reason_of(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        kinds = {detail["type"] for detail in error.errors()}
+        return (
+            "malformed" if kinds & {"json_invalid", "json_type", "model_type"} else "schema-invalid"
+        )
+    if isinstance(error, CustomerNotSeen):
+        return "customer-unknown"
+    return "handler-failed"
+
+
+class DeadLetters:
+    """Sends a record to its topic's dead-letter topic with the reason, and counts it in MongoDB."""
+
+    def __init__(
+        self,
+        send: Send,
+        store: Store,
+        consumer_group: str,
+        max_backoff_s: float,
+        counted: Callable[[str], None] | None = None,
+    ) -> None:
+        self.send = send
+        self.store = store
+        self.consumer_group = consumer_group
+        self.max_backoff_s = max_backoff_s
+        self.counted = counted  # told each dead letter's reason (metrics)
+
+    async def put(self, record: Record, error: BaseException) -> None:
+        reason, detail = reason_of(error), describe(error)
+        headers = {
+            "dlt.reason": reason,
+            "dlt.error": detail,
+            "dlt.source.topic": record.topic,
+            "dlt.source.partition": str(record.partition),
+            "dlt.source.offset": str(record.offset),
+            "dlt.consumer.group": self.consumer_group,
+            "dlt.at": datetime.now(UTC).isoformat(),
+        }
+        async for attempt in until_it_works(self.max_backoff_s):
+            with attempt:
+                confirmation = await self.send(
+                    dead_letter_topic(record.topic), record.key or b"", record.value, headers
+                )
+                await confirmation
+                await self.store.db[DEAD_LETTERS].update_one(
+                    {"_id": f"{record.topic}:{record.partition}:{record.offset}"},
+                    {
+                        "$setOnInsert": {
+                            "reason": reason,
+                            "error": detail,
+                            "group": self.consumer_group,
+                            "at": datetime.now(UTC),
+                        }
+                    },
+                    upsert=True,
+                )
+        if self.counted is not None:
+            self.counted(reason)
+        log.error(
+            "dead-lettered",
+            reason=reason,
+            error=detail,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
