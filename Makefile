@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 UV_VERSION := 0.13.8
 PY := .venv/bin/python
 
-.PHONY: install test demo down status schemas bench bench-scoring bench-reporting
+.PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting
 
 $(UV):
 	python3.11 -m venv .tools
@@ -17,7 +17,13 @@ install: $(UV)
 	$(UV) sync --frozen
 	$(PY) deploy/local/infra.py install kafka
 
-test: install
+# The gate: formatting, lint and types, zero findings (settings in pyproject.toml).
+lint: install
+	.venv/bin/ruff format --check .
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+test: lint
 	$(PY) -m pytest
 
 demo: install

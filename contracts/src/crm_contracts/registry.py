@@ -20,14 +20,14 @@ EVENTS_BY_TAG: dict[str, type[Event]] = {_class_tag(cls): cls for cls in EVENT_C
 
 def _tag_of(data: Any) -> str | None:
     if isinstance(data, dict):
-        return version_tag(data.get("event_type"), data.get("schema_version"))
+        return f"{data.get('event_type')}.v{data.get('schema_version')}"
     if isinstance(data, Event):
         return data.tag
     return None
 
 
 # Discriminated on type *and* version, so a new major version is one more member, not a rewrite.
-AnyEvent = Annotated[
+AnyEvent: Any = Annotated[
     Union[tuple(Annotated[cls, Tag(tag)] for tag, cls in EVENTS_BY_TAG.items())],  # noqa: UP007
     Discriminator(
         _tag_of,

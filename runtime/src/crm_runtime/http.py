@@ -90,7 +90,9 @@ async def _invalid(_: Request, error: ValidationError | RequestValidationError) 
 def _context(*roles: Role) -> Callable[..., Awaitable[Context[Any]]]:
     """A FastAPI dependency: the command handlers' context, for a caller with one of `roles`."""
 
-    async def context(request: Request, caller: Annotated[Principal, Depends(require(*roles))]):
+    async def context(
+        request: Request, caller: Annotated[Principal, Depends(require(*roles))]
+    ) -> Context[Any]:
         state = request.app.state
         return Context(state.store, state.settings, request.state.correlation_id, caller)
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -27,7 +28,7 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
 
 
 def sender(broker: KafkaBroker) -> Send:
-    async def send(topic: str, key: bytes, value: bytes, headers: dict[str, str]):
+    async def send(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> Any:
         correlation_id = headers.get("correlation_id")  # else FastStream sets a random one
         return await broker.publish(
             value,

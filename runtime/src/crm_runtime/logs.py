@@ -3,9 +3,12 @@
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 from crm_contracts import Event
+from structlog.typing import Processor
 
 SECRET_KEYS = {"password", "token", "access_token", "authorization", "secret", "phone", "email"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -14,7 +17,7 @@ BEARER = re.compile(r"(?i)bearer\s+[\w.-]+")
 IDS = {"event_id", "correlation_id", "customer_id", "timestamp", "user_id", "salesperson_id"}
 
 
-def redact(_logger, _method, event: dict) -> dict:
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Last line of defence: no password, token, phone number or e-mail address leaves in clear,
     whoever logged it (our code, a library, an error message quoting input)."""
     for key, value in event.items():
@@ -28,7 +31,7 @@ def redact(_logger, _method, event: dict) -> dict:
 
 
 def configure_logging(service_name: str, level: str = "INFO") -> None:
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -79,5 +82,5 @@ def clear_event_context() -> None:
     )
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str) -> Any:
     return structlog.get_logger(name)

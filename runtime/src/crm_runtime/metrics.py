@@ -3,13 +3,16 @@ outcome, dead letters by reason, HTTP latency, outbox published, and the consume
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from crm_runtime.kafka import topic_partitions
+
+if TYPE_CHECKING:  # the service builds its readiness: only its type is needed here
+    from crm_runtime.service import Service
 
 READY_TIMEOUT_S = 3.0
 
@@ -77,7 +80,7 @@ class Readiness:
         self._checked_at = 0.0
         self._result: tuple[bool, dict[str, Any]] | None = None
 
-    async def check(self, service) -> tuple[bool, dict[str, Any]]:
+    async def check(self, service: "Service") -> tuple[bool, dict[str, Any]]:
         if self._result is not None and time.monotonic() - self._checked_at < self.ttl_s:
             return self._result
         report: dict[str, Any] = {}

@@ -67,6 +67,7 @@ def after(cursor: str | None, sort: Sort) -> dict[str, Any]:
 
 
 def _field(document: dict[str, Any], dotted: str) -> Any:
+    value: Any = document
     for part in dotted.split("."):
-        document = (document or {}).get(part)
-    return document
+        value = (value or {}).get(part)
+    return value

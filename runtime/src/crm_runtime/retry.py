@@ -3,7 +3,7 @@
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from pymongo.errors import ConnectionFailure, PyMongoError
-from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
 log = structlog.get_logger(__name__)
 
@@ -21,12 +21,12 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-def _log_attempt(state) -> None:
+def _log_attempt(state: RetryCallState) -> None:
     log.warning(
         "transient fault, retrying",
         attempt=state.attempt_number,
-        error=repr(state.outcome.exception()),
-        wait_s=round(state.next_action.sleep, 2),
+        error=repr(state.outcome.exception()) if state.outcome else None,
+        wait_s=round(state.next_action.sleep, 2) if state.next_action else None,
     )
 
 

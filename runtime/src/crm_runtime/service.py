@@ -67,7 +67,7 @@ class Service:
         configure_logging(settings.service_name, settings.log_level)
         self.spec = spec
         self.settings = settings
-        self.client: AsyncMongoClient = AsyncMongoClient(
+        self.client: AsyncMongoClient[Any] = AsyncMongoClient(
             settings.mongodb_uri,
             tz_aware=True,
             serverSelectionTimeoutMS=settings.mongodb_timeout_ms,

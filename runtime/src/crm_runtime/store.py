@@ -21,7 +21,7 @@ SENT_RETENTION_S = 7 * 24 * 3600
 class UnitOfWork:
     """What a handler gets: the database, the transaction's session, and a place to emit events."""
 
-    def __init__(self, db: AsyncDatabase, session: AsyncClientSession) -> None:
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession) -> None:
         self.db = db
         self.session = session
         self.emitted: list[Event] = []
@@ -48,9 +48,9 @@ def outbox_document(event: Event) -> dict[str, Any]:
 
 
 class Store:
-    def __init__(self, client: AsyncMongoClient, database_name: str) -> None:
+    def __init__(self, client: AsyncMongoClient[Any], database_name: str) -> None:
         self.client = client
-        self.db: AsyncDatabase = client[database_name]
+        self.db: AsyncDatabase[Any] = client[database_name]
         # So that adapters read alike from a Store (no transaction) or a UnitOfWork (its session).
         self.session: AsyncClientSession | None = None
         self._on_emit: list[Callable[[], None]] = []

@@ -8,7 +8,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, dead_letter_topic
-from crm_runtime.consumer import DEAD_LETTERS
+from crm_runtime.dead_letters import DEAD_LETTERS
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
 
@@ -31,7 +31,7 @@ async def topic(infra, namespace):
 
 @pytest.fixture
 async def service(topic, settings_for, running):
-    spec = ServiceSpec(title="test", subscribes_to=[topic], handlers={CustomerCreated: remember})
+    spec = ServiceSpec(title="test", subscribes_to=[topic], handlers={CustomerCreated: [remember]})
     return await running(
         Service(spec, settings_for(ServiceSettings, service_name=topic.rsplit(".", 1)[1]))
     )

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
-from crm_runtime.consumer import EventConsumer, Record
+from crm_runtime.consumer import EventConsumer
 from crm_runtime.kafka import make_broker, sender
 from crm_runtime.outbox import OutboxRelay
+from crm_runtime.records import Record
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import OUTBOX, Store
 from pymongo import AsyncMongoClient
@@ -80,7 +81,7 @@ async def test_a_relay_that_died_after_publishing_publishes_again_and_the_consum
         await uow.db["effects"].insert_one({"event_id": str(event.event_id)}, session=uow.session)
         applied.append(event.event_id)
 
-    consumer = EventConsumer(store, {CustomerCreated: count}, dead_letters=None)
+    consumer = EventConsumer(store, {CustomerCreated: [count]}, dead_letters=None)
     outcomes = [await consumer.process(Record.of(copy)) for copy in copies]
     assert outcomes == ["applied", "duplicate"]
     assert await store.db["effects"].count_documents({"event_id": event_id}) == 1

@@ -3,7 +3,9 @@
 import json
 
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, CustomerScored
-from crm_runtime.consumer import EventConsumer, Record, describe, reason_of
+from crm_runtime.consumer import EventConsumer
+from crm_runtime.dead_letters import describe, reason_of
+from crm_runtime.records import Record
 from crm_runtime.store import AlreadyApplied
 from pymongo.errors import AutoReconnect
 
@@ -43,7 +45,7 @@ def consumer_with(handler, attempts: int = 3):
     dead_letters = InMemoryDeadLetters()
     consumer = EventConsumer(
         InMemoryStore(),
-        {CustomerCreated: handler},
+        {CustomerCreated: [handler]},
         dead_letters,
         handler_attempts=attempts,
         max_backoff_s=0.001,

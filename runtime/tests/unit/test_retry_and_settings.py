@@ -1,11 +1,13 @@
+import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+from crm_runtime.errors import Unprocessable
 from crm_runtime.pagination import after, next_cursor, sort_by
 from crm_runtime.retry import is_transient
 from crm_runtime.settings import ServiceSettings
-from fastapi import HTTPException
 from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 
 
@@ -57,8 +59,22 @@ def test_the_last_page_has_no_cursor():
     assert next_cursor([{"_id": "a", "name": "x"}], 1, sort_by("name", False)) is None
 
 
-@pytest.mark.parametrize("cursor", ["bm90LWpzb24", "WyJvbmx5LW9uZSJd"])
-def test_a_forged_or_foreign_cursor_is_a_400(cursor):
-    with pytest.raises(HTTPException) as refused:
+def _cursor(values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "bm90LWpzb24",  # not JSON
+        "%%%",  # not base64
+        _cursor(["only-one"]),  # another sort's
+        _cursor({"occurred_at": 1}),  # not a list
+        _cursor([{"$gt": ""}, {"$ne": None}]),  # query operators
+        _cursor([{"$dt": "2026-11-27T09:00:00+00:00", "$where": "1"}, "e-1"]),
+        _cursor([["a"], "e-1"]),
+    ],
+)
+def test_a_forged_garbled_or_foreign_cursor_is_a_422_never_an_operator(cursor):
+    with pytest.raises(Unprocessable, match="invalid cursor"):
         after(cursor, sort_by("occurred_at", True))
-    assert refused.value.status_code == 400

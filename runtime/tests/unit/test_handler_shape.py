@@ -1,0 +1,93 @@
+"""The one shape every service uses: wired event handlers, commands, patches, errors as HTTP."""
+
+import pytest
+from crm_contracts import CustomerCreated
+from crm_runtime.auth import Principal, Role, issue_token, read_token
+from crm_runtime.errors import Conflict, Forbidden, NotFound, ServiceError, TooManyRequests
+from crm_runtime.handlers import Command, Patch, wire
+from crm_runtime.service import Service, ServiceSpec
+from crm_runtime.settings import ServiceSettings
+from pydantic import ValidationError
+
+
+async def on_created(event, uow, model_version: str, seen: list) -> None:
+    seen.append((event, uow, model_version))
+
+
+async def test_wiring_injects_dependencies_by_parameter_name():
+    seen: list = []
+    wired = wire({CustomerCreated: [on_created]}, {"model_version": "v9", "seen": seen, "x": 1})
+    [handler] = wired[CustomerCreated]
+    await handler("event", "uow")
+    assert seen == [("event", "uow", "v9")]
+
+
+def test_a_dependency_nobody_provides_stops_the_wiring_with_its_name():
+    with pytest.raises(TypeError, match="on_created needs seen"):
+        wire({CustomerCreated: [on_created]}, {"model_version": "v9"})
+
+
+class Freight(Command):
+    tons: float
+
+
+class ChangeName(Patch):
+    nullable = frozenset({"phone"})
+    name: str | None = None
+    phone: str | None = None
+
+
+@pytest.mark.parametrize("raw", ['{"tons": Infinity}', '{"tons": NaN}', '{"tons": -Infinity}'])
+def test_a_command_refuses_infinities_and_nan(raw):
+    with pytest.raises(ValidationError, match="finite number"):
+        Freight.model_validate_json(raw)
+
+
+def test_a_command_refuses_unknown_fields():
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        Freight.model_validate({"tons": 1, "volume": 2})
+
+
+def test_a_patch_refuses_null_where_the_field_cannot_be_cleared_and_names_it():
+    with pytest.raises(ValidationError, match="name may not be null"):
+        ChangeName.model_validate({"name": None})
+    cleared = ChangeName.model_validate({"phone": None})
+    assert cleared.model_dump(exclude_unset=True) == {"phone": None}
+
+
+def test_a_salesperson_may_credit_only_themselves():
+    seller = Principal("u-1", Role.SALESPERSON, salesperson_id="sp-1")
+    assert seller.credits(None) == "sp-1"
+    assert seller.credits("sp-1") == "sp-1"
+    with pytest.raises(Forbidden, match="only themselves"):
+        seller.credits("sp-2")
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.ADMIN])
+def test_managers_and_admins_may_credit_anyone(role):
+    assert Principal("u-1", role).credits("sp-2") == "sp-2"
+
+
+def test_a_token_carries_the_users_access_version():
+    secret = "s" * 32
+    token = issue_token(Principal("u-1", Role.OPS, access_version=4), secret, 60)
+    assert read_token(token, secret).access_version == 4
+
+
+def test_errors_carry_their_status_reason_details_and_headers():
+    assert (NotFound("no x").status, Conflict("stale", version=3).details) == (404, {"version": 3})
+    locked = TooManyRequests("later", retry_after_s=7)
+    assert (locked.status, locked.headers()) == (429, {"Retry-After": "7"})
+    assert all(issubclass(e, ServiceError) for e in (NotFound, Conflict, Forbidden))
+
+
+@pytest.mark.parametrize("secret", [None, "short-secret", "x" * 31])
+def test_a_missing_or_short_secret_stops_the_service_with_a_clear_message(secret):
+    settings = ServiceSettings(auth_secret=secret)
+    with pytest.raises(SystemExit, match="CRM_AUTH_SECRET"):
+        Service(ServiceSpec(title="test"), settings)
+
+
+def test_the_token_lifetime_has_an_upper_bound():
+    with pytest.raises(ValidationError, match="less than or equal"):
+        ServiceSettings(auth_token_ttl_s=30 * 24 * 3600)
