@@ -115,6 +115,19 @@ def _eventually(check, timeout_s: float = 120.0, what: str = "condition"):
     raise AssertionError(f"{what} still not true after {timeout_s} s (last: {last!r})")
 
 
+def _eventually_equal(read, expected, timeout_s: float = 120.0, what: str = "state"):
+    """Polls read() until it equals the WHOLE expected state; fails showing both after timeout_s.
+    Waiting for part of a state and then asserting on the rest is a race: never do that."""
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if (last := read()) == expected:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(
+        f"{what} after {timeout_s} s:\n  expected {expected!r}\n  last     {last!r}"
+    )
+
+
 def login(urls, username: str, password: str) -> Client:
     response = httpx.post(
         f"{urls['customer']}/auth/login", json={"username": username, "password": password}
@@ -168,6 +181,18 @@ def salesperson(stack, admin):
 def until():
     """until(check, what=...): polls check() until truthy (120 s at most) and returns its value."""
     return _eventually
+
+
+@pytest.fixture(scope="session")
+def until_equal():
+    """until_equal(read, expected, what=...): polls read() until it equals expected (120 s)."""
+    return _eventually_equal
+
+
+@pytest.fixture(scope="session")
+def log_in(stack):
+    """log_in(username, password): a Client with that user's token."""
+    return lambda username, password: login(stack, username, password)
 
 
 @pytest.fixture(scope="session")

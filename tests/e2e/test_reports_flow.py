@@ -15,7 +15,7 @@ from crm_contracts import (
 )
 
 
-async def test_the_reports_match_a_scripted_history(admin, salesperson, kafka, until):
+async def test_the_reports_match_a_scripted_history(admin, salesperson, kafka, until, until_equal):
     region = f"rep-{uuid.uuid4().hex[:6]}"
     me, client = salesperson(region)
     # Through the APIs: three customers of `me`, four follow-ups, one opportunity moved to proposal
@@ -132,48 +132,67 @@ async def test_the_reports_match_a_scripted_history(admin, salesperson, kafka, u
         "region": region,
     }
 
-    def scorecard():
-        rows = admin.get("reporting", "/reports/scorecard", params=period).json()["rows"]
-        row = next((r for r in rows if r["salesperson_id"] == me), None)
-        return (
-            row
-            and row["deals_won"] == 2
-            and row["followups"] == 4
-            and row["proposals"] == 1
-            and row
-        )
+    def my_scorecard(params=period):
+        rows = admin.get("reporting", "/reports/scorecard", params=params).json()["rows"]
+        row = next((r for r in rows if r["salesperson_id"] == me), {})
+        return {key: row.get(key) for key in expected_scorecard}
 
-    row = until(scorecard, what="the scorecard catching up")
-    assert (row["new_leads"], row["deals_lost"], row["win_rate"]) == (3, 1, round(2 / 3, 4))
-    assert row["revenue_won"] == {"CNY": 1000.0} and row["cross_selling_customers"] == 1
-    assert row["followups_by_channel"] == {"call": 1, "email": 1, "visit": 2}
+    expected_scorecard = {
+        "new_leads": 3,
+        "followups": 4,
+        "followups_by_channel": {"call": 1, "email": 1, "visit": 2},
+        "proposals": 1,
+        "deals_won": 2,
+        "deals_lost": 1,
+        "win_rate": round(2 / 3, 4),
+        "revenue_won": {"CNY": 1000.0},
+        "cross_selling_customers": 1,
+    }
+    until_equal(my_scorecard, expected_scorecard, what="the scorecard")
 
-    funnel = until(
-        lambda: (
-            (f := admin.get("reporting", "/reports/funnel", params=period).json())["opportunities"]
-            == 3
-            and {r["stage"]: r for r in f["rows"]}["lost"]["reached"] == 1
-            and f
-        ),
+    def funnel():
+        answer = admin.get("reporting", "/reports/funnel", params=period).json()
+        stages = {r["stage"]: r for r in answer["rows"]}
+        return {
+            "opportunities": answer["opportunities"],
+            "qualified reached": stages["qualified"]["reached"],
+            "proposal open": stages["proposal"]["open"],
+            "won reached": stages["won"]["reached"],
+            "lost reached": stages["lost"]["reached"],
+        }
+
+    until_equal(
+        funnel,
+        {
+            "opportunities": 3,
+            "qualified reached": 3,
+            "proposal open": 1,
+            "won reached": 1,
+            "lost reached": 1,
+        },
         what="the funnel",
     )
-    stages = {r["stage"]: r for r in funnel["rows"]}
-    assert (
-        stages["qualified"]["reached"],
-        stages["proposal"]["open"],
-        stages["won"]["reached"],
-    ) == (3, 1, 1)
 
-    value = admin.get(
-        "reporting", "/reports/value", params={"region": region, "by": ["band"]}
-    ).json()["rows"]
-    assert {r["band"]: r["customers"] for r in value} == {"50-200t": 2, "500-1000t": 1, "1000t+": 1}
-    forecast = admin.get("reporting", "/reports/forecast", params={"salesperson_id": me}).json()[
-        "rows"
-    ]
-    assert forecast[0]["weighted_forecast"] == {"CNY": 1000.0}  # 2000 at the proposal stage's 0.5
-    lifecycle = admin.get("reporting", "/reports/lifecycle", params={"region": region}).json()
-    assert lifecycle["customers"] == 4 and lifecycle["by_lifecycle"].get("client") == 2
+    def bands():
+        params = {"region": region, "by": ["band"]}
+        rows = admin.get("reporting", "/reports/value", params=params).json()["rows"]
+        return {r["band"]: r["customers"] for r in rows}
+
+    until_equal(bands, {"50-200t": 2, "500-1000t": 1, "1000t+": 1}, what="the value report")
+
+    def forecast():
+        params = {"salesperson_id": me}
+        rows = admin.get("reporting", "/reports/forecast", params=params).json()["rows"]
+        return [row["weighted_forecast"] for row in rows]
+
+    # 2000 at the proposal stage's 0.5
+    until_equal(forecast, [{"CNY": 1000.0}], what="the forecast")
+
+    def lifecycle():
+        answer = admin.get("reporting", "/reports/lifecycle", params={"region": region}).json()
+        return (answer["customers"], answer["by_lifecycle"].get("client"))
+
+    until_equal(lifecycle, (4, 2), what="the lifecycle report")
     as_csv = admin.get("reporting", "/reports/scorecard", params={**period, "format": "csv"})
     assert (
         next(r for r in csv.DictReader(io.StringIO(as_csv.text)) if r["salesperson_id"] == me)[
