@@ -148,6 +148,7 @@ ERRORS = {
 }
 
 
-def errors(*codes: int) -> dict[int, dict[str, str]]:
-    """The error answers of an operation for its OpenAPI document; 401 and 403 always."""
-    return {code: ERRORS[code] for code in (401, 403, *codes)}
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an operation for its OpenAPI document; 401 and 403 always. (Typed as
+    FastAPI's `responses=` wants it.)"""
+    return {code: dict(ERRORS[code]) for code in (401, 403, *codes)}

@@ -1,7 +1,11 @@
-"""The follow-up service's MongoDB collections."""
+"""The follow-up service's MongoDB collections, and the queries its HTTP doors answer from."""
 
+import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from crm_runtime.pagination import Sort, after, next_cursor, sort_by
 from crm_runtime.store import Store, UnitOfWork
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
@@ -51,7 +55,7 @@ async def upsert(
 
 async def update(
     uow: UnitOfWork, collection: str, query: dict[str, Any], update: dict[str, Any]
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The document after the update, or None when `query` matched nothing (e.g. a stale
     version)."""
     return await uow.db[collection].find_one_and_update(
@@ -60,6 +64,51 @@ async def update(
 
 
 async def page(
-    store: Store, collection: str, query: dict[str, Any], sort: list, limit: int
-) -> list[dict]:
+    store: Store, collection: str, query: dict[str, Any], sort: Sort, limit: int
+) -> list[dict[str, Any]]:
     return await store.db[collection].find(query).sort(sort).limit(limit).to_list()
+
+
+async def of_customer(store: Store, collection: str, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's opportunities, proposals or deals, newest first (at most 100)."""
+    newest = {OPPORTUNITIES: "opened_at", PROPOSALS: "created_at", DEALS: "closed_at"}[collection]
+    return await page(store, collection, {"customer_id": customer_id}, [(newest, -1)], 100)
+
+
+@dataclass(frozen=True)
+class FollowupSearch:
+    customer_id: str | None = None
+    salesperson_id: str | None = None
+    channel: str | None = None
+    since: datetime | None = None  # started at or after
+    until: datetime | None = None  # started before
+    text: str | None = None  # in subject, outcome or next step
+    include_revoked: bool = False
+
+
+def _matching(search: FollowupSearch) -> dict[str, Any]:
+    query: dict[str, Any] = {} if search.include_revoked else {"status": "active"}
+    for name in ("customer_id", "salesperson_id", "channel"):
+        if (value := getattr(search, name)) is not None:
+            query[name] = value
+    if search.since or search.until:
+        query["started_at"] = {
+            **({"$gte": search.since} if search.since else {}),
+            **({"$lt": search.until} if search.until else {}),
+        }
+    if search.text:
+        pattern = {"$regex": re.escape(search.text), "$options": "i"}
+        query["$or"] = [{"subject": pattern}, {"outcome": pattern}, {"next_step": pattern}]
+    return query
+
+
+async def search_followups(
+    store: Store, search: FollowupSearch, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """A page of follow-ups, newest first, and the cursor of the next page."""
+    order = sort_by("started_at", descending=True)
+    # Both the text filter and the cursor are an `$or`: merged as keys, one would replace the
+    # other, so they are joined with `$and`.
+    query = {"$and": [_matching(search), after(cursor, order)]}
+    found = await page(store, FOLLOWUPS, query, order, limit + 1)
+    return {"items": found[:limit], "next_cursor": next_cursor(found, limit, order)}

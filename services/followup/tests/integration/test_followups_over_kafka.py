@@ -3,52 +3,14 @@
 import json
 import uuid
 
-import pytest
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
 from crm_followup.bootstrap import FollowupSettings, bootstrap
 
 START, END = "2026-11-27T09:00:00Z", "2026-11-27T09:20:00Z"
 
 
-@pytest.fixture
-async def service(settings_for, running):
-    return await running(bootstrap(settings_for(FollowupSettings)))
-
-
-@pytest.fixture
-async def known_customer(service, kafka, eventually):
-    """A customer the follow-up service has learnt of from the customer topic, owned by sp-1."""
-
-    async def make(owner: str = "sp-1") -> str:
-        event = CustomerCreated(
-            producer="customer",
-            customer_id=f"c-{uuid.uuid4().hex[:8]}",
-            payload=CustomerCreatedPayload(name="Known Ltd", owner_id=owner),
-        )
-        await kafka.publish(topic_of("CustomerCreated"), event.to_bytes(), key=event.key())
-        await eventually(
-            lambda: service.store.db["known_customers"].find_one({"_id": event.customer_id})
-        )
-        return event.customer_id
-
-    return make
-
-
-def visit(customer_id: str, **fields) -> dict:
-    return {
-        "customer_id": customer_id,
-        "salesperson_id": "sp-1",
-        "channel": "call",
-        "subject": "tender",
-        "started_at": START,
-        "ended_at": END,
-        "outcome": "wants a quote",
-        **fields,
-    }
-
-
 async def test_a_followup_is_recorded_changed_revoked_and_announced_once_each(
-    service, known_customer, http, kafka
+    service, known_customer, visit, http, kafka
 ):
     customer_id = await known_customer()
     async with http(service) as client:
@@ -87,7 +49,7 @@ async def test_a_followup_is_recorded_changed_revoked_and_announced_once_each(
 
 
 async def test_unknown_archived_and_other_peoples_customers_are_refused_clearly(
-    service, known_customer, http, kafka, eventually
+    service, known_customer, visit, http
 ):
     mine, theirs = await known_customer("sp-1"), await known_customer("sp-2")
     async with http(service, role="salesperson", salesperson_id="sp-1") as salesperson:

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from crm_contracts import Channel, SiteObservations, VisitLoggedPayload
-from crm_followup.domain.followups import ChangeFollowup, LogFollowup, changed, new_followup
+from crm_followup.domain.followups import FollowupChange, LogFollowup, changed, new_followup
 from pydantic import ValidationError
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -25,7 +25,7 @@ SITE = {"production": "busy", "orderliness": "good", "owner_plans": "a second wa
 
 
 def logged(**facts) -> VisitLoggedPayload:
-    return new_followup(LogFollowup(**{**VISIT, **facts}))
+    return new_followup(LogFollowup(**{**VISIT, **facts}), "sp-1")
 
 
 # --- logging a follow-up -----------------------------------------------------------------------
@@ -157,9 +157,7 @@ def test_an_unknown_field_is_refused(field):
         LogFollowup(**CALL, **{field: "x"})
 
 
-@pytest.mark.parametrize(
-    "missing", ["customer_id", "salesperson_id", "channel", "subject", "started_at", "ended_at"]
-)
+@pytest.mark.parametrize("missing", ["customer_id", "channel", "subject", "started_at", "ended_at"])
 def test_a_follow_up_without_one_of_its_required_facts_is_refused(missing):
     with pytest.raises(ValidationError, match=missing):
         LogFollowup(**{k: v for k, v in CALL.items() if k != missing})
@@ -181,6 +179,40 @@ def test_a_follow_up_with_a_malformed_fact_is_refused(field, value):
         LogFollowup(**{**CALL, field: value})
 
 
+def test_a_follow_up_may_leave_out_whom_it_is_credited_to():
+    # The handler credits the caller; whether the caller may credit someone else is its check.
+    command = LogFollowup(**{k: v for k, v in CALL.items() if k != "salesperson_id"})
+    assert command.salesperson_id is None
+    assert new_followup(command, "sp-7").salesperson_id == "sp-7"
+
+
+def test_a_new_follow_up_is_credited_to_whom_the_handler_says():
+    assert new_followup(LogFollowup(**CALL), "sp-2").salesperson_id == "sp-2"
+
+
+@pytest.mark.parametrize("field", ["started_at", "ended_at"])
+def test_a_time_with_no_instant_in_utc_is_refused_not_stored(field):
+    # 0001-01-01 00:00 at +01:00 is before the first instant a UTC datetime can hold.
+    times = {"started_at": START, "ended_at": END, field: "0001-01-01T00:00:00+01:00"}
+    with pytest.raises(ValidationError, match="out of range"):
+        LogFollowup(**{**CALL, **times})
+    with pytest.raises(ValidationError, match="out of range"):
+        FollowupChange(**{field: "0001-01-01T00:00:00+01:00"})
+
+
+@pytest.mark.parametrize("field", ["channel", "subject", "started_at", "ended_at", "version"])
+def test_a_change_may_not_clear_a_field_a_follow_up_cannot_be_without(field):
+    with pytest.raises(ValidationError, match=f"{field} may not be null"):
+        FollowupChange.model_validate({field: None})
+
+
+@pytest.mark.parametrize(
+    "field", ["outcome", "stage", "contact_ids", "next_step", "next_step_due", "site"]
+)
+def test_a_change_may_clear_an_optional_field(field):
+    assert field in FollowupChange.model_validate({field: None}).model_fields_set
+
+
 def test_a_logged_follow_up_cannot_be_altered():
     command = LogFollowup(**CALL)
     with pytest.raises(ValidationError, match="frozen"):
@@ -192,7 +224,7 @@ def test_a_logged_follow_up_cannot_be_altered():
 
 def test_a_new_follow_up_gets_a_fresh_id_each_time():
     command = LogFollowup(**VISIT)
-    ids = {new_followup(command).followup_id for _ in range(20)}
+    ids = {new_followup(command, "sp-1").followup_id for _ in range(20)}
     assert len(ids) == 20
     assert all(str(uuid.UUID(followup_id)) == followup_id for followup_id in ids)
 
@@ -207,7 +239,7 @@ def test_a_new_follow_up_keeps_the_facts_of_its_command():
         next_step_due=date(2026, 12, 3),
         site=SITE,
     )
-    payload = new_followup(command)
+    payload = new_followup(command, "sp-1")
     assert isinstance(payload, VisitLoggedPayload)
     assert payload.model_dump(exclude={"followup_id"}) == command.model_dump(
         exclude={"customer_id"}
@@ -215,7 +247,7 @@ def test_a_new_follow_up_keeps_the_facts_of_its_command():
 
 
 def test_a_new_follow_up_leaves_the_customer_to_the_envelope():
-    assert "customer_id" not in new_followup(LogFollowup(**VISIT)).model_dump()
+    assert "customer_id" not in new_followup(LogFollowup(**VISIT), "sp-1").model_dump()
 
 
 # --- changing a follow-up ----------------------------------------------------------------------
@@ -223,7 +255,7 @@ def test_a_new_follow_up_leaves_the_customer_to_the_envelope():
 
 def test_a_change_names_only_what_changed_and_keeps_the_rest():
     current = logged(outcome="saw the docks")
-    after, names = changed(current, ChangeFollowup(subject="warehouse tour"))
+    after, names = changed(current, FollowupChange(subject="warehouse tour"))
     assert names == ["subject"]
     assert after.subject == "warehouse tour"
     assert after.model_dump(exclude={"subject"}) == current.model_dump(exclude={"subject"})
@@ -231,7 +263,7 @@ def test_a_change_names_only_what_changed_and_keeps_the_rest():
 
 def test_a_change_keeps_the_follow_up_id():
     current = logged()
-    after, _ = changed(current, ChangeFollowup(subject="warehouse tour"))
+    after, _ = changed(current, FollowupChange(subject="warehouse tour"))
     assert after.followup_id == current.followup_id
 
 
@@ -239,7 +271,7 @@ def test_a_change_to_the_current_values_changes_nothing():
     current = logged(outcome="saw the docks", contact_ids=["ct-1"])
     after, names = changed(
         current,
-        ChangeFollowup(
+        FollowupChange(
             subject=current.subject,
             outcome="saw the docks",
             contact_ids=["ct-1"],
@@ -256,7 +288,7 @@ def test_only_the_fields_that_really_change_are_named_in_order():
     current = logged(outcome="saw the docks")
     after, names = changed(
         current,
-        ChangeFollowup(
+        FollowupChange(
             subject=current.subject,
             outcome="saw the docks and the yard",
             stage="proposal",
@@ -273,37 +305,37 @@ def test_only_the_fields_that_really_change_are_named_in_order():
 
 def test_an_empty_change_changes_nothing():
     current = logged()
-    after, names = changed(current, ChangeFollowup())
+    after, names = changed(current, FollowupChange())
     assert names == [] and after == current
 
 
 def test_the_version_is_never_a_change():
     current = logged()
-    after, names = changed(current, ChangeFollowup(version=3))
+    after, names = changed(current, FollowupChange(version=3))
     assert names == [] and after == current
 
 
 def test_the_version_is_left_out_of_the_changes_named():
-    _, names = changed(logged(), ChangeFollowup(subject="warehouse tour", version=7))
+    _, names = changed(logged(), FollowupChange(subject="warehouse tour", version=7))
     assert names == ["subject"]
 
 
 def test_clearing_an_optional_field_is_a_change():
     current = logged(outcome="saw the docks", stage="proposal")
-    after, names = changed(current, ChangeFollowup(outcome=None))
+    after, names = changed(current, FollowupChange(outcome=None))
     assert names == ["outcome"]
     assert after.outcome is None and after.stage == "proposal"
 
 
 def test_clearing_a_field_that_is_already_empty_changes_nothing():
     current = logged()
-    after, names = changed(current, ChangeFollowup(outcome=None, stage=None))
+    after, names = changed(current, FollowupChange(outcome=None, stage=None))
     assert names == [] and after == current
 
 
 def test_a_field_left_out_of_the_change_is_not_cleared():
     current = logged(outcome="saw the docks")
-    after, names = changed(current, ChangeFollowup(stage="proposal"))
+    after, names = changed(current, FollowupChange(stage="proposal"))
     assert names == ["stage"]
     assert after.outcome == "saw the docks"
 
@@ -311,19 +343,19 @@ def test_a_field_left_out_of_the_change_is_not_cleared():
 def test_moving_the_end_before_the_start_is_refused():
     current = logged()
     with pytest.raises(ValidationError, match="ended_at is before started_at"):
-        changed(current, ChangeFollowup(ended_at=current.started_at - timedelta(minutes=1)))
+        changed(current, FollowupChange(ended_at=current.started_at - timedelta(minutes=1)))
 
 
 def test_moving_the_start_after_the_end_is_refused():
     current = logged()
     with pytest.raises(ValidationError, match="ended_at is before started_at"):
-        changed(current, ChangeFollowup(started_at=current.ended_at + timedelta(minutes=1)))
+        changed(current, FollowupChange(started_at=current.ended_at + timedelta(minutes=1)))
 
 
 def test_moving_both_times_together_is_one_consistent_change():
     current = logged()
     later = timedelta(days=1)
-    after, names = changed(current, ChangeFollowup(started_at=START + later, ended_at=END + later))
+    after, names = changed(current, FollowupChange(started_at=START + later, ended_at=END + later))
     assert names == ["ended_at", "started_at"]
     assert (after.started_at, after.ended_at) == (START + later, END + later)
 
@@ -331,12 +363,12 @@ def test_moving_both_times_together_is_one_consistent_change():
 def test_clearing_the_next_step_while_it_has_a_due_date_is_refused():
     current = logged(next_step="quote", next_step_due=date(2026, 12, 3))
     with pytest.raises(ValidationError, match="next_step_due without a next_step"):
-        changed(current, ChangeFollowup(next_step=None))
+        changed(current, FollowupChange(next_step=None))
 
 
 def test_clearing_the_next_step_with_its_due_date_is_accepted():
     current = logged(next_step="quote", next_step_due=date(2026, 12, 3))
-    after, names = changed(current, ChangeFollowup(next_step=None, next_step_due=None))
+    after, names = changed(current, FollowupChange(next_step=None, next_step_due=None))
     assert names == ["next_step", "next_step_due"]
     assert after.next_step is None and after.next_step_due is None
 
@@ -346,62 +378,62 @@ def test_moving_the_start_after_the_next_step_due_date_is_refused():
     with pytest.raises(ValidationError, match="next_step_due is before the follow-up started"):
         changed(
             current,
-            ChangeFollowup(started_at=START + timedelta(days=2), ended_at=END + timedelta(days=2)),
+            FollowupChange(started_at=START + timedelta(days=2), ended_at=END + timedelta(days=2)),
         )
 
 
 def test_turning_a_visit_with_site_observations_into_a_call_is_refused():
     current = logged(site=SITE)
     with pytest.raises(ValidationError, match="site observations belong to a visit"):
-        changed(current, ChangeFollowup(channel=Channel.CALL))
+        changed(current, FollowupChange(channel=Channel.CALL))
 
 
 def test_a_visit_becomes_a_call_once_its_site_observations_are_cleared():
     current = logged(site=SITE)
-    after, names = changed(current, ChangeFollowup(channel=Channel.CALL, site=None))
+    after, names = changed(current, FollowupChange(channel=Channel.CALL, site=None))
     assert names == ["channel", "site"]
     assert after.channel is Channel.CALL and after.site is None
 
 
 def test_site_observations_may_be_added_to_a_visit():
     current = logged()
-    after, names = changed(current, ChangeFollowup(site=SiteObservations(production="slow")))
+    after, names = changed(current, FollowupChange(site=SiteObservations(production="slow")))
     assert names == ["site"]
     assert after.site == SiteObservations(production="slow")
 
 
 def test_site_observations_rewritten_the_same_are_no_change():
     current = logged(site=SITE)
-    _, names = changed(current, ChangeFollowup(site=SITE))
+    _, names = changed(current, FollowupChange(site=SITE))
     assert names == []
 
 
 def test_changing_leaves_the_current_follow_up_as_it_was():
     current = logged(outcome="saw the docks")
-    changed(current, ChangeFollowup(outcome="something else", subject="another"))
+    changed(current, FollowupChange(outcome="something else", subject="another"))
     assert current.outcome == "saw the docks" and current.subject == "site tour"
 
 
 @pytest.mark.parametrize("field", ["followup_id", "customer_id", "salesperson_id", "location"])
 def test_a_change_to_a_field_that_cannot_change_is_refused(field):
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        ChangeFollowup(**{field: "x"})
+        FollowupChange(**{field: "x"})
 
 
 @pytest.mark.parametrize("version", [0, -1])
 def test_a_change_names_a_version_from_one(version):
     with pytest.raises(ValidationError, match="version"):
-        ChangeFollowup(version=version)
+        FollowupChange(version=version)
 
 
 def test_a_change_without_a_time_zone_is_refused():
     with pytest.raises(ValidationError, match="timezone"):
-        ChangeFollowup(started_at="2026-11-27T09:00:00")
+        FollowupChange(started_at="2026-11-27T09:00:00")
 
 
 def test_a_change_to_an_unknown_channel_is_refused():
     with pytest.raises(ValidationError, match="channel"):
-        ChangeFollowup(channel="carrier pigeon")
+        FollowupChange(channel="carrier pigeon")
 
 
 def test_clearing_the_contacts_leaves_none_recorded():
@@ -414,7 +446,8 @@ def test_clearing_the_contacts_leaves_none_recorded():
             started_at="2026-11-27T09:00:00Z",
             ended_at="2026-11-27T09:10:00Z",
             contact_ids=["ct-1"],
-        )
+        ),
+        "sp-1",
     )
-    after, names = changed(current, ChangeFollowup(contact_ids=None))
+    after, names = changed(current, FollowupChange(contact_ids=None))
     assert after.contact_ids == [] and names == ["contact_ids"]

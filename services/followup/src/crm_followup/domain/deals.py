@@ -4,7 +4,8 @@ from typing import Literal
 
 from crm_contracts import DealFacts
 from crm_contracts.envelope import CustomerId
-from pydantic import ConfigDict, Field, field_validator
+from crm_runtime.handlers import Command
+from pydantic import Field, field_validator
 
 LOST_REASONS = (
     "price",
@@ -22,10 +23,10 @@ LOST_REASONS = (
 )
 
 
-class CloseDeal(DealFacts):
-    """The facts of the deal; `lost_reason` must come from the catalogue (LOST_REASONS)."""
+class CloseDeal(DealFacts, Command):
+    """The facts of the deal; `lost_reason` must come from the catalogue (LOST_REASONS). Left
+    out, `salesperson_id` credits the salesperson who closes it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     customer_id: CustomerId
     outcome: Literal["won", "lost"] = Field(description="won or lost: both are final.")
 

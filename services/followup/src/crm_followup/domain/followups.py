@@ -1,33 +1,50 @@
 """Follow-ups: the commands and their checks. Pure: no I/O."""
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from crm_contracts import Channel, SiteObservations, VisitFacts, VisitLoggedPayload
 from crm_contracts.common import Id, Text
 from crm_contracts.envelope import CustomerId
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from crm_runtime.handlers import Command, Patch
+from pydantic import AfterValidator, AwareDatetime, Field
 
-STRICT = ConfigDict(frozen=True, extra="forbid")
+# Stored and compared in UTC, and read in any time zone (a day either way): an instant within a
+# day of the ends of what a datetime holds overflows somewhere along the way, so it is refused.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
-class LogFollowup(VisitFacts):
-    """A follow-up to record, checked by the contract's own rules; its id is given here."""
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment <= LATEST:
+        span = f"{EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}"
+        raise ValueError(f"out of range: times must lie from {span} in UTC")
+    return moment
 
-    model_config = STRICT
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
+class LogFollowup(VisitFacts, Command):
+    """A follow-up to record, checked by the contract's own rules; its id is given here. Left
+    out, `salesperson_id` credits the salesperson who logs it."""
+
     customer_id: CustomerId
+    salesperson_id: Id | None = None  # type: ignore[assignment]  # widened: left out, the caller
+    started_at: Instant
+    ended_at: Instant
 
 
-class ChangeFollowup(BaseModel):
+class FollowupChange(Patch):
     """The fields to change (null clears an optional one), with the version read unless it comes
     in If-Match. The follow-up is checked as a whole once changed (end not before start…)."""
 
-    model_config = STRICT
+    nullable = frozenset({"outcome", "stage", "contact_ids", "next_step", "next_step_due", "site"})
     channel: Channel | None = None
     subject: Text | None = None
-    started_at: AwareDatetime | None = None
-    ended_at: AwareDatetime | None = None
+    started_at: Instant | None = None
+    ended_at: Instant | None = None
     outcome: Annotated[str, Field(max_length=2000)] | None = None
     stage: Text | None = None
     contact_ids: list[Id] | None = None
@@ -37,18 +54,31 @@ class ChangeFollowup(BaseModel):
     version: int | None = Field(default=None, ge=1)
 
 
-def new_followup(command: LogFollowup) -> VisitLoggedPayload:
+class ChangeFollowup(Command):
+    followup_id: Id
+    version: int = Field(ge=1)
+    change: FollowupChange
+
+
+class RevokeFollowup(Command):
+    followup_id: Id
+    reason: Text
+
+
+def new_followup(command: LogFollowup, salesperson_id: str) -> VisitLoggedPayload:
     return VisitLoggedPayload(
-        **command.model_dump(exclude={"customer_id"}), followup_id=str(uuid.uuid4())
+        **command.model_dump(exclude={"customer_id", "salesperson_id"}),
+        salesperson_id=salesperson_id,
+        followup_id=str(uuid.uuid4()),
     )
 
 
 def changed(
-    current: VisitLoggedPayload, command: ChangeFollowup
+    current: VisitLoggedPayload, change: FollowupChange
 ) -> tuple[VisitLoggedPayload, list[str]]:
     """The follow-up after the change (validated as a whole: end not before start…) and what
     changed."""
-    wanted = command.model_dump(include=command.model_fields_set - {"version"})
+    wanted = change.model_dump(include=change.model_fields_set - {"version"})
     if "contact_ids" in wanted and wanted["contact_ids"] is None:
         wanted["contact_ids"] = []  # cleared: nobody recorded as present
     after = VisitLoggedPayload.model_validate({**current.model_dump(), **wanted})

@@ -12,12 +12,20 @@ from crm_contracts import (
     VisitLogged,
     VisitLoggedPayload,
 )
-from crm_runtime.auth import Principal
-from crm_runtime.store import Store, UnitOfWork
+from crm_runtime.errors import Conflict, NotFound, Unprocessable
+from crm_runtime.handlers import Context
+from crm_runtime.store import UnitOfWork
 
 from crm_followup import adapters
-from crm_followup.domain.followups import ChangeFollowup, LogFollowup, changed, new_followup
-from crm_followup.handlers import PRODUCER, Conflict, NotFound, VersionRequired, workable_customer
+from crm_followup.config import FollowupSettings
+from crm_followup.domain.followups import (
+    ChangeFollowup,
+    LogFollowup,
+    RevokeFollowup,
+    changed,
+    new_followup,
+)
+from crm_followup.handlers.common import PRODUCER, credited, workable_customer
 
 FACTS = set(VisitLoggedPayload.model_fields)
 
@@ -45,59 +53,56 @@ def facts_of(stored: dict[str, Any]) -> VisitLoggedPayload:
     return VisitLoggedPayload.model_validate({k: v for k, v in stored.items() if k in FACTS})
 
 
-async def log_followup(
-    store: Store, command: LogFollowup, caller: Principal, correlation_id: UUID
-) -> dict:
-    payload = new_followup(command)
+async def log_followup(command: LogFollowup, context: Context[FollowupSettings]) -> dict[str, Any]:
+    salesperson_id = credited(context.caller, command.salesperson_id)
+    if salesperson_id is None:
+        raise Unprocessable("salesperson_id: whom the follow-up is credited to is required")
+    payload = new_followup(command, salesperson_id)
     event = VisitLogged(
         producer=PRODUCER,
         customer_id=command.customer_id,
-        correlation_id=correlation_id,
+        correlation_id=context.correlation_id,
         payload=payload,
     )
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        await workable_customer(uow, command.customer_id, caller)
+        await workable_customer(uow, command.customer_id, context.caller)
         stored = document(command.customer_id, payload, PRODUCER, event.event_id)
         await adapters.insert(uow, adapters.FOLLOWUPS, stored)
         uow.emit(event)
         return stored
 
-    return await store.run(work)
+    return await context.store.run(work)
 
 
-async def existing_followup(uow_or_store, followup_id: str) -> dict[str, Any]:
-    stored = await adapters.find(uow_or_store, adapters.FOLLOWUPS, {"_id": followup_id})
+async def _active_followup(
+    uow: UnitOfWork, followup_id: str, context: Context[FollowupSettings]
+) -> dict[str, Any]:
+    """The follow-up, for changing: its customer workable, credited to the caller unless a
+    manager, and not revoked."""
+    stored = await adapters.find(uow, adapters.FOLLOWUPS, {"_id": followup_id})
     if stored is None:
         raise NotFound(f"no follow-up {followup_id}")
+    await workable_customer(uow, stored["customer_id"], context.caller)
+    credited(context.caller, stored["salesperson_id"])
+    if stored["status"] != "active":
+        raise Conflict(f"follow-up {followup_id} is {stored['status']}", status=stored["status"])
     return stored
 
 
 async def change_followup(
-    store: Store,
-    followup_id: str,
-    command: ChangeFollowup,
-    version: int | None,
-    caller: Principal,
-    correlation_id: UUID,
+    command: ChangeFollowup, context: Context[FollowupSettings]
 ) -> dict[str, Any]:
-    expected = version if version is not None else command.version
-    if expected is None:
-        raise VersionRequired("send the version you read, in If-Match or as `version`")
+    followup_id, expected = command.followup_id, command.version
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        stored = await existing_followup(uow, followup_id)
-        await workable_customer(uow, stored["customer_id"], caller)
-        if stored["status"] != "active":
-            raise Conflict(
-                f"follow-up {followup_id} is {stored['status']}", status=stored["status"]
-            )
+        stored = await _active_followup(uow, followup_id, context)
         if stored["version"] != expected:
             raise Conflict(
                 f"follow-up {followup_id} changed since version {expected}",
                 version=stored["version"],
             )
-        after, names = changed(facts_of(stored), command)
+        after, names = changed(facts_of(stored), command.change)
         if not names:
             return stored
         fields = after.model_dump(mode="json", include=set(names))
@@ -108,11 +113,13 @@ async def change_followup(
             {"_id": followup_id, "version": expected},
             {"$set": {**fields, "updated_at": datetime.now(UTC)}, "$inc": {"version": 1}},
         )
+        if updated is None:
+            raise Conflict(f"follow-up {followup_id} changed meanwhile: read it again")
         uow.emit(
             FollowupUpdated(
                 producer=PRODUCER,
                 customer_id=stored["customer_id"],
-                correlation_id=correlation_id,
+                correlation_id=context.correlation_id,
                 payload=FollowupUpdatedPayload(
                     followup_id=followup_id,
                     version=updated["version"],
@@ -123,38 +130,39 @@ async def change_followup(
         )
         return updated
 
-    return await store.run(work)
+    return await context.store.run(work)
 
 
 async def revoke_followup(
-    store: Store, followup_id: str, reason: str, caller: Principal, correlation_id: UUID
+    command: RevokeFollowup, context: Context[FollowupSettings]
 ) -> dict[str, Any]:
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        stored = await existing_followup(uow, followup_id)
-        await workable_customer(uow, stored["customer_id"], caller)
-        if stored["status"] != "active":
-            raise Conflict(f"follow-up {followup_id} is already {stored['status']}")
+        stored = await _active_followup(uow, command.followup_id, context)
         revoked = await adapters.update(
             uow,
             adapters.FOLLOWUPS,
-            {"_id": followup_id},
+            {"_id": command.followup_id},
             {
                 "$set": {
                     "status": "revoked",
-                    "revoked_reason": reason,
+                    "revoked_reason": command.reason,
                     "updated_at": datetime.now(UTC),
                 },
                 "$inc": {"version": 1},
             },
         )
+        if revoked is None:
+            raise Conflict(f"follow-up {command.followup_id} changed meanwhile: read it again")
         uow.emit(
             FollowupRevoked(
                 producer=PRODUCER,
                 customer_id=stored["customer_id"],
-                correlation_id=correlation_id,
-                payload=FollowupRevokedPayload(followup_id=followup_id, reason=reason),
+                correlation_id=context.correlation_id,
+                payload=FollowupRevokedPayload(
+                    followup_id=command.followup_id, reason=command.reason
+                ),
             )
         )
         return revoked
 
-    return await store.run(work)
+    return await context.store.run(work)

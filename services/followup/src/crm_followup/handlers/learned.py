@@ -7,15 +7,13 @@ from crm_contracts import (
     CustomerCreated,
     CustomerRestored,
     DealClosed,
-    Event,
     VisitLogged,
 )
-from crm_runtime.consumer import EventHandler
 from crm_runtime.parking import WaitForCustomer
 from crm_runtime.store import UnitOfWork
 
 from crm_followup import adapters
-from crm_followup.handlers import PRODUCER
+from crm_followup.handlers.common import PRODUCER
 from crm_followup.handlers.followups import document
 from crm_followup.handlers.pipeline import deal_document
 
@@ -75,13 +73,3 @@ async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
     await _known(uow, event.customer_id)
     stored = deal_document(event.customer_id, event.payload, event.producer, event.event_id)
     await adapters.upsert(uow, adapters.DEALS, stored.pop("_id"), {"$setOnInsert": stored})
-
-
-HANDLERS: dict[type[Event], EventHandler] = {
-    CustomerCreated: on_customer_created,
-    CustomerAssigned: on_customer_assigned,
-    CustomerArchived: on_customer_archived,
-    CustomerRestored: on_customer_restored,
-    VisitLogged: on_visit_logged,
-    DealClosed: on_deal_closed,
-}

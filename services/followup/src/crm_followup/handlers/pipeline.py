@@ -1,6 +1,7 @@
 """Opportunities through the stages, and deals that close them."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -13,14 +14,18 @@ from crm_contracts import (
     StageChanged,
     StageChangedPayload,
 )
-from crm_runtime.auth import Principal
-from crm_runtime.store import Store, UnitOfWork
+from crm_runtime.errors import Conflict, NotFound
+from crm_runtime.handlers import Context
+from crm_runtime.pipeline import LOST, WON, Pipeline
+from crm_runtime.store import UnitOfWork
 from pymongo.errors import DuplicateKeyError
 
 from crm_followup import adapters
+from crm_followup.config import FollowupSettings
 from crm_followup.domain.deals import CloseDeal
-from crm_followup.domain.pipeline import LOST, WON, Pipeline, StageVisit, time_in_stages
-from crm_followup.handlers import PRODUCER, Conflict, NotFound, workable_customer
+from crm_followup.domain.opportunities import MoveStage, OpenOpportunity, ReopenOpportunity
+from crm_followup.domain.pipeline import StageVisit, time_in_stages
+from crm_followup.handlers.common import PRODUCER, credited, workable_customer
 
 
 def with_time_in_stages(opportunity: dict[str, Any]) -> dict[str, Any]:
@@ -29,13 +34,43 @@ def with_time_in_stages(opportunity: dict[str, Any]) -> dict[str, Any]:
 
 
 async def open_opportunity(
-    store: Store,
-    pipeline: Pipeline,
-    customer_id: str,
-    caller: Principal,
-    correlation_id: UUID,
-    reopened_from: str | None = None,
+    command: OpenOpportunity, context: Context[FollowupSettings]
 ) -> dict[str, Any]:
+    """Opens the customer's opportunity in the first stage; 409 while another is open."""
+
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        await workable_customer(uow, command.customer_id, context.caller)
+        return await _open(uow, context, command.customer_id, reopened_from=None)
+
+    return await _one_open(context, command.customer_id, work)
+
+
+async def reopen_opportunity(
+    command: ReopenOpportunity, context: Context[FollowupSettings]
+) -> dict[str, Any]:
+    """A lost opportunity comes back as a new one, in the first stage."""
+    lost_id = command.opportunity_id
+    lost = await adapters.find(context.store, adapters.OPPORTUNITIES, {"_id": lost_id})
+    if lost is None:
+        raise NotFound(f"no opportunity {lost_id}")
+    customer_id = lost["customer_id"]
+
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
+        await workable_customer(uow, customer_id, context.caller)
+        if lost["status"] != LOST:
+            raise Conflict(f"only a lost opportunity is reopened; {lost_id} is {lost['status']}")
+        return await _open(uow, context, customer_id, reopened_from=lost_id)
+
+    return await _one_open(context, customer_id, work)
+
+
+async def _open(
+    uow: UnitOfWork,
+    context: Context[FollowupSettings],
+    customer_id: str,
+    reopened_from: str | None,
+) -> dict[str, Any]:
+    pipeline = context.settings.pipeline
     now = datetime.now(UTC)
     opportunity = {
         "_id": str(uuid.uuid4()),
@@ -48,43 +83,39 @@ async def open_opportunity(
         "opened_at": now,
         "closed_at": None,
     }
-
-    async def work(uow: UnitOfWork) -> None:
-        await workable_customer(uow, customer_id, caller)
-        if reopened_from is not None:
-            lost = await adapters.find(uow, adapters.OPPORTUNITIES, {"_id": reopened_from})
-            if lost is None or lost["customer_id"] != customer_id:
-                raise NotFound(f"no opportunity {reopened_from} of customer {customer_id}")
-            if lost["status"] != LOST:
-                raise Conflict(
-                    f"only a lost opportunity is reopened; {reopened_from} is {lost['status']}"
-                )
-        await adapters.insert(uow, adapters.OPPORTUNITIES, opportunity)
-        uow.emit(
-            OpportunityOpened(
-                producer=PRODUCER,
-                customer_id=customer_id,
-                correlation_id=correlation_id,
-                payload=OpportunityOpenedPayload(
-                    opportunity_id=opportunity["_id"],
-                    stage=pipeline.first,
-                    win_probability=opportunity["win_probability"],
-                    reopened_from=reopened_from,
-                ),
-            )
+    await adapters.insert(uow, adapters.OPPORTUNITIES, opportunity)
+    uow.emit(
+        OpportunityOpened(
+            producer=PRODUCER,
+            customer_id=customer_id,
+            correlation_id=context.correlation_id,
+            payload=OpportunityOpenedPayload(
+                opportunity_id=opportunity["_id"],
+                stage=pipeline.first,
+                win_probability=opportunity["win_probability"],
+                reopened_from=reopened_from,
+            ),
         )
+    )
+    return with_time_in_stages(opportunity)
 
+
+async def _one_open(
+    context: Context[FollowupSettings],
+    customer_id: str,
+    work: Callable[[UnitOfWork], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Runs `work`, which opens an opportunity; the database keeps one open per customer."""
     try:
-        await store.run(work)
+        return await context.store.run(work)
     except DuplicateKeyError:
         current = await adapters.find(
-            store, adapters.OPPORTUNITIES, {"customer_id": customer_id, "status": "open"}
+            context.store, adapters.OPPORTUNITIES, {"customer_id": customer_id, "status": "open"}
         )
         raise Conflict(
             f"customer {customer_id} has an open opportunity already",
             opportunity_id=current and current["_id"],
         ) from None
-    return with_time_in_stages(opportunity)
 
 
 async def _move(
@@ -134,52 +165,61 @@ async def _move(
     return moved
 
 
-async def move_stage(
-    store: Store,
-    pipeline: Pipeline,
-    opportunity_id: str,
-    to_stage: str,
-    reason: str | None,
-    caller: Principal,
-    correlation_id: UUID,
-) -> dict[str, Any]:
-    if to_stage in (WON, LOST):
-        raise Conflict(f"an opportunity becomes {to_stage} by closing its deal: POST /deals")
+async def move_stage(command: MoveStage, context: Context[FollowupSettings]) -> dict[str, Any]:
+    """A move the pipeline does not allow is a 409 with the reason."""
+    if command.to_stage in (WON, LOST):
+        raise Conflict(
+            f"an opportunity becomes {command.to_stage} by closing its deal: POST /deals"
+        )
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        opportunity = await adapters.find(uow, adapters.OPPORTUNITIES, {"_id": opportunity_id})
+        opportunity = await adapters.find(
+            uow, adapters.OPPORTUNITIES, {"_id": command.opportunity_id}
+        )
         if opportunity is None:
-            raise NotFound(f"no opportunity {opportunity_id}")
-        await workable_customer(uow, opportunity["customer_id"], caller)
-        return await _move(uow, pipeline, opportunity, to_stage, reason, correlation_id)
+            raise NotFound(f"no opportunity {command.opportunity_id}")
+        await workable_customer(uow, opportunity["customer_id"], context.caller)
+        return await _move(
+            uow,
+            context.settings.pipeline,
+            opportunity,
+            command.to_stage,
+            command.reason,
+            context.correlation_id,
+        )
 
-    return with_time_in_stages(await store.run(work))
+    return with_time_in_stages(await context.store.run(work))
 
 
-async def close_deal(
-    store: Store, pipeline: Pipeline, command: CloseDeal, caller: Principal, correlation_id: UUID
-) -> dict[str, Any]:
+async def close_deal(command: CloseDeal, context: Context[FollowupSettings]) -> dict[str, Any]:
     """Records the deal; the customer's open opportunity, if any, moves to won or lost with it."""
     deal_id = str(uuid.uuid4())
+    salesperson_id = credited(context.caller, command.salesperson_id)
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        await workable_customer(uow, command.customer_id, caller)
+        await workable_customer(uow, command.customer_id, context.caller)
         opportunity = await adapters.find(
             uow, adapters.OPPORTUNITIES, {"customer_id": command.customer_id, "status": "open"}
         )
         if opportunity is not None:
             await _move(
-                uow, pipeline, opportunity, command.outcome, f"deal {deal_id}", correlation_id
+                uow,
+                context.settings.pipeline,
+                opportunity,
+                command.outcome,
+                f"deal {deal_id}",
+                context.correlation_id,
             )
         payload = DealClosedPayload(
-            **command.model_dump(exclude={"customer_id"}),
+            **command.model_dump(exclude={"customer_id", "salesperson_id"}),
+            salesperson_id=salesperson_id,
             deal_id=deal_id,
             opportunity_id=opportunity and opportunity["_id"],
         )
         event = DealClosed(
             producer=PRODUCER,
             customer_id=command.customer_id,
-            correlation_id=correlation_id,
+            correlation_id=context.correlation_id,
             payload=payload,
         )
         stored = deal_document(command.customer_id, payload, PRODUCER, event.event_id)
@@ -187,7 +227,7 @@ async def close_deal(
         uow.emit(event)
         return stored
 
-    return await store.run(work)
+    return await context.store.run(work)
 
 
 def deal_document(

@@ -4,7 +4,6 @@ rejected."""
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from crm_contracts import (
     ProposalAccepted,
@@ -16,32 +15,25 @@ from crm_contracts import (
     ProposalRevised,
     ProposalWithdrawn,
 )
-from crm_contracts.common import Id, LongText, Money, Text
-from crm_runtime.auth import Principal
-from crm_runtime.store import Store, UnitOfWork
-from pydantic import BaseModel, ConfigDict, Field
+from crm_runtime.errors import Conflict, NotFound
+from crm_runtime.handlers import Context
+from crm_runtime.store import UnitOfWork
 
 from crm_followup import adapters
-from crm_followup.domain.proposals import DECISIONS, decision_problem, revised, revision_problem
-from crm_followup.handlers import PRODUCER, Conflict, NotFound, workable_customer
+from crm_followup.config import FollowupSettings
+from crm_followup.domain.proposals import (
+    DECISIONS,
+    DecideProposal,
+    ReviseProposal,
+    WriteProposal,
+    decision_problem,
+    revised,
+    revision_problem,
+)
+from crm_followup.handlers.common import PRODUCER, workable_customer
 
 EVENTS = {"withdraw": ProposalWithdrawn, "accept": ProposalAccepted, "reject": ProposalRejected}
 CONTENT = set(ProposalContent.model_fields)
-
-
-class WriteProposal(ProposalContent):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    customer_id: Id
-    opportunity_id: Id | None = None
-
-
-class ReviseProposal(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    needs: list[Text] | None = Field(default=None, min_length=1, max_length=50)
-    solution: LongText | None = None
-    price: Money | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    note: Text = Field(description="What changed and why: kept with the revision.")
 
 
 def _revision(content: ProposalContent, number: int, note: str | None) -> dict[str, Any]:
@@ -53,8 +45,8 @@ def _revision(content: ProposalContent, number: int, note: str | None) -> dict[s
     }
 
 
-async def write(
-    store: Store, command: WriteProposal, caller: Principal, correlation_id: UUID
+async def write_proposal(
+    command: WriteProposal, context: Context[FollowupSettings]
 ) -> dict[str, Any]:
     content = ProposalContent(**command.model_dump(include=CONTENT))
     proposal = {
@@ -68,7 +60,7 @@ async def write(
     }
 
     async def work(uow: UnitOfWork) -> None:
-        await workable_customer(uow, command.customer_id, caller)
+        await workable_customer(uow, command.customer_id, context.caller)
         if command.opportunity_id is not None:
             opportunity = await adapters.find(
                 uow, adapters.OPPORTUNITIES, {"_id": command.opportunity_id}
@@ -82,7 +74,7 @@ async def write(
             ProposalCreated(
                 producer=PRODUCER,
                 customer_id=command.customer_id,
-                correlation_id=correlation_id,
+                correlation_id=context.correlation_id,
                 payload=ProposalPayload(
                     **content.model_dump(),
                     proposal_id=proposal["_id"],
@@ -92,28 +84,32 @@ async def write(
             )
         )
 
-    await store.run(work)
+    await context.store.run(work)
     return proposal
 
 
-async def _open_for_change(uow: UnitOfWork, proposal_id: str, caller: Principal) -> dict[str, Any]:
+async def _open_proposal(
+    uow: UnitOfWork, proposal_id: str, context: Context[FollowupSettings]
+) -> dict[str, Any]:
     proposal = await adapters.find(uow, adapters.PROPOSALS, {"_id": proposal_id})
     if proposal is None:
         raise NotFound(f"no proposal {proposal_id}")
-    await workable_customer(uow, proposal["customer_id"], caller)
+    await workable_customer(uow, proposal["customer_id"], context.caller)
     return proposal
 
 
-async def revise(
-    store: Store, proposal_id: str, command: ReviseProposal, caller: Principal, correlation_id: UUID
+async def revise_proposal(
+    command: ReviseProposal, context: Context[FollowupSettings]
 ) -> dict[str, Any]:
+    proposal_id, revision = command.proposal_id, command.revision
+
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        proposal = await _open_for_change(uow, proposal_id, caller)
+        proposal = await _open_proposal(uow, proposal_id, context)
         if (problem := revision_problem(proposal["status"])) is not None:
             raise Conflict(problem, status=proposal["status"])
         latest = proposal["revisions"][-1]
         current = ProposalContent(**{k: latest[k] for k in CONTENT})
-        content = revised(current, command.model_dump(exclude={"note"}))
+        content = revised(current, revision.model_dump(exclude={"note"}))
         if content is None:
             raise Conflict("the revision changes nothing")
         number = proposal["revision"] + 1
@@ -123,7 +119,7 @@ async def revise(
             {"_id": proposal_id, "revision": proposal["revision"]},
             {
                 "$set": {"revision": number},
-                "$push": {"revisions": _revision(content, number, command.note)},
+                "$push": {"revisions": _revision(content, number, revision.note)},
             },
         )
         if after is None:
@@ -132,31 +128,29 @@ async def revise(
             ProposalRevised(
                 producer=PRODUCER,
                 customer_id=proposal["customer_id"],
-                correlation_id=correlation_id,
+                correlation_id=context.correlation_id,
                 payload=ProposalPayload(
                     **content.model_dump(),
                     proposal_id=proposal_id,
                     opportunity_id=proposal["opportunity_id"],
                     revision=number,
-                    note=command.note,
+                    note=revision.note,
                 ),
             )
         )
         return after
 
-    return await store.run(work)
+    return await context.store.run(work)
 
 
-async def decide(
-    store: Store,
-    proposal_id: str,
-    decision: str,
-    reason: str | None,
-    caller: Principal,
-    correlation_id: UUID,
+async def decide_proposal(
+    command: DecideProposal, context: Context[FollowupSettings]
 ) -> dict[str, Any]:
+    """Withdrawn, accepted or rejected: final."""
+    proposal_id, decision = command.proposal_id, command.decision
+
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        proposal = await _open_for_change(uow, proposal_id, caller)
+        proposal = await _open_proposal(uow, proposal_id, context)
         if (problem := decision_problem(proposal["status"], decision)) is not None:
             raise Conflict(problem, status=proposal["status"])
         after = await adapters.update(
@@ -167,20 +161,22 @@ async def decide(
                 "$set": {
                     "status": DECISIONS[decision],
                     "decided_at": datetime.now(UTC),
-                    "decision_reason": reason,
+                    "decision_reason": command.reason,
                 }
             },
         )
+        if after is None:
+            raise Conflict(f"proposal {proposal_id} was decided meanwhile: read it again")
         uow.emit(
             EVENTS[decision](
                 producer=PRODUCER,
                 customer_id=proposal["customer_id"],
-                correlation_id=correlation_id,
+                correlation_id=context.correlation_id,
                 payload=ProposalDecisionPayload(
-                    proposal_id=proposal_id, revision=proposal["revision"], reason=reason
+                    proposal_id=proposal_id, revision=proposal["revision"], reason=command.reason
                 ),
             )
         )
         return after
 
-    return await store.run(work)
+    return await context.store.run(work)
