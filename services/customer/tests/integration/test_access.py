@@ -1,8 +1,12 @@
 """Users, login and the token check, on a running customer service."""
 
+import asyncio
+import json
+import time
 import uuid
 
 import pytest
+from crm_contracts.topics import USER_EVENTS
 from crm_customer.bootstrap import CustomerSettings, bootstrap
 
 ADMIN_PASSWORD = uuid.uuid4().hex
@@ -123,3 +127,128 @@ async def test_a_weak_password_is_refused_and_not_echoed(service, http):
             "/users", json={"username": "weak", "password": "tiny-pw", "role": "ops"}
         )
     assert refused.status_code == 422 and "tiny-pw" not in refused.text
+
+
+async def make_user(http, service, role: str = "manager", **fields) -> tuple[str, str, str]:
+    """A new user: (id, username, password)."""
+    username, password = f"{role}-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    async with http(service) as admin:
+        created = await admin.post(
+            "/users", json={"username": username, "password": password, "role": role, **fields}
+        )
+    assert created.status_code == 201, created.text
+    return created.json()["id"], username, password
+
+
+async def log_in(http, service, username: str, password: str) -> dict:
+    async with http(service, role=None) as anonymous:
+        answer = await anonymous.post(
+            "/auth/login", json={"username": username, "password": password}
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_fifty_wrong_passwords_at_once_all_count_and_lock_the_name(
+    settings_for, running, http
+):
+    # Locked at the 50th failure: only a count that loses none of the 50 gets there.
+    settings = settings_for(
+        CustomerSettings, service_name=f"customer-{uuid.uuid4().hex[:6]}", login_max_failures=50
+    )
+    service = await running(bootstrap(settings))
+    _, username, password = await make_user(http, service)
+    async with http(service, role=None) as anonymous:
+        wrong = await asyncio.gather(
+            *(
+                anonymous.post("/auth/login", json={"username": username, "password": "nope"})
+                for _ in range(50)
+            )
+        )
+        right = await anonymous.post(
+            "/auth/login", json={"username": username, "password": password}
+        )
+    assert {answer.status_code for answer in wrong} <= {401, 429}
+    assert right.status_code == 429, "50 failures lock the name, however fast they come"
+
+
+async def until_refused(client, path: str, timeout_s: float = 15.0) -> float:
+    """Seconds until `path` answers 401 to the client's token."""
+    started = time.monotonic()
+    while (answer := await client.get(path)).status_code != 401:
+        assert answer.status_code == 200, answer.text
+        assert time.monotonic() - started < timeout_s, f"the token still works after {timeout_s} s"
+        await asyncio.sleep(0.2)
+    return time.monotonic() - started
+
+
+async def test_a_deactivated_users_token_stops_working_within_seconds(service, http, kafka):
+    user_id, username, password = await make_user(http, service)
+    token = (await log_in(http, service, username, password))["access_token"]
+    async with http(service) as admin:
+        changed = await admin.patch(f"/users/{user_id}", json={"active": False})
+    assert changed.status_code == 200 and changed.json()["access_version"] == 2
+    async with http(service, role=None) as user:
+        user.headers["Authorization"] = f"Bearer {token}"
+        await until_refused(user, "/customers")
+    (event,) = await kafka.read(USER_EVENTS, kafka.where(customer_id=user_id))
+    assert json.loads(event.value)["payload"] == {
+        "user_id": user_id,
+        "access_version": 2,
+        "active": False,
+        "role": "manager",
+        "salesperson_id": None,
+    }
+
+
+async def test_after_a_role_change_the_old_token_stops_and_a_new_login_has_the_new_role(
+    service, http
+):
+    user_id, username, password = await make_user(http, service)
+    old = (await log_in(http, service, username, password))["access_token"]
+    async with http(service) as admin:
+        unchanged = await admin.patch(f"/users/{user_id}", json={"role": "manager"})
+        changed = await admin.patch(f"/users/{user_id}", json={"role": "ops"})
+    assert unchanged.json()["access_version"] == 1, "no change of access, no new version"
+    assert changed.json()["access_version"] == 2
+    async with http(service, role=None) as user:
+        user.headers["Authorization"] = f"Bearer {old}"
+        await until_refused(user, "/customers")
+    fresh = await log_in(http, service, username, password)
+    async with http(service, role=None) as user:
+        user.headers["Authorization"] = f"Bearer {fresh['access_token']}"
+        as_ops = await user.get("/customers")
+    assert fresh["role"] == "ops" and as_ops.status_code == 403
+
+
+async def test_the_last_active_admin_can_be_neither_deactivated_nor_demoted(
+    settings_for, running, http
+):
+    # A database of its own: other tests' admins would not leave this one the last.
+    settings = settings_for(
+        CustomerSettings,
+        service_name=f"customer-{uuid.uuid4().hex[:6]}",
+        admin_username="only-admin",
+        admin_password=ADMIN_PASSWORD,
+    )
+    service = await running(bootstrap(settings))
+    async with http(service) as admin:
+        (only,) = [user for user in (await admin.get("/users")).json() if user["role"] == "admin"]
+        deactivated = await admin.patch(f"/users/{only['id']}", json={"active": False})
+        demoted = await admin.patch(f"/users/{only['id']}", json={"role": "manager"})
+        second_id, _, _ = await make_user(http, service, role="admin")
+        once_another_exists = await admin.patch(f"/users/{only['id']}", json={"role": "manager"})
+        last_again = await admin.patch(f"/users/{second_id}", json={"active": False})
+    assert deactivated.status_code == 409 and "last active admin" in deactivated.text
+    assert demoted.status_code == 409
+    assert once_another_exists.status_code == 200
+    assert last_again.status_code == 409
+
+
+async def test_a_user_change_refuses_null_where_a_user_cannot_lack_it(service, http):
+    user_id, _, _ = await make_user(http, service)
+    async with http(service) as admin:
+        refused = await admin.patch(f"/users/{user_id}", json={"role": None, "active": None})
+        shown = [user for user in (await admin.get("/users")).json() if user["id"] == user_id]
+    assert refused.status_code == 422 and "active, role may not be null" in refused.text
+    assert shown[0]["role"] == "manager" and shown[0]["active"] is True

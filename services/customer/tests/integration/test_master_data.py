@@ -210,3 +210,53 @@ async def test_every_change_arrives_on_kafka_exactly_once(service, http, kafka):
     types = [json.loads(record.value)["event_type"] for record in records]
     assert types == expected
     assert {record.key for record in records} == {customer["id"].encode()}
+
+
+async def test_a_customer_cannot_lose_its_name_to_a_null_but_may_lose_its_website(service, http):
+    async with http(service) as client:
+        customer = await create(client, website="example.cn")
+        url = f"/customers/{customer['id']}"
+        nameless = await client.patch(url, json={"name": None, "version": 1})
+        no_website = await client.patch(url, json={"website": None, "version": 1})
+    assert nameless.status_code == 422 and "name may not be null" in nameless.text
+    assert no_website.status_code == 200
+    assert no_website.json()["name"] == customer["name"] and no_website.json()["website"] is None
+
+
+async def test_contacts_and_salespeople_refuse_null_where_they_cannot_lack_it(service, http):
+    async with http(service) as client:
+        customer = await create(client)
+        url = f"/customers/{customer['id']}/contacts"
+        contact = (await client.post(url, json={"name": "Li", "title": "CFO"})).json()
+        nameless = await client.patch(f"{url}/{contact['contact_id']}", json={"name": None})
+        untitled = await client.patch(f"{url}/{contact['contact_id']}", json={"title": None})
+        salesperson = await client.post(
+            "/salespeople", json={"name": "Zhao", "capacity": 3, "seniority": 1}
+        )
+        no_capacity = await client.patch(
+            f"/salespeople/{salesperson.json()['salesperson_id']}", json={"capacity": None}
+        )
+    assert nameless.status_code == 422 and "name may not be null" in nameless.text
+    assert untitled.status_code == 200 and untitled.json()["title"] is None
+    assert no_capacity.status_code == 422 and "capacity may not be null" in no_capacity.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("", '{"name": "Infinite Freight", "monthly_freight_volume_tons": Infinity}'),
+        ("/{id}/financials", '{"statements": [{"year": 2025, "revenue": NaN}]}'),
+        ("/{id}/competitors", '{"name": "SF", "share": NaN}'),
+    ],
+)
+async def test_infinity_and_nan_are_not_numbers_a_customer_can_have(service, http, path, body):
+    async with http(service) as client:
+        customer = await create(client)
+        method = "PUT" if path.endswith("financials") else "POST"
+        answer = await client.request(
+            method,
+            "/customers" + path.format(id=customer["id"]),
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code == 422, answer.text

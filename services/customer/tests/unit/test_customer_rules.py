@@ -3,9 +3,15 @@ from decimal import Decimal
 
 import pytest
 from crm_contracts import FinancialStatement
-from crm_customer.domain.customers import REQUIRED_FIELDS, UpdateCustomer, changes, completeness
+from crm_customer.domain.customers import REQUIRED_FIELDS, CustomerChange, changes, completeness
 from crm_customer.domain.financials import problem, ratios
-from crm_customer.domain.users import Throttle, hash_password, password_matches
+from crm_customer.domain.users import (
+    Throttle,
+    access_changed,
+    hash_password,
+    password_matches,
+    stops_being_an_admin,
+)
 from crm_runtime.auth import InvalidToken, Principal, Role, issue_token, read_token
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
@@ -84,8 +90,8 @@ def test_a_customer_with_every_required_field_is_complete():
 
 def test_an_update_changes_only_what_it_sends_and_what_differs():
     document = {"name": "Acme", "region": "east", "website": "acme.com"}
-    command = UpdateCustomer(name="Acme", region="west", website=None)
-    assert changes(document, command) == {"region": "west", "website": None}
+    change = CustomerChange(name="Acme", region="west", website=None)
+    assert changes(document, change) == {"region": "west", "website": None}
 
 
 def test_a_password_is_stored_hashed_and_checked():
@@ -96,22 +102,35 @@ def test_a_password_is_stored_hashed_and_checked():
     assert not password_matches(None, "anything")
 
 
-def test_the_fifth_failed_login_within_the_window_locks_the_name():
-    throttle, record = Throttle(max_failures=5), {"failures": 0, "first_failure_at": None}
-    for minute in range(5):
-        record = throttle.after_failure(
-            record["failures"], record["first_failure_at"], NOW + timedelta(minutes=minute)
-        )
-    assert (
-        record["failures"] == 5
-        and record["locked_until"] == NOW + timedelta(minutes=4) + throttle.lock
-    )
+def test_a_locked_name_is_told_when_to_retry_and_an_expired_lock_is_none():
+    throttle = Throttle()
+    assert throttle.retry_after_s({"locked_until": NOW + timedelta(seconds=90)}, NOW) == 91
+    assert throttle.retry_after_s({"locked_until": NOW - timedelta(seconds=1)}, NOW) is None
+    assert throttle.retry_after_s({"failures": 2, "locked_until": None}, NOW) is None
+    assert throttle.retry_after_s(None, NOW) is None
 
 
-def test_failures_older_than_the_window_are_forgotten():
-    throttle = Throttle(max_failures=5)
-    record = throttle.after_failure(4, NOW - timedelta(hours=1), NOW)
-    assert record["failures"] == 1 and record["locked_until"] is None
+@pytest.mark.parametrize(
+    ("change", "ends_tokens"),
+    [
+        ({"active": False}, True),
+        ({"role": "ops"}, True),
+        ({"salesperson_id": "sp-2"}, True),
+        ({"role": "manager"}, False),
+        ({"password_hash": "new"}, False),
+    ],
+)
+def test_only_a_change_of_what_the_user_may_do_ends_their_tokens(change, ends_tokens):
+    user = {"active": True, "role": "manager", "salesperson_id": None, "password_hash": "old"}
+    assert access_changed(user, {**user, **change}) is ends_tokens
+
+
+def test_an_active_admin_stops_being_one_when_deactivated_or_demoted():
+    admin = {"role": "admin", "active": True}
+    assert stops_being_an_admin(admin, {**admin, "active": False})
+    assert stops_being_an_admin(admin, {**admin, "role": "manager"})
+    assert not stops_being_an_admin(admin, admin)
+    assert not stops_being_an_admin({**admin, "active": False}, {**admin, "role": "manager"})
 
 
 def test_a_token_carries_the_role_and_whose_customers():

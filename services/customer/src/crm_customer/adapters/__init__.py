@@ -12,6 +12,7 @@ ASSIGNMENTS = "assignments"
 MERGES = "merges"
 USERS = "users"
 LOGIN_FAILURES = "login_failures"
+ADMIN_CHANGES = "admin_changes"  # one document: concurrent removals of admins conflict on it
 
 
 async def create_indexes(store: Store) -> None:

@@ -4,11 +4,15 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_runtime.pagination import Sort, after, next_cursor, sort_by
 from crm_runtime.store import Store, UnitOfWork
 from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_customer.adapters import COMPETITORS, CONTACTS, CUSTOMERS
 from crm_customer.domain.dedup import DedupKeys, dedup_keys
+
+Page = tuple[list[dict[str, Any]], str | None]  # the items, and the cursor of the next page
 
 
 async def insert(uow: UnitOfWork, document: dict[str, Any]) -> None:
@@ -16,20 +20,26 @@ async def insert(uow: UnitOfWork, document: dict[str, Any]) -> None:
 
 
 async def get(source: Store | UnitOfWork, customer_id: str) -> dict[str, Any] | None:
-    return await source.db[CUSTOMERS].find_one({"_id": customer_id}, session=source.session)
+    found: dict[str, Any] | None = await source.db[CUSTOMERS].find_one(
+        {"_id": customer_id}, session=source.session
+    )
+    return found
 
 
 async def update_if_version(
     uow: UnitOfWork, customer_id: str, version: int, changes: dict[str, Any], status: str = "active"
-) -> dict[str, Any] | None:
-    """Applies `changes` and bumps the version only if the customer is still at `version` and
-    `status`; returns the document after, or None when it was not."""
-    return await uow.db[CUSTOMERS].find_one_and_update(
+) -> dict[str, Any]:
+    """Applies `changes` and bumps the version of a customer loaded for changing at `version` and
+    `status` in this transaction; returns the document after."""
+    after: dict[str, Any] | None = await uow.db[CUSTOMERS].find_one_and_update(
         {"_id": customer_id, "version": version, "status": status},
         {"$set": {**changes, "updated_at": datetime.now(UTC)}, "$inc": {"version": 1}},
         return_document=ReturnDocument.AFTER,
         session=uow.session,
     )
+    # The transaction read it so: a concurrent change is a write conflict, retried, not a miss.
+    assert after is not None, f"customer {customer_id} left version {version} in a transaction"
+    return after
 
 
 async def set_fields(uow: UnitOfWork, customer_id: str, fields: dict[str, Any]) -> None:
@@ -69,8 +79,33 @@ def browse_filter(
     return query
 
 
-async def page(store: Store, query: dict[str, Any], sort: list, limit: int) -> list[dict[str, Any]]:
-    return await store.db[CUSTOMERS].find(query).sort(sort).limit(limit).to_list()
+async def page(
+    store: Store, query: dict[str, Any], sort: Sort, limit: int, cursor: str | None = None
+) -> Page:
+    """Up to `limit` customers matching `query` after `cursor`, and the cursor of the next page."""
+    return await paged(store.db[CUSTOMERS], query, sort, limit, cursor)
+
+
+async def waiting_for_owner(store: Store, limit: int, cursor: str | None = None) -> Page:
+    """The queue: active customers no salesperson was eligible for, oldest first."""
+    order = sort_by("created_at", descending=False)
+    return await page(store, {"status": "active", "owner_id": None}, order, limit, cursor)
+
+
+async def paged(
+    collection: AsyncCollection[Any],
+    query: dict[str, Any],
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    found = (
+        await collection.find({**query, **after(cursor, sort)})
+        .sort(sort)
+        .limit(limit + 1)
+        .to_list()
+    )
+    return found[:limit], next_cursor(found, limit, sort)
 
 
 # --- contacts and competitors -------------------------------------------------------------------
@@ -140,7 +175,7 @@ async def refresh_dedup_keys(uow: UnitOfWork, customer: dict[str, Any]) -> Dedup
 
 async def candidates_sharing(
     store: Store, keys: DedupKeys, exclude_id: str, limit: int = 20
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     alternatives: list[dict[str, Any]] = []
     if keys.name:
         alternatives.append({"dedup.name": keys.name})

@@ -11,6 +11,9 @@ MIN_SENIORITY_FOR_HIGH_VALUE = 2
 SENIORITY_NAMES = {1: "junior", 2: "intermediate", 3: "senior"}
 HIGH_VALUE_TIERS = frozenset({"A", "B"})
 
+# Never-assigned first, then the longest since their last assignment.
+RecencyKey = tuple[int] | tuple[int, datetime]
+
 
 @dataclass(frozen=True)
 class SalespersonProfile:
@@ -135,7 +138,7 @@ def _coverage_problem(
     if not covered:
         return []
     listed = ", ".join(sorted((c.strip() for c in covered), key=str.casefold))
-    if not _clean(wanted):
+    if wanted is None or not _clean(wanted):
         return [(f"{what} unknown", f"{what} unknown (covers only: {listed})")]
     if _clean(wanted) not in {_clean(c) for c in covered}:
         return [
@@ -157,10 +160,11 @@ def _what_counted(
 
 
 def _coverage_note(what: str, wanted: str | None, covered: frozenset[str]) -> str:
-    return f"covers every {what}" if not covered else f"covers {what} '{wanted.strip()}'"
+    # Only called for a salesperson found eligible: one who covers `wanted`, or every value.
+    return f"covers every {what}" if not covered else f"covers {what} '{(wanted or '').strip()}'"
 
 
-def _rank(person: SalespersonProfile, high_value: bool) -> tuple:
+def _rank(person: SalespersonProfile, high_value: bool) -> tuple[int, Fraction, RecencyKey, str]:
     # Seniority only ranks when the customer is worth a senior's time; otherwise it would starve
     # juniors.
     return (
@@ -176,7 +180,7 @@ def _ratio(person: SalespersonProfile) -> Fraction:
     return Fraction(person.load, person.capacity)
 
 
-def _recency_key(person: SalespersonProfile) -> tuple:
+def _recency_key(person: SalespersonProfile) -> RecencyKey:
     return (0,) if person.last_assigned_at is None else (1, person.last_assigned_at)
 
 

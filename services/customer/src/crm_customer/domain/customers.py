@@ -12,8 +12,9 @@ from crm_contracts import (
     CustomerUpdated,
     CustomerUpdatedPayload,
 )
-from crm_contracts.common import Text
-from pydantic import BaseModel, ConfigDict, Field
+from crm_contracts.common import Id, Text
+from crm_runtime.handlers import Command, Patch
+from pydantic import Field
 
 PRODUCER = "customer"
 REQUIRED_FIELDS = ("name", "credit_code", "industry", "region", "address", "size", "nature")
@@ -30,31 +31,43 @@ USEFUL_FIELDS = (
 FIELD_NAMES = tuple(CustomerFields.model_fields)
 
 
-# Commands refuse unknown fields: a misspelt field is a 422, not silently ignored.
-STRICT = ConfigDict(frozen=True, extra="forbid")
-
-
-class CreateCustomer(CustomerFields):
+class CreateCustomer(CustomerFields, Command):
     """A new customer: a name at least; everything else may follow."""
 
-    model_config = STRICT
     name: Text
 
 
-class UpdateCustomer(CustomerFields):
-    """The fields to change (a field sent as null is cleared). `version` is the version read, unless
+class CustomerChange(CustomerFields, Patch):
+    """The fields to change; `null` clears an optional one. `version` is the version read, unless
     it comes in the If-Match header."""
 
-    model_config = STRICT
+    # A customer always has a name, a nature and a stage of its lifecycle.
+    nullable = frozenset(CustomerFields.model_fields) - {"name", "nature", "lifecycle"}
     version: int | None = Field(default=None, ge=1)
 
 
-class Reason(BaseModel):
-    """Why an archive, restore, merge or reassignment is done; kept with the change."""
+class UpdateCustomer(Command):
+    customer_id: Id
+    version: int = Field(ge=1)
+    change: CustomerChange
 
-    model_config = STRICT
+
+class Reason(Command):
+    """Why an archive or restore is done, kept with the change; the version read, unless it comes
+    in the If-Match header."""
+
     reason: Text
     version: int | None = Field(default=None, ge=1)
+
+
+class ArchiveCustomer(Command):
+    customer_id: Id
+    version: int = Field(ge=1)
+    reason: Text
+
+
+class RestoreCustomer(ArchiveCustomer):
+    pass
 
 
 def new_customer(
@@ -86,9 +99,9 @@ def new_customer(
     return document, event
 
 
-def changes(document: dict[str, Any], command: UpdateCustomer) -> dict[str, Any]:
-    """The fields the command sets to a value different from the document's, in stored form."""
-    wanted = command.model_dump(mode="json", include=set(command.model_fields_set) - {"version"})
+def changes(document: dict[str, Any], change: CustomerChange) -> dict[str, Any]:
+    """The fields the change sets to a value different from the document's, in stored form."""
+    wanted = change.model_dump(mode="json", include=set(change.model_fields_set) - {"version"})
     return {name: value for name, value in wanted.items() if document.get(name) != value}
 
 

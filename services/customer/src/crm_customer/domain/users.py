@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,22 +26,30 @@ def password_matches(password_hash: str | None, password: str) -> bool:
 
 @dataclass(frozen=True)
 class Throttle:
-    """After `max_failures` failed logins within `window`, the name is locked for `lock`."""
+    """After `max_failures` failed logins within `window`, the name is locked for `lock`. The
+    failures are counted in the database, atomically (see adapters.people.count_login_failure)."""
 
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
     lock: timedelta = timedelta(minutes=15)
 
-    def after_failure(
-        self, failures: int, first_failure_at: datetime | None, now: datetime
-    ) -> dict:
-        """The new record of failures for a name after one more failure at `now`."""
-        if first_failure_at is None or now - first_failure_at > self.window:
-            failures, first_failure_at = 0, now
-        failures += 1
-        locked_until = now + self.lock if failures >= self.max_failures else None
-        return {
-            "failures": failures,
-            "first_failure_at": first_failure_at,
-            "locked_until": locked_until,
-        }
+    def retry_after_s(self, failures: dict[str, Any] | None, now: datetime) -> int | None:
+        """Seconds until the name may try again, or None when it is not locked."""
+        locked_until = (failures or {}).get("locked_until")
+        if locked_until is None or locked_until <= now:
+            return None
+        return int((locked_until - now).total_seconds()) + 1
+
+
+# What a token carries: a change of any of them must end the user's tokens.
+ACCESS_FIELDS = ("active", "role", "salesperson_id")
+
+
+def access_changed(user: dict[str, Any], after: dict[str, Any]) -> bool:
+    return any(user.get(name) != after.get(name) for name in ACCESS_FIELDS)
+
+
+def stops_being_an_admin(user: dict[str, Any], after: dict[str, Any]) -> bool:
+    return bool(user["role"] == "admin" and user["active"]) and not (
+        after["role"] == "admin" and after["active"]
+    )

@@ -5,16 +5,27 @@ from typing import Annotated, Any, Literal
 
 from crm_contracts import CustomerFields
 from crm_contracts.common import Id, Text
-from crm_runtime.auth import Managers, Role, Staff
-from crm_runtime.http import CorrelationId, StoreDep
-from crm_runtime.pagination import Cursor, Limit, after, next_cursor, sort_by
+from crm_runtime.auth import Role
+from crm_runtime.errors import require_version
+from crm_runtime.handlers import Command
+from crm_runtime.http import IfMatch, ManagerContext, StaffContext, errors, version_from
+from crm_runtime.pagination import Cursor, Limit, sort_by
+from crm_runtime.store import Store
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from crm_customer.adapters import customers as customer_store
-from crm_customer.domain.customers import CreateCustomer, Reason, UpdateCustomer, completeness
-from crm_customer.entrypoints import IfMatch, errors, version_from, visible_customer
+from crm_customer.domain.customers import (
+    ArchiveCustomer,
+    CreateCustomer,
+    CustomerChange,
+    Reason,
+    RestoreCustomer,
+    UpdateCustomer,
+    completeness,
+)
 from crm_customer.handlers import customers, merges
+from crm_customer.handlers.guards import customer_to_read
 
 router = APIRouter(tags=["customers"])
 
@@ -52,8 +63,7 @@ class CustomerPage(BaseModel):
     next_cursor: str | None
 
 
-class MergeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MergeRequest(Command):
     merged_id: Id
     reason: Text
 
@@ -68,8 +78,12 @@ def view(document: dict[str, Any], contact_count: int | None = None) -> dict[str
     return shown
 
 
+def page_of(items: list[dict[str, Any]], cursor: str | None) -> dict[str, Any]:
+    return {"items": [view(document) for document in items], "next_cursor": cursor}
+
+
 async def _shown(
-    store, document: dict[str, Any], response: Response | None = None
+    store: Store, document: dict[str, Any], response: Response | None = None
 ) -> dict[str, Any]:
     if response is not None:
         response.headers["ETag"] = f'"{document["version"]}"'
@@ -82,19 +96,16 @@ async def _shown(
     response_model=Created,
     responses=errors(409, 422),
 )
-async def create_customer(
-    command: CreateCustomer, store: StoreDep, correlation_id: CorrelationId, caller: Staff
-) -> dict[str, Any]:
+async def create_customer(command: CreateCustomer, context: StaffContext) -> dict[str, Any]:
     """Stores the customer, assigns it to the most suitable salesperson (or queues it), and lists
     customers it likely duplicates. 409 when its credit code is already known."""
-    created = await customers.create_customer(command, store, correlation_id)
-    return {**created, "customer": await _shown(store, created["customer"])}
+    created = await customers.create_customer(command, context)
+    return {**created, "customer": await _shown(context.store, created["customer"])}
 
 
 @router.get("/customers", response_model=CustomerPage, responses=errors(422))
 async def browse_customers(
-    store: StoreDep,
-    caller: Staff,
+    context: StaffContext,
     limit: Limit = 50,
     cursor: Cursor = None,
     region: str | None = None,
@@ -116,9 +127,9 @@ async def browse_customers(
     ] = "-created_at",
 ) -> dict[str, Any]:
     """Salespeople see only their own customers whatever the filters say."""
-    if caller.role is Role.SALESPERSON:
+    caller = context.caller
+    if caller is not None and caller.role is Role.SALESPERSON:
         owner_id, unassigned = caller.salesperson_id or "-", False
-    order = sort_by(sort.lstrip("-"), descending=sort.startswith("-"))
     query = customer_store.browse_filter(
         status="archived" if archived else "active",
         region=region,
@@ -129,19 +140,17 @@ async def browse_customers(
         text=q,
         unassigned=unassigned,
     )
-    found = await customer_store.page(store, {**query, **after(cursor, order)}, order, limit + 1)
-    return {
-        "items": [view(document) for document in found[:limit]],
-        "next_cursor": next_cursor(found, limit, order),
-    }
+    order = sort_by(sort.lstrip("-"), descending=sort.startswith("-"))
+    return page_of(*await customer_store.page(context.store, query, order, limit, cursor))
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerView, responses=errors(404))
 async def get_customer(
-    customer_id: str, store: StoreDep, caller: Staff, response: Response
+    customer_id: str, context: StaffContext, response: Response
 ) -> dict[str, Any]:
     """The customer with its completeness; the ETag header is its version, for If-Match."""
-    return await _shown(store, await visible_customer(store, caller, customer_id), response)
+    customer = await customer_to_read(context.store, context.caller, customer_id)
+    return await _shown(context.store, customer, response)
 
 
 @router.patch(
@@ -149,20 +158,18 @@ async def get_customer(
 )
 async def update_customer(
     customer_id: str,
-    command: UpdateCustomer,
-    store: StoreDep,
-    caller: Staff,
-    correlation_id: CorrelationId,
+    change: CustomerChange,
+    context: StaffContext,
     response: Response,
     if_match: IfMatch = None,
-) -> dict:
-    """Changes the fields sent (null clears one). The version read goes in If-Match or `version`;
-    a stale one is a 409 with the current version."""
-    await visible_customer(store, caller, customer_id)
-    updated = await customers.update_customer(
-        store, customer_id, command, version_from(if_match), correlation_id
-    )
-    return await _shown(store, updated, response)
+) -> dict[str, Any]:
+    """Changes the fields sent; `null` clears an optional one (a name, nature or lifecycle cannot
+    be cleared). The version read goes in If-Match or `version`; a stale one is a 409 with the
+    current version."""
+    given = version_from(if_match)
+    version = require_version(given if given is not None else change.version)
+    command = UpdateCustomer(customer_id=customer_id, version=version, change=change)
+    return await _shown(context.store, await customers.update_customer(command, context), response)
 
 
 @router.post(
@@ -170,20 +177,15 @@ async def update_customer(
 )
 async def archive_customer(
     customer_id: str,
-    command: Reason,
-    store: StoreDep,
-    caller: Staff,
-    correlation_id: CorrelationId,
+    body: Reason,
+    context: StaffContext,
     response: Response,
     if_match: IfMatch = None,
-) -> dict:
+) -> dict[str, Any]:
     """Revokes the customer: never deleted, it leaves the lists and its owner's load."""
-    await visible_customer(store, caller, customer_id)
-    version = version_from(if_match) or command.version
-    archived = await customers.archive_customer(
-        store, customer_id, command.reason, version, correlation_id
-    )
-    return await _shown(store, archived, response)
+    version = require_version(version_from(if_match) or body.version)
+    command = ArchiveCustomer(customer_id=customer_id, version=version, reason=body.reason)
+    return await _shown(context.store, await customers.archive_customer(command, context), response)
 
 
 @router.post(
@@ -191,47 +193,37 @@ async def archive_customer(
 )
 async def restore_customer(
     customer_id: str,
-    command: Reason,
-    store: StoreDep,
-    caller: Managers,
-    correlation_id: CorrelationId,
+    body: Reason,
+    context: ManagerContext,
     response: Response,
     if_match: IfMatch = None,
-) -> dict:
-    version = version_from(if_match) or command.version
-    restored = await customers.restore_customer(
-        store, customer_id, command.reason, version, correlation_id
-    )
-    return await _shown(store, restored, response)
+) -> dict[str, Any]:
+    version = require_version(version_from(if_match) or body.version)
+    command = RestoreCustomer(customer_id=customer_id, version=version, reason=body.reason)
+    return await _shown(context.store, await customers.restore_customer(command, context), response)
 
 
 @router.get(
     "/customers/{customer_id}/duplicates", response_model=list[Duplicate], responses=errors(404)
 )
-async def likely_duplicates(
-    customer_id: str, store: StoreDep, caller: Staff
-) -> list[dict[str, Any]]:
+async def likely_duplicates(customer_id: str, context: StaffContext) -> list[dict[str, Any]]:
     """Active customers sharing its normalised name, a phone or an e-mail domain."""
-    await visible_customer(store, caller, customer_id)
-    return await customers.likely_duplicates(store, customer_id)
+    return await customers.likely_duplicates(context.store, context.caller, customer_id)
 
 
 @router.post("/customers/{customer_id}/merge", responses=errors(404, 409, 422))
 async def merge_into(
-    customer_id: str,
-    command: MergeRequest,
-    store: StoreDep,
-    caller: Managers,
-    correlation_id: CorrelationId,
+    customer_id: str, body: MergeRequest, context: ManagerContext
 ) -> dict[str, Any]:
     """Merges `merged_id` into this customer: contacts, competitors and ownership move; the merged
     one is archived with a pointer here."""
-    record = await merges.merge(
-        store, customer_id, command.merged_id, command.reason, caller.user_id, correlation_id
+    command = merges.MergeCustomers(
+        survivor_id=customer_id, merged_id=body.merged_id, reason=body.reason
     )
+    record = await merges.merge(command, context)
     return {
         "survivor_id": customer_id,
-        "merged_id": command.merged_id,
+        "merged_id": body.merged_id,
         "moved_contact_ids": record["contact_ids"],
         "moved_competitor_ids": record["competitor_ids"],
         "owner_taken": record["owner_taken"],
@@ -239,20 +231,15 @@ async def merge_into(
 
 
 @router.post("/customers/{customer_id}/unmerge", responses=errors(404, 409, 422))
-async def unmerge(
-    customer_id: str,
-    command: MergeRequest,
-    store: StoreDep,
-    caller: Managers,
-    correlation_id: CorrelationId,
-) -> dict[str, Any]:
+async def unmerge(customer_id: str, body: MergeRequest, context: ManagerContext) -> dict[str, Any]:
     """Undoes the merge of `merged_id` into this customer: both exist again as before."""
-    record = await merges.unmerge(
-        store, customer_id, command.merged_id, command.reason, correlation_id
+    command = merges.UnmergeCustomers(
+        survivor_id=customer_id, merged_id=body.merged_id, reason=body.reason
     )
+    record = await merges.unmerge(command, context)
     return {
         "survivor_id": customer_id,
-        "restored_id": command.merged_id,
+        "restored_id": body.merged_id,
         "returned_contact_ids": record["contact_ids"],
         "returned_competitor_ids": record["competitor_ids"],
     }

@@ -2,58 +2,35 @@
 
 from typing import Any
 
-from crm_contracts import (
-    CompetitorRecordedPayload,
-    Contact,
-    FinancialsRecordedPayload,
-    FinancialStatement,
-)
-from crm_runtime.auth import Staff
-from crm_runtime.http import CorrelationId, StoreDep
+from crm_contracts import CompetitorRecordedPayload, Contact, FinancialsRecordedPayload
+from crm_runtime.http import StaffContext, errors
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from crm_customer.adapters import customers as customer_store
-from crm_customer.entrypoints import errors, visible_customer
 from crm_customer.handlers import details
+from crm_customer.handlers.details import (
+    AddContact,
+    ChangeContact,
+    ContactChange,
+    NewCompetitor,
+    NewContact,
+    RecordCompetitor,
+    RecordFinancials,
+    RemoveContact,
+    Statements,
+)
+from crm_customer.handlers.guards import customer_to_read
 
 router = APIRouter(tags=["contacts, competitors, financials"])
-
-
-def _strict_without(
-    model: type[BaseModel], field: str, *, partial: bool = False
-) -> type[BaseModel]:
-    """The event's model as a request: no id (given here), unknown fields refused."""
-    fields = {
-        name: (info.annotation, None if partial else info)
-        for name, info in model.model_fields.items()
-        if name != field
-    }
-    return create_model(
-        f"{'Change' if partial else 'New'}{model.__name__}",
-        __config__=ConfigDict(extra="forbid"),
-        **fields,
-    )
-
-
-NewContact = _strict_without(Contact, "contact_id")
-ContactChange = _strict_without(Contact, "contact_id", partial=True)
-NewCompetitor = _strict_without(CompetitorRecordedPayload, "competitor_id")
-
-
-class Statements(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    statements: list[FinancialStatement] = Field(min_length=1, max_length=3)
 
 
 @router.get(
     "/customers/{customer_id}/contacts", response_model=list[Contact], responses=errors(404)
 )
-async def list_contacts(customer_id: str, store: StoreDep, caller: Staff) -> list[dict[str, Any]]:
-    await visible_customer(store, caller, customer_id)
-    return [
-        {"contact_id": c["_id"], **c} for c in await customer_store.contacts_of(store, customer_id)
-    ]
+async def list_contacts(customer_id: str, context: StaffContext) -> list[dict[str, Any]]:
+    await customer_to_read(context.store, context.caller, customer_id)
+    contacts = await customer_store.contacts_of(context.store, customer_id)
+    return [{"contact_id": contact["_id"], **contact} for contact in contacts]
 
 
 @router.post(
@@ -62,15 +39,8 @@ async def list_contacts(customer_id: str, store: StoreDep, caller: Staff) -> lis
     response_model=Contact,
     responses=errors(404, 409, 422),
 )
-async def add_contact(
-    customer_id: str,
-    command: NewContact,
-    store: StoreDep,
-    caller: Staff,
-    correlation_id: CorrelationId,
-) -> dict[str, Any]:
-    await visible_customer(store, caller, customer_id)
-    return await details.add_contact(store, customer_id, command.model_dump(), correlation_id)
+async def add_contact(customer_id: str, body: NewContact, context: StaffContext) -> dict[str, Any]:
+    return await details.add_contact(AddContact(customer_id=customer_id, contact=body), context)
 
 
 @router.patch(
@@ -79,17 +49,11 @@ async def add_contact(
     responses=errors(404, 409, 422),
 )
 async def update_contact(
-    customer_id: str,
-    contact_id: str,
-    command: ContactChange,
-    store: StoreDep,
-    caller: Staff,
-    correlation_id: CorrelationId,
+    customer_id: str, contact_id: str, body: ContactChange, context: StaffContext
 ) -> dict[str, Any]:
-    await visible_customer(store, caller, customer_id)
-    return await details.update_contact(
-        store, customer_id, contact_id, command.model_dump(exclude_unset=True), correlation_id
-    )
+    """Changes the fields sent; `null` clears an optional one (not the name, lists or consents)."""
+    command = ChangeContact(customer_id=customer_id, contact_id=contact_id, change=body)
+    return await details.update_contact(command, context)
 
 
 @router.delete(
@@ -97,11 +61,9 @@ async def update_contact(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(404, 409),
 )
-async def remove_contact(
-    customer_id: str, contact_id: str, store: StoreDep, caller: Staff, correlation_id: CorrelationId
-) -> None:
-    await visible_customer(store, caller, customer_id)
-    await details.remove_contact(store, customer_id, contact_id, correlation_id)
+async def remove_contact(customer_id: str, contact_id: str, context: StaffContext) -> None:
+    command = RemoveContact(customer_id=customer_id, contact_id=contact_id)
+    await details.remove_contact(command, context)
 
 
 @router.get(
@@ -109,14 +71,10 @@ async def remove_contact(
     response_model=list[CompetitorRecordedPayload],
     responses=errors(404),
 )
-async def list_competitors(
-    customer_id: str, store: StoreDep, caller: Staff
-) -> list[dict[str, Any]]:
-    await visible_customer(store, caller, customer_id)
-    return [
-        {"competitor_id": c["_id"], **c}
-        for c in await customer_store.competitors_of(store, customer_id)
-    ]
+async def list_competitors(customer_id: str, context: StaffContext) -> list[dict[str, Any]]:
+    await customer_to_read(context.store, context.caller, customer_id)
+    competitors = await customer_store.competitors_of(context.store, customer_id)
+    return [{"competitor_id": competitor["_id"], **competitor} for competitor in competitors]
 
 
 @router.post(
@@ -126,14 +84,10 @@ async def list_competitors(
     responses=errors(404, 409, 422),
 )
 async def record_competitor(
-    customer_id: str,
-    command: NewCompetitor,
-    store: StoreDep,
-    caller: Staff,
-    correlation_id: CorrelationId,
+    customer_id: str, body: NewCompetitor, context: StaffContext
 ) -> dict[str, Any]:
-    await visible_customer(store, caller, customer_id)
-    return await details.record_competitor(store, customer_id, command.model_dump(), correlation_id)
+    command = RecordCompetitor(customer_id=customer_id, competitor=body)
+    return await details.record_competitor(command, context)
 
 
 @router.put(
@@ -142,12 +96,8 @@ async def record_competitor(
     responses=errors(404, 409, 422),
 )
 async def record_financials(
-    customer_id: str,
-    command: Statements,
-    store: StoreDep,
-    caller: Staff,
-    correlation_id: CorrelationId,
+    customer_id: str, body: Statements, context: StaffContext
 ) -> dict[str, Any]:
     """Up to three consecutive years of statements; the ratios are computed here and returned."""
-    await visible_customer(store, caller, customer_id)
-    return await details.record_financials(store, customer_id, command.statements, correlation_id)
+    command = RecordFinancials(customer_id=customer_id, statements=body.statements)
+    return await details.record_financials(command, context)

@@ -3,25 +3,29 @@
 from typing import Any
 
 from crm_contracts.common import Id, Text
-from crm_runtime.auth import Admins, Managers, Staff
-from crm_runtime.http import CorrelationId, StoreDep
-from crm_runtime.pagination import Cursor, Limit, after, next_cursor, sort_by
-from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict
+from crm_runtime.handlers import Command
+from crm_runtime.http import (
+    AdminContext,
+    AnonymousContext,
+    ManagerContext,
+    StaffContext,
+    errors,
+)
+from crm_runtime.pagination import Cursor, Limit
+from fastapi import APIRouter, status
+from pydantic import BaseModel
 
 from crm_customer.adapters import customers as customer_store
 from crm_customer.adapters import people
-from crm_customer.domain.users import Throttle
-from crm_customer.entrypoints import errors, visible_customer
-from crm_customer.entrypoints.customers import CustomerPage, view
-from crm_customer.handlers import NotFound, salespeople, users
-from crm_customer.handlers.assignment import reassign
+from crm_customer.entrypoints.customers import CustomerPage, page_of
+from crm_customer.handlers import salespeople, users
+from crm_customer.handlers.assignment import ReassignCustomer, reassign
+from crm_customer.handlers.guards import customer_to_read
 
 router = APIRouter()
 
 
-class Reassign(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Reassign(Command):
     salesperson_id: Id
     reason: Text
 
@@ -42,82 +46,66 @@ def _salesperson(document: dict[str, Any]) -> dict[str, Any]:
     responses=errors(409, 422),
 )
 async def register_salesperson(
-    command: salespeople.RegisterSalesperson,
-    store: StoreDep,
-    caller: Managers,
-    correlation_id: CorrelationId,
+    command: salespeople.RegisterSalesperson, context: ManagerContext
 ) -> dict[str, Any]:
     """Registers a salesperson; queued customers they are eligible for are assigned at once."""
-    return _salesperson(await salespeople.register(store, command, correlation_id))
+    return _salesperson(await salespeople.register(command, context))
 
 
 @router.patch("/salespeople/{salesperson_id}", tags=["salespeople"], responses=errors(404, 422))
 async def update_salesperson(
-    salesperson_id: str,
-    command: salespeople.SalespersonChange,
-    store: StoreDep,
-    caller: Managers,
-    correlation_id: CorrelationId,
+    salesperson_id: str, body: salespeople.SalespersonChange, context: ManagerContext
 ) -> dict[str, Any]:
-    """Regions, industries, capacity, seniority, active. An inactive one keeps their customers until
-    a manager reassigns them, and receives no new ones."""
-    return _salesperson(await salespeople.update(store, salesperson_id, command, correlation_id))
+    """Regions, industries, capacity, seniority, active; none may be null. An inactive one keeps
+    their customers until a manager reassigns them, and receives no new ones."""
+    command = salespeople.ChangeSalesperson(salesperson_id=salesperson_id, change=body)
+    return _salesperson(await salespeople.update(command, context))
 
 
 @router.get("/salespeople", tags=["salespeople"], responses=errors())
-async def list_salespeople(store: StoreDep, caller: Managers) -> list[dict[str, Any]]:
-    return [_salesperson(document) for document in await people.list_salespeople(store)]
+async def list_salespeople(context: ManagerContext) -> list[dict[str, Any]]:
+    return [_salesperson(document) for document in await people.list_salespeople(context.store)]
 
 
 @router.post(
     "/customers/{customer_id}/assignment", tags=["assignment"], responses=errors(404, 409, 422)
 )
 async def reassign_customer(
-    customer_id: str,
-    command: Reassign,
-    store: StoreDep,
-    caller: Managers,
-    correlation_id: CorrelationId,
+    customer_id: str, body: Reassign, context: ManagerContext
 ) -> dict[str, Any]:
     """A manager gives the customer to a salesperson by hand, with a reason kept in the history."""
-    return await reassign(
-        store, customer_id, command.salesperson_id, command.reason, caller.user_id, correlation_id
+    command = ReassignCustomer(
+        customer_id=customer_id, salesperson_id=body.salesperson_id, reason=body.reason
     )
+    return await reassign(command, context)
 
 
 @router.get(
     "/customers/{customer_id}/assignments",
     response_model=HistoryPage,
     tags=["assignment"],
-    responses=errors(404),
+    responses=errors(404, 422),
 )
 async def assignment_history(
-    customer_id: str, store: StoreDep, caller: Staff, limit: Limit = 50, cursor: Cursor = None
+    customer_id: str, context: StaffContext, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, Any]:
     """Every decision about this customer, newest first, with the candidates and reasons."""
-    await visible_customer(store, caller, customer_id)
-    order = sort_by("at", descending=True)
-    found = await people.assignment_history(
-        store, {"customer_id": customer_id, **after(cursor, order)}, order, limit + 1
-    )
-    items = [{"decision_id": entry.pop("_id"), **entry} for entry in found[:limit]]
-    return {"items": items, "next_cursor": next_cursor(found, limit, order)}
+    await customer_to_read(context.store, context.caller, customer_id)
+    items, after = await people.assignment_history(context.store, customer_id, limit, cursor)
+    return {"items": items, "next_cursor": after}
 
 
 @router.get(
-    "/assignments/unassigned", response_model=CustomerPage, tags=["assignment"], responses=errors()
+    "/assignments/unassigned",
+    response_model=CustomerPage,
+    tags=["assignment"],
+    responses=errors(422),
 )
 async def unassigned_queue(
-    store: StoreDep, caller: Managers, limit: Limit = 50, cursor: Cursor = None
-) -> dict:
+    context: ManagerContext, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, Any]:
     """Customers waiting for an eligible salesperson, oldest first."""
-    order = sort_by("created_at", descending=False)
-    query = {"status": "active", "owner_id": None, **after(cursor, order)}
-    found = await customer_store.page(store, query, order, limit + 1)
-    return {
-        "items": [view(document) for document in found[:limit]],
-        "next_cursor": next_cursor(found, limit, order),
-    }
+    return page_of(*await customer_store.waiting_for_owner(context.store, limit, cursor))
 
 
 @router.post(
@@ -128,37 +116,31 @@ async def unassigned_queue(
         429: {"description": "Too many failures: see Retry-After"},
     },
 )
-async def login(command: users.Login, store: StoreDep, request: Request) -> dict[str, Any]:
+async def login(command: users.Login, context: AnonymousContext) -> dict[str, Any]:
     """A short-lived bearer token for every service of the CRM."""
-    settings = request.app.state.settings
-    throttle = Throttle(max_failures=settings.login_max_failures)
-    return await users.login(
-        store, command, request.app.state.auth_secret, settings.auth_token_ttl_s, throttle
-    )
+    return await users.login(command, context)
 
 
 @router.post(
     "/users", status_code=status.HTTP_201_CREATED, tags=["users"], responses=errors(409, 422)
 )
-async def create_user(command: users.NewUser, store: StoreDep, caller: Admins) -> dict[str, Any]:
-    return await users.create_user(store, command)
+async def create_user(command: users.NewUser, context: AdminContext) -> dict[str, Any]:
+    return await users.create_user(command, context)
 
 
-@router.patch("/users/{user_id}", tags=["users"], responses=errors(404, 422))
+@router.patch("/users/{user_id}", tags=["users"], responses=errors(404, 409, 422))
 async def change_user(
-    user_id: str, command: users.UserChange, store: StoreDep, caller: Admins
-) -> dict:
-    changed = await users.change_user(store, user_id, command)
-    if changed is None:
-        raise NotFound(f"no user {user_id}")
-    return changed
+    user_id: str, body: users.UserChange, context: AdminContext
+) -> dict[str, Any]:
+    """Password, role, salesperson_id, active; only salesperson_id may be null. A change of role,
+    salesperson or active ends the user's tokens; the last active admin stays one (409)."""
+    return await users.change_user(users.ChangeUser(user_id=user_id, change=body), context)
 
 
 @router.get("/users", tags=["users"], responses=errors())
 async def list_users(
-    store: StoreDep, caller: Admins, limit: Limit = 100, after_id: str | None = None
-) -> list[dict]:
+    context: AdminContext, limit: Limit = 100, after_id: str | None = None
+) -> list[dict[str, Any]]:
     """By id; pass the last id seen as `after_id` for the next page."""
-    return [
-        users.public_user(document) for document in await people.list_users(store, limit, after_id)
-    ]
+    found = await people.list_users(context.store, limit, after_id)
+    return [users.public_user(document) for document in found]

@@ -1,27 +1,9 @@
 """The customer service's commands and reactions: load, decide with the domain, save and emit in
-one transaction. Errors here are the caller's to fix; entrypoints turn them into 4xx."""
+one transaction. Command handlers take `(command, context)`; event handlers are declared here."""
 
-from typing import Any
+from crm_contracts import CustomerScored
+from crm_runtime.handlers import EventHandlers
 
+from crm_customer.handlers.assignment import on_customer_scored
 
-class NotFound(Exception):
-    pass
-
-
-class Conflict(Exception):
-    """The request is valid but the state forbids it (409); `details` tell the caller what is
-    there."""
-
-    def __init__(self, reason: str, **details: Any) -> None:
-        super().__init__(reason)
-        self.details = details
-
-
-class VersionRequired(Exception):
-    """An update without the version it was based on (428): lost updates are not allowed."""
-
-
-def require_version(given: int | None) -> int:
-    if given is None:
-        raise VersionRequired("send the version you read, in If-Match or as `version`")
-    return given
+EVENT_HANDLERS: EventHandlers = {CustomerScored: [on_customer_scored]}

@@ -10,13 +10,17 @@ from crm_contracts import (
     CustomerAssignedPayload,
     CustomerScored,
 )
+from crm_contracts.common import Id, Text
+from crm_runtime.errors import Conflict, NotFound
+from crm_runtime.handlers import Command, Context
 from crm_runtime.store import Store, UnitOfWork
 
 from crm_customer.adapters import customers as customer_store
 from crm_customer.adapters import people
 from crm_customer.domain.assignment import CustomerProfile, decide, should_move_on_tier_up
 from crm_customer.domain.customers import PRODUCER
-from crm_customer.handlers import Conflict, NotFound
+from crm_customer.handlers.guards import customer_to_change
+from crm_customer.settings import CustomerSettings
 
 TIER_RANK = {"D": 0, "C": 1, "B": 2, "A": 3}
 HIGH_VALUE_TIERS = ("A", "B")
@@ -40,7 +44,7 @@ async def set_owner(
     trigger: str,
     reason: str,
     why: str,
-    candidates: list[dict] | None = None,
+    candidates: list[dict[str, Any]] | None = None,
     by: str | None = None,
     correlation_id: UUID,
     causation_id: UUID | None = None,
@@ -116,22 +120,25 @@ async def assign_by_rule(
     )
 
 
-async def reassign(
-    store: Store, customer_id: str, salesperson_id: str, reason: str, by: str, correlation_id: UUID
-) -> dict[str, Any]:
+class ReassignCustomer(Command):
+    customer_id: Id
+    salesperson_id: Id
+    reason: Text
+
+
+async def reassign(command: ReassignCustomer, context: Context[CustomerSettings]) -> dict[str, Any]:
+    """A manager gives the customer to a salesperson by hand, with a reason kept in the history."""
+    salesperson_id = command.salesperson_id
+
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        customer = await customer_store.get(uow, customer_id)
-        if customer is None:
-            raise NotFound(f"no customer {customer_id}")
-        if customer["status"] != "active":
-            raise Conflict(f"customer {customer_id} is archived", status=customer["status"])
+        customer = await customer_to_change(uow, context.caller, command.customer_id)
         salesperson = await people.get_salesperson(uow, salesperson_id)
         if salesperson is None:
             raise NotFound(f"no salesperson {salesperson_id}")
         if not salesperson["active"]:
             raise Conflict(f"salesperson {salesperson_id} is inactive and never receives customers")
         if customer.get("owner_id") == salesperson_id:
-            raise Conflict(f"customer {customer_id} already belongs to {salesperson_id}")
+            raise Conflict(f"customer {command.customer_id} already belongs to {salesperson_id}")
         load, capacity = salesperson.get("load", 0), salesperson["capacity"]
         why = "reassigned by a manager" + (
             f" beyond capacity ({load}/{capacity})" if load >= capacity else ""
@@ -141,21 +148,19 @@ async def reassign(
             customer,
             salesperson_id,
             trigger="manual",
-            reason=reason,
+            reason=command.reason,
             why=why,
-            by=by,
-            correlation_id=correlation_id,
+            by=context.caller.user_id if context.caller else None,
+            correlation_id=context.correlation_id,
         )
 
-    return await store.run(work)
+    return await context.store.run(work)
 
 
 async def assign_waiting_customers(store: Store, correlation_id: UUID, limit: int = 500) -> int:
     """After a salesperson appears or changes: give queued customers, oldest first, to whoever is
     now eligible. Each in its own transaction, so one conflict does not undo the others."""
-    waiting = await customer_store.page(
-        store, {"status": "active", "owner_id": None}, [("created_at", 1), ("_id", 1)], limit
-    )
+    waiting, _ = await customer_store.waiting_for_owner(store, limit)
     assigned = 0
     for queued in waiting:
 
@@ -180,31 +185,28 @@ async def assign_waiting_customers(store: Store, correlation_id: UUID, limit: in
     return assigned
 
 
-def on_customer_scored(reassign_on_tier_up: bool):
-    """CustomerScored: keep the tier; when it rises, the rule may move the customer up
-    (switchable)."""
-
-    async def handle(event: CustomerScored, uow: UnitOfWork) -> None:
-        customer = await customer_store.get(uow, event.customer_id)
-        if customer is None or customer["status"] != "active":
-            return  # scored before we know it, or archived: nothing to assign
-        old, new = customer.get("tier"), event.payload.tier.value
-        if old == new:
-            return
-        await customer_store.set_fields(uow, customer["_id"], {"tier": new})
-        # Only a rise into a high-value tier calls for more seniority; a first D or C moves nobody.
-        if (
-            reassign_on_tier_up
-            and new in HIGH_VALUE_TIERS
-            and TIER_RANK[new] > TIER_RANK.get(old, -1)
-        ):
-            await assign_by_rule(
-                uow,
-                {**customer, "tier": new},
-                trigger="tier_up",
-                reason=f"tier rose from {old or 'none'} to {new}",
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-            )
-
-    return handle
+async def on_customer_scored(
+    event: CustomerScored, uow: UnitOfWork, reassign_on_tier_up: bool
+) -> None:
+    """Keeps the tier; when it rises, the rule may move the customer up (switchable)."""
+    customer = await customer_store.get(uow, event.customer_id)
+    if customer is None or customer["status"] != "active":
+        return  # scored before we know it, or archived: nothing to assign
+    old, new = customer.get("tier"), event.payload.tier.value
+    if old == new:
+        return
+    await customer_store.set_fields(uow, customer["_id"], {"tier": new})
+    # Only a rise into a high-value tier calls for more seniority; a first D or C moves nobody.
+    if (
+        reassign_on_tier_up
+        and new in HIGH_VALUE_TIERS
+        and TIER_RANK[new] > TIER_RANK.get(old or "", -1)
+    ):
+        await assign_by_rule(
+            uow,
+            {**customer, "tier": new},
+            trigger="tier_up",
+            reason=f"tier rose from {old or 'none'} to {new}",
+            correlation_id=event.correlation_id,
+            causation_id=event.event_id,
+        )

@@ -9,6 +9,9 @@ from crm_contracts import (
     CustomerRestored,
     CustomerRestoredPayload,
 )
+from crm_runtime.auth import Principal
+from crm_runtime.errors import Conflict
+from crm_runtime.handlers import Context
 from crm_runtime.store import Store, UnitOfWork
 from pymongo.errors import DuplicateKeyError
 
@@ -16,15 +19,18 @@ from crm_customer.adapters import customers as customer_store
 from crm_customer.adapters import people
 from crm_customer.domain.customers import (
     PRODUCER,
+    ArchiveCustomer,
     CreateCustomer,
+    RestoreCustomer,
     UpdateCustomer,
     changes,
     new_customer,
     updated_event,
 )
 from crm_customer.domain.dedup import DedupKeys, duplicate_reasons
-from crm_customer.handlers import Conflict, NotFound, require_version
 from crm_customer.handlers.assignment import assign_by_rule
+from crm_customer.handlers.guards import customer_to_change, customer_to_read
+from crm_customer.settings import CustomerSettings
 
 
 async def _credit_code_taken(store: Store, credit_code: str | None) -> Conflict:
@@ -37,12 +43,12 @@ async def _credit_code_taken(store: Store, credit_code: str | None) -> Conflict:
 
 
 async def create_customer(
-    command: CreateCustomer, store: Store, correlation_id: UUID
+    command: CreateCustomer, context: Context[CustomerSettings]
 ) -> dict[str, Any]:
     """Stores the customer, assigns it by the rule (or queues it), reports likely duplicates."""
-    document, event = new_customer(command, correlation_id)
+    document, event = new_customer(command, context.correlation_id)
 
-    async def work(uow: UnitOfWork) -> dict[str, Any]:
+    async def work(uow: UnitOfWork) -> tuple[DedupKeys, dict[str, Any] | None]:
         await customer_store.insert(uow, document)
         uow.emit(event)
         keys = await customer_store.refresh_dedup_keys(uow, document)
@@ -51,86 +57,61 @@ async def create_customer(
             document,
             trigger="created",
             reason="new customer",
-            correlation_id=correlation_id,
+            correlation_id=context.correlation_id,
             causation_id=event.event_id,
         )
-        return {"keys": keys, "assignment": assignment}
+        return keys, assignment
 
     try:
-        outcome = await store.run(work)
+        keys, assignment = await context.store.run(work)
     except DuplicateKeyError:
-        raise await _credit_code_taken(store, command.credit_code) from None
-    created = await customer_store.get(store, document["_id"])
+        raise await _credit_code_taken(context.store, command.credit_code) from None
     return {
-        "customer": created,
-        "assignment": outcome["assignment"],
-        "likely_duplicates": await _duplicates_of(store, document["_id"], outcome["keys"]),
+        "customer": await customer_store.get(context.store, document["_id"]),
+        "assignment": assignment,
+        "likely_duplicates": await _duplicates_of(context.store, document["_id"], keys),
     }
 
 
-async def likely_duplicates(store: Store, customer_id: str) -> list[dict[str, Any]]:
-    customer = await customer_store.get(store, customer_id)
-    if customer is None:
-        raise NotFound(f"no customer {customer_id}")
+async def likely_duplicates(
+    store: Store, caller: Principal | None, customer_id: str
+) -> list[dict[str, Any]]:
+    """Active customers sharing the customer's normalised name, a phone or an e-mail domain."""
+    customer = await customer_to_read(store, caller, customer_id)
+    return await _duplicates_of(store, customer_id, _keys_of(customer))
+
+
+def _keys_of(customer: dict[str, Any]) -> DedupKeys:
     dedup = customer.get("dedup") or {}
-    keys = DedupKeys(
+    return DedupKeys(
         dedup.get("name", ""), tuple(dedup.get("phones", ())), tuple(dedup.get("domains", ()))
     )
-    return await _duplicates_of(store, customer_id, keys)
 
 
 async def _duplicates_of(store: Store, customer_id: str, keys: DedupKeys) -> list[dict[str, Any]]:
     found = []
     for other in await customer_store.candidates_sharing(store, keys, exclude_id=customer_id):
-        dedup = other.get("dedup") or {}
-        other_keys = DedupKeys(
-            dedup.get("name", ""), tuple(dedup.get("phones", ())), tuple(dedup.get("domains", ()))
-        )
-        if reasons := duplicate_reasons(keys, other_keys):
+        if reasons := duplicate_reasons(keys, _keys_of(other)):
             found.append(
                 {"customer_id": other["_id"], "name": other.get("name"), "reasons": reasons}
             )
     return found
 
 
-async def load_for_change(
-    uow: UnitOfWork, customer_id: str, version: int, status: str = "active"
-) -> dict:
-    """The customer at the version the caller read, or the reason it is not (404, 409)."""
-    customer = await customer_store.get(uow, customer_id)
-    if customer is None:
-        raise NotFound(f"no customer {customer_id}")
-    if customer["status"] != status:
-        raise Conflict(
-            f"customer {customer_id} is {customer['status']}",
-            status=customer["status"],
-            version=customer["version"],
-        )
-    if customer["version"] != version:
-        raise Conflict(
-            f"customer {customer_id} changed since version {version}: "
-            f"it is at {customer['version']}",
-            version=customer["version"],
-        )
-    return customer
-
-
 async def update_customer(
-    store: Store,
-    customer_id: str,
-    command: UpdateCustomer,
-    version: int | None,
-    correlation_id: UUID,
+    command: UpdateCustomer, context: Context[CustomerSettings]
 ) -> dict[str, Any]:
-    expected = require_version(version if version is not None else command.version)
+    customer_id = command.customer_id
 
-    async def work(uow: UnitOfWork) -> dict[str, Any]:
-        customer = await load_for_change(uow, customer_id, expected)
-        changed = changes(customer, command)
+    async def work(uow: UnitOfWork) -> None:
+        customer = await customer_to_change(
+            uow, context.caller, customer_id, version=command.version
+        )
+        changed = changes(customer, command.change)
         if not changed:
-            return customer
-        after = await customer_store.update_if_version(uow, customer_id, expected, changed)
-        uow.emit(updated_event(customer_id, after["version"], changed, correlation_id))
+            return
+        after = await customer_store.update_if_version(uow, customer_id, command.version, changed)
+        uow.emit(updated_event(customer_id, after["version"], changed, context.correlation_id))
         if changed.keys() & {"name", "phone", "website"}:
             await customer_store.refresh_dedup_keys(uow, after)
         if changed.keys() & {"region", "industry", "size"} and after.get("owner_id") is None:
@@ -139,50 +120,56 @@ async def update_customer(
                 after,
                 trigger="salesperson_available",
                 reason="customer data changed",
-                correlation_id=correlation_id,
+                correlation_id=context.correlation_id,
             )
-        return after
 
     try:
-        await store.run(work)
+        await context.store.run(work)
     except DuplicateKeyError:
-        raise await _credit_code_taken(store, command.credit_code) from None
-    return await customer_store.get(store, customer_id)
+        raise await _credit_code_taken(context.store, command.change.credit_code) from None
+    return await _current(context.store, customer_id)
+
+
+async def _current(store: Store, customer_id: str) -> dict[str, Any]:
+    """The customer just changed in a transaction that committed: it is there."""
+    customer = await customer_store.get(store, customer_id)
+    assert customer is not None, customer_id
+    return customer
 
 
 async def archive_customer(
-    store: Store, customer_id: str, reason: str, version: int | None, correlation_id: UUID
+    command: ArchiveCustomer, context: Context[CustomerSettings]
 ) -> dict[str, Any]:
-    expected = require_version(version)
-
     async def work(uow: UnitOfWork) -> None:
-        await archive(uow, customer_id, expected, reason, correlation_id)
+        customer = await customer_to_change(
+            uow, context.caller, command.customer_id, version=command.version
+        )
+        await archive(uow, customer, command.reason, context.correlation_id)
 
-    await store.run(work)
-    return await customer_store.get(store, customer_id)
+    await context.store.run(work)
+    return await _current(context.store, command.customer_id)
 
 
 async def archive(
     uow: UnitOfWork,
-    customer_id: str,
-    version: int,
+    customer: dict[str, Any],
     reason: str,
     correlation_id: UUID,
     merged_into: str | None = None,
 ) -> dict[str, Any]:
-    """Never a delete: the customer leaves its owner's load and every list, and can be restored."""
-    customer = await load_for_change(uow, customer_id, version)
+    """Never a delete: the customer leaves its owner's load and every list, and can be restored.
+    `customer` is as loaded for changing, in this transaction."""
     after = await customer_store.update_if_version(
         uow,
-        customer_id,
-        version,
+        customer["_id"],
+        customer["version"],
         {"status": "archived", "archived_reason": reason, "merged_into": merged_into},
     )
     await people.add_load(uow, customer.get("owner_id"), -1)
     uow.emit(
         CustomerArchived(
             producer=PRODUCER,
-            customer_id=customer_id,
+            customer_id=customer["_id"],
             correlation_id=correlation_id,
             payload=CustomerArchivedPayload(
                 version=after["version"], reason=reason, merged_into=merged_into
@@ -193,32 +180,34 @@ async def archive(
 
 
 async def restore_customer(
-    store: Store, customer_id: str, reason: str, version: int | None, correlation_id: UUID
+    command: RestoreCustomer, context: Context[CustomerSettings]
 ) -> dict[str, Any]:
-    expected = require_version(version)
+    customer_id = command.customer_id
 
     async def work(uow: UnitOfWork) -> None:
-        customer = await customer_store.get(uow, customer_id)
-        if customer is not None and customer.get("merged_into"):
+        customer = await customer_to_change(
+            uow, context.caller, customer_id, version=command.version, status="archived"
+        )
+        if customer.get("merged_into"):
             raise Conflict(
                 f"customer {customer_id} was merged into {customer['merged_into']}: "
                 "unmerge it instead",
                 merged_into=customer["merged_into"],
             )
-        await restore(uow, customer_id, expected, reason, correlation_id)
+        await restore(uow, customer, command.reason, context.correlation_id)
 
-    await store.run(work)
-    return await customer_store.get(store, customer_id)
+    await context.store.run(work)
+    return await _current(context.store, customer_id)
 
 
 async def restore(
-    uow: UnitOfWork, customer_id: str, version: int, reason: str, correlation_id: UUID
-) -> dict:
-    customer = await load_for_change(uow, customer_id, version, status="archived")
+    uow: UnitOfWork, customer: dict[str, Any], reason: str, correlation_id: UUID
+) -> dict[str, Any]:
+    """`customer` is as loaded for changing (archived), in this transaction."""
     after = await customer_store.update_if_version(
         uow,
-        customer_id,
-        version,
+        customer["_id"],
+        customer["version"],
         {"status": "active", "archived_reason": None, "merged_into": None},
         status="archived",
     )
@@ -226,7 +215,7 @@ async def restore(
     uow.emit(
         CustomerRestored(
             producer=PRODUCER,
-            customer_id=customer_id,
+            customer_id=customer["_id"],
             correlation_id=correlation_id,
             payload=CustomerRestoredPayload(version=after["version"], reason=reason),
         )

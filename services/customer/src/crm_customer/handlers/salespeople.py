@@ -3,21 +3,23 @@
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from crm_contracts import SalespersonPayload, SalespersonRegistered, SalespersonUpdated
 from crm_contracts.common import Id, Text
-from crm_runtime.store import Store, UnitOfWork
-from pydantic import BaseModel, ConfigDict, Field
+from crm_runtime.errors import Conflict, NotFound
+from crm_runtime.handlers import Command, Context, Patch
+from crm_runtime.store import UnitOfWork
+from pydantic import Field
 
 from crm_customer.adapters import people
 from crm_customer.domain.customers import PRODUCER
-from crm_customer.handlers import Conflict, NotFound
 from crm_customer.handlers.assignment import assign_waiting_customers
+from crm_customer.settings import CustomerSettings
 
 
-class SalespersonChange(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class SalespersonChange(Patch):
+    """What to change; nothing may be cleared (send [] to empty regions or industries)."""
+
     name: Text | None = None
     regions: list[Text] | None = None
     industries: list[Text] | None = None
@@ -26,11 +28,19 @@ class SalespersonChange(BaseModel):
     active: bool | None = None
 
 
-class RegisterSalesperson(SalespersonChange):
+class RegisterSalesperson(Command):
     salesperson_id: Id | None = Field(default=None, description="Given, or made here.")
     name: Text
+    regions: list[Text] = Field(default_factory=list)
+    industries: list[Text] = Field(default_factory=list)
     capacity: int = Field(ge=0)
     seniority: int = Field(ge=1, le=3)
+    active: bool = True
+
+
+class ChangeSalesperson(Command):
+    salesperson_id: Id
+    change: SalespersonChange
 
 
 def _facts(document: dict[str, Any]) -> SalespersonPayload:
@@ -41,15 +51,13 @@ def _facts(document: dict[str, Any]) -> SalespersonPayload:
 
 
 async def register(
-    store: Store, command: RegisterSalesperson, correlation_id: UUID
+    command: RegisterSalesperson, context: Context[CustomerSettings]
 ) -> dict[str, Any]:
+    """Registers a salesperson; queued customers they are eligible for are assigned at once."""
     salesperson_id = command.salesperson_id or str(uuid.uuid4())
     document = {
         "_id": salesperson_id,
-        **command.model_dump(exclude={"salesperson_id"}, exclude_none=True),
-        "regions": command.regions or [],
-        "industries": command.industries or [],
-        "active": command.active if command.active is not None else True,
+        **command.model_dump(exclude={"salesperson_id"}),
         "load": 0,
         "last_assigned_at": None,
         "created_at": datetime.now(UTC),
@@ -63,37 +71,36 @@ async def register(
             SalespersonRegistered(
                 producer=PRODUCER,
                 customer_id=salesperson_id,
-                correlation_id=correlation_id,
+                correlation_id=context.correlation_id,
                 payload=_facts(document),
             )
         )
 
-    await store.run(work)
-    document["assigned_from_queue"] = await assign_waiting_customers(store, correlation_id)
-    return document
+    await context.store.run(work)
+    queued = await assign_waiting_customers(context.store, context.correlation_id)
+    return {**document, "assigned_from_queue": queued}
 
 
-async def update(
-    store: Store, salesperson_id: str, command: SalespersonChange, correlation_id: UUID
-) -> dict:
-    fields = command.model_dump(exclude_unset=True)
+async def update(command: ChangeSalesperson, context: Context[CustomerSettings]) -> dict[str, Any]:
+    salesperson_id = command.salesperson_id
+    fields = command.change.model_dump(exclude_unset=True)
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        if await people.get_salesperson(uow, salesperson_id) is None:
-            raise NotFound(f"no salesperson {salesperson_id}")
         after = await people.update_salesperson(
             uow, salesperson_id, {**fields, "updated_at": datetime.now(UTC)}
         )
+        if after is None:
+            raise NotFound(f"no salesperson {salesperson_id}")
         uow.emit(
             SalespersonUpdated(
                 producer=PRODUCER,
                 customer_id=salesperson_id,
-                correlation_id=correlation_id,
+                correlation_id=context.correlation_id,
                 payload=_facts(after),
             )
         )
         return after
 
-    after = await store.run(work)
-    after["assigned_from_queue"] = await assign_waiting_customers(store, correlation_id)
-    return after
+    after = await context.store.run(work)
+    queued = await assign_waiting_customers(context.store, context.correlation_id)
+    return {**after, "assigned_from_queue": queued}
