@@ -1,28 +1,48 @@
-"""Scoring's reactions: the engine, on MongoDB state, in one transaction with the CustomerScored
-events it emits (only when a result changes)."""
+"""Scoring's reactions and commands. Each event runs the engine on MongoDB state, in one
+transaction with the CustomerScored events it emits (only when a result changes)."""
+
+from typing import Any
 
 from crm_contracts import CustomerScored, Event, events
-from crm_runtime.consumer import EventHandler
+from crm_runtime.handlers import Command, Context, EventHandlers
 from crm_runtime.store import UnitOfWork
 
+from crm_scoring import adapters
 from crm_scoring.adapters import MongoState
+from crm_scoring.domain.strategy import StrategyDefinition
 from crm_scoring.engine import react
+from crm_scoring.settings import ScoringSettings
 
 PRODUCER = "scoring"
-CONSUMED = (*events.CUSTOMER_SERVICE_EVENTS, *events.FOLLOWUP_EVENTS)
 
 
-def handlers(model_version: str) -> dict[type[Event], EventHandler]:
-    async def score(event: Event, uow: UnitOfWork) -> None:
-        for customer_id, assessment in await react(MongoState(uow), event, model_version):
-            uow.emit(
-                CustomerScored(
-                    producer=PRODUCER,
-                    customer_id=customer_id,
-                    correlation_id=event.correlation_id,
-                    causation_id=event.event_id,
-                    payload=assessment.payload(),
-                )
+async def score(event: Event, uow: UnitOfWork, model_version: str) -> None:
+    for customer_id, assessment in await react(MongoState(uow), event, model_version):
+        uow.emit(
+            CustomerScored(
+                producer=PRODUCER,
+                customer_id=customer_id,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                payload=assessment.payload(),
             )
+        )
 
-    return dict.fromkeys(CONSUMED, score)
+
+EVENT_HANDLERS: EventHandlers = {
+    event_type: [score] for event_type in (*events.CUSTOMER_SERVICE_EVENTS, *events.FOLLOWUP_EVENTS)
+}
+
+
+class SaveStrategy(Command):
+    strategy_id: str
+    definition: StrategyDefinition
+
+
+async def save_strategy(command: SaveStrategy, context: Context[ScoringSettings]) -> dict[str, Any]:
+    """A new version of the strategy, used from the next scoring on; every version stays
+    readable."""
+    by = context.caller.user_id if context.caller else PRODUCER
+    return await context.store.run(
+        lambda uow: adapters.save_strategy(uow, command.strategy_id, command.definition, by)
+    )

@@ -14,58 +14,16 @@ from aiokafka import AIOKafkaConsumer
 from crm_contracts import DealClosed, Event, parse_event
 from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
 
-from crm_scoring.domain.features import Features
-from crm_scoring.domain.strategy import Strategy
-from crm_scoring.domain.win_probability import WinCounts, learn
-from crm_scoring.engine import key_of, react, rescore
-
-
-@dataclass
-class InMemoryState:
-    """ScoringState in dictionaries: the live service's logic with nothing stored."""
-
-    known: dict[str, Features] = field(default_factory=dict)
-    results: dict[str, list] = field(default_factory=dict)
-    win_counts: WinCounts = field(default_factory=WinCounts)
-    catalogue: list[Strategy] = field(default_factory=list)
-
-    async def features(self, customer_id: str) -> Features:
-        return self.known.get(customer_id, Features())
-
-    async def save_features(self, customer_id: str, features: Features) -> None:
-        self.known[customer_id] = features
-
-    async def counts(self) -> WinCounts:
-        return self.win_counts
-
-    async def learn(self, segment: dict[str, str], outcome: str) -> None:
-        self.win_counts = learn(self.win_counts, segment, outcome)
-
-    async def strategies(self) -> list[Strategy]:
-        return self.catalogue
-
-    async def last(self, customer_id: str) -> list | None:
-        return self.results.get(customer_id)
-
-    async def save_last(self, customer_id: str, key: list) -> None:
-        self.results[customer_id] = key
-
-    async def similar(
-        self, customer_id: str, industry: str, limit: int
-    ) -> list[tuple[str, Features]]:
-        wanted = industry.strip().lower()
-        return [
-            (cid, f)
-            for cid, f in sorted(self.known.items())
-            if cid != customer_id and f.industry and f.industry.strip().lower() == wanted
-        ][:limit]
+from crm_scoring.domain.assessment import assess
+from crm_scoring.engine import ResultKey, key_of, react
+from crm_scoring.memory_state import InMemoryState
 
 
 @dataclass
 class Backtest:
     model_version: str
     state: InMemoryState = field(default_factory=InMemoryState)
-    emitted: list[tuple[str, list]] = field(default_factory=list)
+    emitted: list[tuple[str, ResultKey]] = field(default_factory=list)
     predictions: list[tuple[float, str, bool]] = field(
         default_factory=list
     )  # probability, tier, won
@@ -73,13 +31,12 @@ class Backtest:
     async def feed(self, event: Event) -> None:
         if isinstance(event, DealClosed):
             # What the model said of this customer just before the deal closed.
-            before = await rescore(
-                InMemoryState(
-                    dict(self.state.known), {}, self.state.win_counts, self.state.catalogue
-                ),
-                event.customer_id,
-                await self.state.features(event.customer_id),
-                event,
+            state = self.state
+            before = assess(
+                await state.features(event.customer_id),
+                await state.counts(),
+                await state.strategies(),
+                event.occurred_at,
                 self.model_version,
             )
             self.predictions.append(
@@ -101,7 +58,7 @@ class Backtest:
     def win_rates(self) -> tuple[float | None, float | None]:
         """Share of deals won among customers in tier A before the deal, and among the rest."""
 
-        def rate(rows):
+        def rate(rows: list[tuple[float, str, bool]]) -> float | None:
             return sum(1 for *_, won in rows if won) / len(rows) if rows else None
 
         tier_a = [row for row in self.predictions if row[1] == "A"]
@@ -157,7 +114,7 @@ async def run(models: list[str], history: list[Event]) -> list[Backtest]:
 
 
 def report(tests: list[Backtest], events: int) -> str:
-    def show(value):
+    def show(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
     lines = [

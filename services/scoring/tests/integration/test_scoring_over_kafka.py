@@ -15,12 +15,15 @@ from crm_contracts import (
     DealClosedPayload,
     FinancialsRecorded,
     FinancialsRecordedPayload,
+    FollowupUpdated,
+    FollowupUpdatedPayload,
     VisitLogged,
     VisitLoggedPayload,
     parse_event,
     topic_of,
 )
-from crm_scoring.bootstrap import ScoringSettings, bootstrap
+from crm_scoring.bootstrap import bootstrap
+from crm_scoring.settings import ScoringSettings
 
 NOW = datetime.now(UTC)
 
@@ -34,18 +37,22 @@ def created(customer_id: str, industry: str, **fields) -> CustomerCreated:
     )
 
 
-def visit(customer_id: str) -> VisitLogged:
+def facts(followup_id: str, channel: str = "visit", days_ago: int = 1) -> VisitLoggedPayload:
+    return VisitLoggedPayload(
+        followup_id=followup_id,
+        salesperson_id="sp-1",
+        channel=channel,
+        subject="visit",
+        started_at=NOW - timedelta(days=days_ago),
+        ended_at=NOW - timedelta(days=days_ago, minutes=-30),
+    )
+
+
+def visit(customer_id: str, channel: str = "visit", days_ago: int = 1) -> VisitLogged:
     return VisitLogged(
         producer="followup",
         customer_id=customer_id,
-        payload=VisitLoggedPayload(
-            followup_id=str(uuid.uuid4()),
-            salesperson_id="sp-1",
-            channel="visit",
-            subject="visit",
-            started_at=NOW - timedelta(days=1),
-            ended_at=NOW - timedelta(days=1, minutes=-30),
-        ),
+        payload=facts(str(uuid.uuid4()), channel, days_ago),
     )
 
 
@@ -71,6 +78,17 @@ async def scores_of(kafka, customer_id: str, expect: int, settle_s: float = 1.0)
         settle_s=settle_s,
     )
     return [parse_event(record.value) for record in records]
+
+
+async def scored_by(kafka, customer_id: str, *causes) -> dict:
+    """The CustomerScored payload caused by each of `causes`, once each has arrived (a record may
+    be published twice: counting records would not tell which causes are in)."""
+    by_cause = {}
+    for cause in causes:
+        match = kafka.where(customer_id=customer_id, causation_id=cause.event_id)
+        (record, *_) = await kafka.read(topic_of("CustomerScored"), match)
+        by_cause[cause.event_id] = parse_event(record.value).payload
+    return by_cause
 
 
 @pytest.fixture
@@ -100,12 +118,9 @@ async def test_a_score_moves_with_its_reasons_after_financials_and_after_follow_
     )
     followup = visit(customer_id)
     await publish(kafka, first, financials)
-    await scores_of(
-        kafka, customer_id, expect=2, settle_s=0
-    )  # the two topics are not ordered together
+    await scored_by(kafka, customer_id, first, financials)
     await publish(kafka, followup)
-    scored = await scores_of(kafka, customer_id, expect=3)
-    by_cause = {event.causation_id: event.payload for event in scored}
+    by_cause = await scored_by(kafka, customer_id, first, financials, followup)
     after_create, after_financials = by_cause[first.event_id], by_cause[financials.event_id]
     assert after_financials.score > after_create.score
     assert any(
@@ -119,6 +134,37 @@ async def test_a_score_moves_with_its_reasons_after_financials_and_after_follow_
     for payload in by_cause.values():
         assert sum(c.points for c in payload.contributions) == payload.score
         assert payload.rule_version == "value-v1"
+
+
+async def test_a_corrected_follow_up_date_and_channel_move_the_engagement(service, kafka, http):
+    customer_id = f"c-{uuid.uuid4().hex[:8]}"
+    logged = visit(customer_id, "call", days_ago=100)
+    first = created(customer_id, "retail")
+    await publish(kafka, first, logged)
+    await scored_by(kafka, customer_id, first, logged)
+    followup_id = logged.payload.followup_id
+    correction = FollowupUpdated(
+        producer="followup",
+        customer_id=customer_id,
+        payload=FollowupUpdatedPayload(
+            followup_id=followup_id,
+            version=2,
+            changed=["started_at", "ended_at", "channel", "salesperson_id"],
+            followup=facts(followup_id, "visit", days_ago=1).model_copy(
+                update={"salesperson_id": "sp-2"}
+            ),
+        ),
+    )
+    await publish(kafka, correction)
+    by_cause = await scored_by(kafka, customer_id, logged, correction)
+    before, after = by_cause[logged.event_id], by_cause[correction.event_id]
+    assert after.score > before.score
+    reasons = " ".join(after.reasons)
+    assert "last follow-up 1 day(s) before" in reasons and "1 follow-up(s) by visit" in reasons
+    async with http(service, role="manager") as manager:
+        known = (await manager.get(f"/customers/{customer_id}/features")).json()
+    assert known["features"]["followups"][followup_id]["channel"] == "visit"
+    assert known["features"]["followups"][followup_id]["version"] == 2
 
 
 async def test_nothing_is_emitted_when_nothing_that_counts_changed(service, kafka):

@@ -12,6 +12,7 @@ from crm_contracts import (
     DealClosed,
     FinancialsRecorded,
     FollowupRevoked,
+    FollowupUpdated,
     OpportunityOpened,
     ProposalAccepted,
     ProposalCreated,
@@ -78,6 +79,30 @@ def visit(followup_id="fu-1", channel="visit", started=T0, at=None) -> VisitLogg
             "subject": "Warehouse tour",
             "started_at": started,
             "ended_at": started + timedelta(hours=1),
+        },
+    )
+
+
+def corrected(
+    followup_id="fu-1", version=2, channel="visit", started=T0, salesperson_id="sp-0042"
+) -> FollowupUpdated:
+    """A FollowupUpdated carrying the follow-up as it is after its `version`-th change."""
+    return FollowupUpdated(
+        producer="followup",
+        customer_id=CID,
+        occurred_at=T0 + timedelta(hours=version),
+        payload={
+            "followup_id": followup_id,
+            "version": version,
+            "changed": ["started_at", "ended_at", "channel", "salesperson_id"],
+            "followup": {
+                "followup_id": followup_id,
+                "salesperson_id": salesperson_id,
+                "channel": channel,
+                "subject": "Warehouse tour",
+                "started_at": started,
+                "ended_at": started + timedelta(hours=1),
+            },
         },
     )
 
@@ -322,7 +347,12 @@ def test_visit_logged_records_the_follow_up_by_id_with_channel_and_start():
     event = sample("VisitLogged", "site-visit")
     features = apply(Features(), event)
     assert features.followups == {
-        "fu-0001": {"channel": "visit", "at": "2026-11-23T09:00:00+08:00", "revoked": False}
+        "fu-0001": {
+            "channel": "visit",
+            "at": "2026-11-23T09:00:00+08:00",
+            "version": 1,
+            "revoked": False,
+        }
     }
     assert features.active_followups() == [features.followups["fu-0001"]]
 
@@ -336,7 +366,12 @@ def test_follow_ups_are_kept_by_id():
 
 def test_follow_up_revoked_marks_the_follow_up_revoked_and_no_longer_active():
     features = replay(visit("fu-1"), visit("fu-2"), revoked("fu-1"))
-    assert features.followups["fu-1"] == {"channel": "visit", "at": T0.isoformat(), "revoked": True}
+    assert features.followups["fu-1"] == {
+        "channel": "visit",
+        "at": T0.isoformat(),
+        "version": 1,
+        "revoked": True,
+    }
     assert [f["revoked"] for f in features.active_followups()] == [False]
     assert len(features.active_followups()) == 1
 
@@ -346,6 +381,7 @@ def test_follow_up_revoked_before_its_visit_logged_still_ends_revoked():
     assert features.followups["fu-1"] == {
         "channel": "meeting",
         "at": T0.isoformat(),
+        "version": 1,
         "revoked": True,
     }
     assert features.active_followups() == []
@@ -353,12 +389,79 @@ def test_follow_up_revoked_before_its_visit_logged_still_ends_revoked():
 
 def test_follow_up_revoked_alone_is_remembered_without_channel_or_time():
     features = apply(Features(), revoked("fu-9"))
-    assert features.followups == {"fu-9": {"channel": None, "at": None, "revoked": True}}
+    assert features.followups == {
+        "fu-9": {"channel": None, "at": None, "version": 0, "revoked": True}
+    }
     assert features.active_followups() == []
 
 
 def test_revoked_then_logged_ends_like_logged_then_revoked():
     assert replay(revoked("fu-1"), visit("fu-1")) == replay(visit("fu-1"), revoked("fu-1"))
+
+
+# --- FollowupUpdated ----------------------------------------------------------------------------
+
+
+def test_a_corrected_follow_up_takes_its_new_channel_and_start():
+    later = T0 + timedelta(days=3)
+    features = replay(visit("fu-1", "call"), corrected("fu-1", 2, "visit", later))
+    assert features.followups["fu-1"] == {
+        "channel": "visit",
+        "at": later.isoformat(),
+        "version": 2,
+        "revoked": False,
+    }
+
+
+def test_follow_up_updated_from_the_sample_replaces_the_logged_facts():
+    features = replay(
+        sample("VisitLogged", "site-visit"), sample("FollowupUpdated", "outcome-added")
+    )
+    assert features.followups["fu-0001"]["version"] == 2
+    assert features.followups["fu-0001"]["at"] == "2026-11-23T09:00:00+08:00"
+
+
+def test_a_correction_before_its_visit_logged_is_kept_when_the_visit_arrives():
+    later = T0 + timedelta(days=3)
+    features = replay(corrected("fu-1", 2, "email", later), visit("fu-1", "call"))
+    assert features.followups["fu-1"]["channel"] == "email"
+    assert features.followups["fu-1"]["at"] == later.isoformat()
+
+
+def test_an_older_correction_after_a_newer_one_does_not_roll_the_follow_up_back():
+    newer = corrected("fu-1", 3, "meeting", T0 + timedelta(days=5))
+    older = corrected("fu-1", 2, "email", T0 + timedelta(days=1))
+    features = replay(visit("fu-1"), newer, older)
+    assert features == replay(visit("fu-1"), newer)
+    assert apply(features, older) is features
+
+
+def test_a_correction_of_a_revoked_follow_up_leaves_it_revoked():
+    features = replay(visit("fu-1"), revoked("fu-1"), corrected("fu-1", 2, "call"))
+    assert features.followups["fu-1"]["channel"] == "call"
+    assert features.active_followups() == []
+
+
+def test_a_salesperson_only_correction_changes_no_engagement():
+    features = replay(visit("fu-1"), corrected("fu-1", 2, salesperson_id="sp-0007"))
+    assert features.active_followups() == [
+        {"channel": "visit", "at": T0.isoformat(), "version": 2, "revoked": False}
+    ]
+
+
+def test_corrections_logging_and_revoking_end_the_same_in_any_order():
+    events = [
+        visit("fu-1", "call"),
+        corrected("fu-1", 2, "visit", T0 + timedelta(days=1)),
+        corrected("fu-1", 3, "meeting", T0 + timedelta(days=2)),
+        visit("fu-2", "email"),
+        revoked("fu-2"),
+        corrected("fu-2", 2, "call", T0 + timedelta(days=4)),
+    ]
+    forward = replay(*events)
+    assert replay(*reversed(events)).followups == forward.followups
+    assert replay(*events[2:], *events[:2]).followups == forward.followups
+    assert forward.followups["fu-1"]["channel"] == "meeting"
 
 
 # --- OpportunityOpened and StageChanged ---------------------------------------------------------
@@ -503,6 +606,7 @@ EVERY_KIND = [
     pytest.param(lambda: financials({"year": 2024, "current_ratio": 1.2}), id="FinancialsRecorded"),
     pytest.param(lambda: visit("fu-1"), id="VisitLogged"),
     pytest.param(lambda: revoked("fu-1"), id="FollowupRevoked"),
+    pytest.param(lambda: corrected("fu-1", 2, "call"), id="FollowupUpdated"),
     pytest.param(lambda: opened(), id="OpportunityOpened"),
     pytest.param(lambda: stage_changed("proposal", 0.5, T0), id="StageChanged"),
     pytest.param(lambda: proposal(ProposalCreated), id="ProposalCreated"),
@@ -542,6 +646,7 @@ def test_a_whole_history_applied_twice_equals_it_applied_once():
         visit("fu-1"),
         visit("fu-2", "call"),
         revoked("fu-2"),
+        corrected("fu-1", 2, "email", T0 + timedelta(days=2)),
         opened(at=T0),
         stage_changed("proposal", 0.5, T0 + timedelta(days=1)),
         proposal(),
@@ -559,6 +664,7 @@ def test_follow_ups_proposals_and_deals_end_the_same_in_any_order():
         visit("fu-1"),
         visit("fu-2", "call", T0 + timedelta(days=2)),
         revoked("fu-1"),
+        corrected("fu-2", 2, "meeting", T0 + timedelta(days=3)),
         proposal(proposal_id="pr-1"),
         decision(ProposalWithdrawn, "pr-1"),
         proposal(proposal_id="pr-2"),

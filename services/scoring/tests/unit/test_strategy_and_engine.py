@@ -23,7 +23,8 @@ from crm_scoring.domain.strategy import Segment, Strategy, StrategyDefinition, r
 from crm_scoring.domain.value_model import score
 from crm_scoring.domain.win_probability import WinCounts, learn
 from crm_scoring.engine import key_of, react, rescore
-from crm_scoring.replay import Backtest, InMemoryState, run
+from crm_scoring.memory_state import InMemoryState
+from crm_scoring.replay import Backtest, run
 from pydantic import ValidationError
 
 T0 = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)

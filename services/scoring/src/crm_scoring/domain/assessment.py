@@ -19,7 +19,7 @@ class Assessment:
     win: WinEstimate
     strategy: Strategy | None
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[int, str, float, tuple[str, int] | None, str]:
         """What counts as a change worth announcing."""
         strategy = (self.strategy.strategy_id, self.strategy.version) if self.strategy else None
         return (

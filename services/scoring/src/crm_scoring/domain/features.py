@@ -11,6 +11,7 @@ from crm_contracts import (
     Event,
     FinancialsRecorded,
     FollowupRevoked,
+    FollowupUpdated,
     OpportunityOpened,
     ProposalAccepted,
     ProposalCreated,
@@ -18,11 +19,13 @@ from crm_contracts import (
     ProposalRevised,
     ProposalWithdrawn,
     StageChanged,
+    VisitFacts,
     VisitLogged,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_FIELDS = ("monthly_freight_volume_tons", "industry", "region", "nature", "size")
+LOGGED_VERSION = 1  # a follow-up is logged at version 1; each FollowupUpdated carries a later one
 FINAL_PROPOSAL = {
     "ProposalAccepted": "accepted",
     "ProposalRejected": "rejected",
@@ -43,7 +46,7 @@ class Features(BaseModel):
     )
     credit: dict[str, Any] | None = None
     followups: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="id -> channel, at, revoked"
+        default_factory=dict, description="id -> channel, at, version (of these facts), revoked"
     )
     proposals: dict[str, str] = Field(
         default_factory=dict, description="id -> open/accepted/rejected/withdrawn"
@@ -89,58 +92,68 @@ def freight_band(tons: float | None) -> str | None:
 
 def apply(features: Features, event: Event) -> Features:
     """The features after `event`; the same features when the event says nothing new."""
-    payload = event.payload
     change: dict[str, Any] = {}
     if isinstance(event, CustomerCreated):
-        change = {name: _plain(getattr(payload, name)) for name in PROFILE_FIELDS}
-        change["credit"] = payload.credit.model_dump(mode="json") if payload.credit else None
+        created = event.payload
+        change = {name: _plain(getattr(created, name)) for name in PROFILE_FIELDS}
+        change["credit"] = created.credit.model_dump(mode="json") if created.credit else None
     elif isinstance(event, CustomerUpdated):
-        fields = payload.fields
-        change = {
-            name: _plain(getattr(fields, name))
-            for name in payload.changed
-            if name in PROFILE_FIELDS
-        }
-        if "credit" in payload.changed:
+        fields, changed = event.payload.fields, event.payload.changed
+        change = {name: _plain(getattr(fields, name)) for name in changed if name in PROFILE_FIELDS}
+        if "credit" in changed:
             change["credit"] = fields.credit.model_dump(mode="json") if fields.credit else None
     elif isinstance(event, FinancialsRecorded):
-        latest = max(payload.ratios, key=lambda ratios: ratios.year, default=None)
+        latest = max(event.payload.ratios, key=lambda ratios: ratios.year, default=None)
         change["ratios"] = latest.model_dump(mode="json") if latest else None
     elif isinstance(event, VisitLogged):
-        previous = features.followups.get(payload.followup_id, {})
-        change["followups"] = {
-            **features.followups,
-            payload.followup_id: {
-                "channel": payload.channel.value,
-                "at": payload.started_at.isoformat(),
-                "revoked": previous.get("revoked", False),
-            },
-        }
+        change = _followup(features, event.payload.followup_id, event.payload, LOGGED_VERSION)
+    elif isinstance(event, FollowupUpdated):
+        updated = event.payload
+        change = _followup(features, updated.followup_id, updated.followup, updated.version)
     elif isinstance(event, FollowupRevoked):
-        previous = features.followups.get(payload.followup_id, {"channel": None, "at": None})
-        change["followups"] = {
-            **features.followups,
-            payload.followup_id: {**previous, "revoked": True},
-        }
+        followup_id = event.payload.followup_id
+        previous = features.followups.get(followup_id, {"channel": None, "at": None, "version": 0})
+        change["followups"] = {**features.followups, followup_id: {**previous, "revoked": True}}
     elif isinstance(event, OpportunityOpened | StageChanged):
-        stage = payload.stage if isinstance(event, OpportunityOpened) else payload.to_stage
+        stage = (
+            event.payload.stage if isinstance(event, OpportunityOpened) else event.payload.to_stage
+        )
         if features.stage_at is None or event.occurred_at >= features.stage_at:
             change = {
                 "stage": stage,
-                "stage_probability": payload.win_probability,
+                "stage_probability": event.payload.win_probability,
                 "stage_at": event.occurred_at,
             }
     elif isinstance(event, ProposalCreated | ProposalRevised):
-        if features.proposals.get(payload.proposal_id, "open") == "open":  # a decision is final
-            change["proposals"] = {**features.proposals, payload.proposal_id: "open"}
+        proposal_id = event.payload.proposal_id
+        if features.proposals.get(proposal_id, "open") == "open":  # a decision is final
+            change["proposals"] = {**features.proposals, proposal_id: "open"}
     elif isinstance(event, ProposalAccepted | ProposalRejected | ProposalWithdrawn):
         change["proposals"] = {
             **features.proposals,
-            payload.proposal_id: FINAL_PROPOSAL[event.event_type],
+            event.payload.proposal_id: FINAL_PROPOSAL[event.event_type],
         }
     elif isinstance(event, DealClosed):
-        change["deals"] = {**features.deals, payload.deal_id: payload.outcome}
+        change["deals"] = {**features.deals, event.payload.deal_id: event.payload.outcome}
     return features.model_copy(update=change) if change else features
+
+
+def _followup(
+    features: Features, followup_id: str, facts: VisitFacts, version: int
+) -> dict[str, Any]:
+    """The follow-up's facts as of `version`, unless these or newer ones are known already: a
+    correction that arrives before its VisitLogged, or an older one after a newer, changes nothing.
+    Revoking is kept apart from the facts, so it holds whatever the order."""
+    previous = features.followups.get(followup_id, {})
+    if version <= previous.get("version", 0):
+        return {}
+    facts_now = {
+        "channel": facts.channel.value,
+        "at": facts.started_at.isoformat(),
+        "version": version,
+        "revoked": previous.get("revoked", False),
+    }
+    return {"followups": {**features.followups, followup_id: facts_now}}
 
 
 def _plain(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """Strategies per segment (module 3): how often to contact, through which channel, with what
 offer, by whom. The most specific matching strategy wins, then the higher priority, then the id."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from crm_contracts.common import Channel, Text, Tier
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,7 +34,7 @@ class Strategy(StrategyDefinition):
     version: int = Field(ge=1)
 
 
-def _matches(wanted: list, actual: str | None) -> bool:
+def _matches(wanted: Sequence[str], actual: str | None) -> bool:
     return not wanted or (
         actual is not None and actual.strip().lower() in {str(w).strip().lower() for w in wanted}
     )
@@ -57,7 +57,7 @@ def recommend(
         and _matches(s.segment.sizes, size)
     ]
 
-    def specificity(s: Strategy) -> tuple:
+    def specificity(s: Strategy) -> tuple[int, int, str]:
         criteria = sum(
             1
             for wanted in (

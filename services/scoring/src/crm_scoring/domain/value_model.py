@@ -36,7 +36,8 @@ def load(version: str) -> dict[str, Any]:
     if not path.exists():
         known = sorted(p.stem for p in MODELS.glob("*.json"))
         raise ValueError(f"no model {version!r}: known models are {', '.join(known)}")
-    return json.loads(path.read_text())
+    model: dict[str, Any] = json.loads(path.read_text())
+    return model
 
 
 def _linear(value: float | None, zero_at: float, full_at: float) -> float:
@@ -48,7 +49,7 @@ def _linear(value: float | None, zero_at: float, full_at: float) -> float:
     return max(0.0, min(1.0, (value - zero_at) / (full_at - zero_at)))
 
 
-def _fit(features: Features, config: dict) -> list[tuple[str, float, float, str]]:
+def _fit(features: Features, config: dict[str, Any]) -> list[tuple[str, float, float, str]]:
     """(factor, weight, value 0..1, reason) for each fit factor."""
     tons = features.monthly_freight_volume_tons
     bands = config["freight_volume"]["bands"]
@@ -73,7 +74,7 @@ def _fit(features: Features, config: dict) -> list[tuple[str, float, float, str]
     return rows
 
 
-def _financial(features: Features, config: dict) -> list[tuple[str, float, float, str]]:
+def _financial(features: Features, config: dict[str, Any]) -> list[tuple[str, float, float, str]]:
     ratios = features.ratios or {}
     rows = []
     for factor in (
@@ -117,7 +118,7 @@ def _financial(features: Features, config: dict) -> list[tuple[str, float, float
 
 
 def _engagement(
-    features: Features, config: dict, at: datetime
+    features: Features, config: dict[str, Any], at: datetime
 ) -> list[tuple[str, float, float, str]]:
     active = features.active_followups()
     times = [datetime.fromisoformat(f["at"]) for f in active if f.get("at")]
