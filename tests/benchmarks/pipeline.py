@@ -115,7 +115,7 @@ async def consume(
         mongodb_uri=urls["MONGODB_URI"],
     )
     service = Service(
-        ServiceSpec(title="bench", subscribes_to=[topic], handlers={CustomerCreated: apply}),
+        ServiceSpec(title="bench", subscribes_to=[topic], handlers={CustomerCreated: [apply]}),
         settings,
     )
     await service.start()

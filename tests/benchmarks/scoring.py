@@ -30,7 +30,7 @@ from crm_contracts import (
 )
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
-from crm_scoring.handlers import handlers
+from crm_scoring.handlers import EVENT_HANDLERS
 from pipeline import INFRA, infra_running, infra_urls, new_topic
 
 INDUSTRIES = [
@@ -178,7 +178,13 @@ async def scoring(urls: dict[str, str], topic: str, count: int) -> tuple[float, 
         mongodb_uri=urls["MONGODB_URI"],
     )
     service = Service(
-        ServiceSpec(title="bench", subscribes_to=[topic], handlers=handlers("value-v1")), settings
+        ServiceSpec(
+            title="bench",
+            subscribes_to=[topic],
+            handlers=EVENT_HANDLERS,
+            dependencies={"model_version": "value-v1"},
+        ),
+        settings,
     )
     real_send = service.relay.send
 

@@ -5,9 +5,9 @@ from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
 from crm_runtime.service import Service, ServiceSpec
 
 from crm_followup import adapters
-from crm_followup.config import FollowupSettings
 from crm_followup.entrypoints import router
 from crm_followup.handlers import EVENT_HANDLERS
+from crm_followup.settings import FollowupSettings
 
 __all__ = ["FollowupSettings", "bootstrap"]
 

@@ -17,7 +17,6 @@ from crm_runtime.handlers import Context
 from crm_runtime.store import UnitOfWork
 
 from crm_followup import adapters
-from crm_followup.config import FollowupSettings
 from crm_followup.domain.followups import (
     ChangeFollowup,
     LogFollowup,
@@ -26,6 +25,7 @@ from crm_followup.domain.followups import (
     new_followup,
 )
 from crm_followup.handlers.common import PRODUCER, credited, workable_customer
+from crm_followup.settings import FollowupSettings
 
 FACTS = set(VisitLoggedPayload.model_fields)
 

@@ -21,11 +21,11 @@ from crm_runtime.store import UnitOfWork
 from pymongo.errors import DuplicateKeyError
 
 from crm_followup import adapters
-from crm_followup.config import FollowupSettings
 from crm_followup.domain.deals import CloseDeal
 from crm_followup.domain.opportunities import MoveStage, OpenOpportunity, ReopenOpportunity
 from crm_followup.domain.pipeline import StageVisit, time_in_stages
 from crm_followup.handlers.common import PRODUCER, credited, workable_customer
+from crm_followup.settings import FollowupSettings
 
 
 def with_time_in_stages(opportunity: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from crm_runtime.handlers import Context
 from crm_runtime.store import UnitOfWork
 
 from crm_followup import adapters
-from crm_followup.config import FollowupSettings
 from crm_followup.domain.proposals import (
     DECISIONS,
     DecideProposal,
@@ -31,6 +30,7 @@ from crm_followup.domain.proposals import (
     revision_problem,
 )
 from crm_followup.handlers.common import PRODUCER, workable_customer
+from crm_followup.settings import FollowupSettings
 
 EVENTS = {"withdraw": ProposalWithdrawn, "accept": ProposalAccepted, "reject": ProposalRejected}
 CONTENT = set(ProposalContent.model_fields)
