@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from crm_contracts import VisitLogged, VisitLoggedPayload
 from crm_reporting import adapters
-from crm_reporting.handlers import HANDLERS
+from crm_reporting.handlers import EVENT_HANDLERS
 from crm_reporting.reports import router as reports
 from crm_runtime.auth import Principal, Role, issue_token
 from crm_runtime.service import Service, ServiceSpec
@@ -51,7 +51,7 @@ def reporting_service(urls: dict[str, str], topic: str) -> Service:
         ServiceSpec(
             title="bench",
             subscribes_to=[topic],
-            handlers=HANDLERS,
+            handlers=EVENT_HANDLERS,
             routers=[reports],
             create_indexes=adapters.create_indexes,
         ),
@@ -65,7 +65,7 @@ async def projection(urls: dict[str, str], count: int) -> tuple[float, float]:
     await publish(urls["KAFKA_BOOTSTRAP_SERVERS"], topic, events)
     service = reporting_service(urls, topic)
     projected = sum(
-        1 for event in events if type(event) in HANDLERS
+        1 for event in events if type(event) in EVENT_HANDLERS
     )  # the others are read and ignored
     started = time.perf_counter()
     await service.start()

@@ -1,14 +1,14 @@
 """Every service documents its HTTP doors fully: schemas, error answers and the bearer token."""
 
 import pytest
-from crm_customer.bootstrap import CustomerSettings
 from crm_customer.bootstrap import bootstrap as customer
-from crm_followup.bootstrap import FollowupSettings
+from crm_customer.settings import CustomerSettings
 from crm_followup.bootstrap import bootstrap as followup
-from crm_reporting.bootstrap import ReportingSettings
+from crm_followup.settings import FollowupSettings
 from crm_reporting.bootstrap import bootstrap as reporting
-from crm_scoring.bootstrap import ScoringSettings
+from crm_reporting.settings import ReportingSettings
 from crm_scoring.bootstrap import bootstrap as scoring
+from crm_scoring.settings import ScoringSettings
 
 SERVICES = [
     (customer, CustomerSettings),

@@ -33,7 +33,7 @@ class EventConsumer:
         max_backoff_s: float = 10.0,
         parking: Parking | None = None,
         releases_on: Collection[type[Event]] = (),
-        counted: Callable[[Outcome], None] | None = None,
+        counted: Callable[[str, Outcome], None] | None = None,
     ) -> None:
         """`handlers` are the wired handlers of each event type, all applied in one transaction.
         `parking` keeps events whose handler raises WaitForCustomer; an event of a type in
@@ -45,7 +45,7 @@ class EventConsumer:
         self.max_backoff_s = max_backoff_s
         self.parking = parking
         self.releases_on = tuple(releases_on)
-        self.counted = counted  # told each record's outcome (metrics)
+        self.counted = counted  # told each record's topic and outcome (metrics)
 
     async def process_batch(self, records: list[Record]) -> list[Outcome]:
         """Each partition's records in order, partitions side by side (one customer's events share a
@@ -64,7 +64,7 @@ class EventConsumer:
     async def process(self, record: Record) -> Outcome:
         outcome = await self._process(record)
         if self.counted is not None:
-            self.counted(outcome)
+            self.counted(record.topic, outcome)
         return outcome
 
     async def _process(self, record: Record) -> Outcome:

@@ -23,7 +23,10 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.events = Counter(
-            "crm_events_total", "Consumed events by outcome", ["outcome"], registry=self.registry
+            "crm_events_total",
+            "Consumed events by topic and outcome",
+            ["topic", "outcome"],
+            registry=self.registry,
         )
         self.dead_letters = Counter(
             "crm_dead_letters_total",

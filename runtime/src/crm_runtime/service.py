@@ -106,7 +106,7 @@ class Service:
             max_backoff_s=settings.retry_max_backoff_s,
             parking=self.parking,
             releases_on=spec.releases_on,
-            counted=lambda outcome: self.metrics.events.labels(outcome).inc(),
+            counted=lambda topic, outcome: self.metrics.events.labels(topic, outcome).inc(),
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribe()

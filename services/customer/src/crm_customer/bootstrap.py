@@ -12,8 +12,6 @@ from crm_customer.handlers import EVENT_HANDLERS
 from crm_customer.handlers.users import ensure_first_admin
 from crm_customer.settings import CustomerSettings
 
-__all__ = ["CustomerSettings", "bootstrap"]
-
 
 def bootstrap(settings: CustomerSettings | None = None) -> Service:
     settings = settings or CustomerSettings()

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 from crm_contracts.topics import USER_EVENTS
-from crm_customer.bootstrap import CustomerSettings, bootstrap
+from crm_customer.bootstrap import bootstrap
+from crm_customer.settings import CustomerSettings
 
 ADMIN_PASSWORD = uuid.uuid4().hex
 

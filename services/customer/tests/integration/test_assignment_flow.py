@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 from crm_contracts import CustomerScored, CustomerScoredPayload, topic_of
-from crm_customer.bootstrap import CustomerSettings, bootstrap
+from crm_customer.bootstrap import bootstrap
+from crm_customer.settings import CustomerSettings
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 from crm_contracts import topic_of
-from crm_customer.bootstrap import CustomerSettings, bootstrap
+from crm_customer.bootstrap import bootstrap
+from crm_customer.settings import CustomerSettings
 
 
 async def test_a_created_customer_is_stored_and_announced_exactly_once(

@@ -9,8 +9,6 @@ from crm_followup.entrypoints import router
 from crm_followup.handlers import EVENT_HANDLERS
 from crm_followup.settings import FollowupSettings
 
-__all__ = ["FollowupSettings", "bootstrap"]
-
 
 def bootstrap(settings: FollowupSettings | None = None) -> Service:
     spec = ServiceSpec(

@@ -4,7 +4,8 @@ import uuid
 
 import pytest
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
-from crm_followup.bootstrap import FollowupSettings, bootstrap
+from crm_followup.bootstrap import bootstrap
+from crm_followup.settings import FollowupSettings
 
 START, END = "2026-11-27T09:00:00Z", "2026-11-27T09:20:00Z"
 

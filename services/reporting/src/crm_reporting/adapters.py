@@ -1,13 +1,25 @@
-"""Reporting's read models in MongoDB: one profile per customer, one timeline entry per activity."""
+"""Reporting's read models in MongoDB: one profile per customer, one timeline entry per activity,
+and one fact per follow-up, deal, opportunity and proposal.
+
+Facts keep the customer they happened to (`customer_id`) and the account they count under
+(`account_id`): the customer itself, or the survivor it was merged into. A merge or an unmerge
+moves the account of every fact in the same transaction, so the reports count a history once."""
 
 from typing import Any
 
+from crm_runtime.auth import Principal, Role, forbidden_unless
+from crm_runtime.errors import NotFound
 from crm_runtime.pagination import after, next_cursor, sort_by
 from crm_runtime.store import Store, UnitOfWork
 from pymongo import DESCENDING
 
 PROFILES = "customer_profiles"
 TIMELINE = "timeline"
+FOLLOWUPS = "fact_followups"
+DEALS = "fact_deals"
+OPPORTUNITIES = "fact_opportunities"
+PROPOSALS = "fact_proposals"
+FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
 
 
 async def create_indexes(store: Store) -> None:
@@ -15,13 +27,17 @@ async def create_indexes(store: Store) -> None:
         [("customer_id", 1), ("at", DESCENDING), ("_id", DESCENDING)]
     )
     for collection, field in (
-        ("fact_followups", "at"),
-        ("fact_deals", "closed_at"),
-        ("fact_opportunities", "opened_at"),
-        ("fact_proposals", "created_at"),
+        (FOLLOWUPS, "at"),
+        (DEALS, "closed_at"),
+        (OPPORTUNITIES, "opened_at"),
+        (PROPOSALS, "created_at"),
     ):
         await store.db[collection].create_index(field)
-    await store.db["fact_opportunities"].create_index([("closed", 1), ("customer_id", 1)])
+    for collection in FACTS:
+        await store.db[collection].create_index("customer_id")
+        await store.db[collection].create_index("account_id")
+    await store.db[OPPORTUNITIES].create_index([("closed", 1), ("account_id", 1)])
+    await store.db[PROFILES].create_index("merged_into")
 
 
 async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, Any]) -> None:
@@ -30,45 +46,132 @@ async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, An
     )
 
 
-async def set_latest_score(uow: UnitOfWork, customer_id: str, score: dict[str, Any]) -> None:
-    """Keeps the newest score: an older one arriving late changes nothing."""
+async def set_latest(uow: UnitOfWork, customer_id: str, field: str, value: dict[str, Any]) -> None:
+    """Keeps the newest `value` (by its `occurred_at`): an older one arriving late changes
+    nothing."""
     await update_profile(uow, customer_id, {"$setOnInsert": {"profile": None}})
     await uow.db[PROFILES].update_one(
-        {"_id": customer_id, "latest_score.occurred_at": {"$not": {"$gte": score["occurred_at"]}}},
-        {"$set": {"latest_score": score}},
+        {"_id": customer_id, f"{field}.occurred_at": {"$not": {"$gte": value["occurred_at"]}}},
+        {"$set": {field: value}},
         session=uow.session,
     )
+
+
+async def upsert_fact(
+    uow: UnitOfWork, collection: str, key: str, customer_id: str, update: dict[str, Any]
+) -> None:
+    """Writes a fact keyed by its own id, under its customer's account as it is now."""
+    account = {"customer_id": customer_id, "account_id": await account_of(uow, customer_id)}
+    update = {**update, "$set": {**update.get("$set", {}), **account}}
+    await uow.db[collection].update_one({"_id": key}, update, upsert=True, session=uow.session)
+
+
+async def account_of(uow: UnitOfWork, customer_id: str) -> str:
+    profile = await uow.db[PROFILES].find_one(
+        {"_id": customer_id}, {"merged_into": 1}, session=uow.session
+    )
+    return (profile or {}).get("merged_into") or customer_id
+
+
+async def merge(uow: UnitOfWork, merged_id: str, survivor_id: str) -> None:
+    """The merged customer's facts (and those of customers merged into it before) count under
+    the survivor from now on."""
+    await update_profile(
+        uow, merged_id, {"$set": {"merged_into": survivor_id}, "$setOnInsert": {"profile": None}}
+    )
+    for collection in FACTS:
+        await uow.db[collection].update_many(
+            {"account_id": merged_id}, {"$set": {"account_id": survivor_id}}, session=uow.session
+        )
+
+
+async def unmerge(uow: UnitOfWork, restored_id: str) -> None:
+    """The restored customer's facts (and those of customers merged into it) count under it
+    again."""
+    await update_profile(
+        uow, restored_id, {"$set": {"merged_into": None}, "$setOnInsert": {"profile": None}}
+    )
+    members = [
+        restored_id,
+        *await uow.db[PROFILES].distinct("_id", {"merged_into": restored_id}, session=uow.session),
+    ]
+    for collection in FACTS:
+        await uow.db[collection].update_many(
+            {"customer_id": {"$in": members}},
+            {"$set": {"account_id": restored_id}},
+            session=uow.session,
+        )
 
 
 async def add_to_timeline(uow: UnitOfWork, entry: dict[str, Any]) -> None:
     await uow.db[TIMELINE].insert_one(entry, session=uow.session)
 
 
-async def update_timeline_entry(
-    uow: UnitOfWork, customer_id: str, followup_id: str, fields: dict[str, Any]
-) -> bool:
-    """Changes the timeline entry of a follow-up; False when it is not there (yet) or unchanged."""
-    result = await uow.db[TIMELINE].update_one(
+async def update_followup_entries(
+    uow: UnitOfWork, customer_id: str, followup_id: str, fields: dict[str, Any], version: int
+) -> None:
+    """The follow-up's timeline entries as of `version`, unless they show a later one."""
+    await uow.db[TIMELINE].update_many(
+        {
+            "customer_id": customer_id,
+            "kind": "followup",
+            "details.followup_id": followup_id,
+            "version": {"$not": {"$gt": version}},
+        },
+        {"$set": {**fields, "version": version}},
+        session=uow.session,
+    )
+
+
+async def revoke_followup_entries(
+    uow: UnitOfWork, customer_id: str, followup_id: str, reason: str
+) -> int:
+    """Marks the follow-up's timeline entries revoked; how many were not revoked before."""
+    result = await uow.db[TIMELINE].update_many(
         {
             "customer_id": customer_id,
             "kind": "followup",
             "details.followup_id": followup_id,
             "revoked": {"$ne": True},
         },
-        {"$set": fields},
+        {"$set": {"revoked": True, "revoked_reason": reason}},
         session=uow.session,
     )
-    return result.modified_count == 1
+    return result.modified_count
 
 
-async def find_profile(store: Store, customer_id: str) -> dict[str, Any] | None:
-    return await store.db[PROFILES].find_one({"_id": customer_id})
+async def followup_fact(uow: UnitOfWork, followup_id: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = await uow.db[FOLLOWUPS].find_one(
+        {"_id": followup_id}, session=uow.session
+    )
+    return found
+
+
+# --- the customer 360 ---------------------------------------------------------------------------
+
+
+async def profile_to_read(store: Store, customer_id: str, caller: Principal) -> dict[str, Any]:
+    """The customer's profile, for a caller who may see it: 404 before any event about it, 403
+    for another salesperson's customer (ops read every customer)."""
+    profile: dict[str, Any] | None = await store.db[PROFILES].find_one({"_id": customer_id})
+    if profile is None:
+        raise NotFound(f"no event about customer {customer_id} yet")
+    forbidden_unless(
+        caller.role is Role.OPS or caller.may_see(profile.get("owner_id")),
+        f"customer {customer_id}",
+    )
+    return profile
+
+
+async def merged_profiles(store: Store, survivor_id: str) -> list[dict[str, Any]]:
+    """The profiles of the customers merged into `survivor_id`."""
+    return await store.db[PROFILES].find({"merged_into": survivor_id}).to_list()
 
 
 async def timeline_page(
-    store: Store, customer_id: str, limit: int, cursor: str | None
-) -> tuple[list, str | None]:
+    store: Store, customer_ids: list[str], limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
     sort = sort_by("at", descending=True)
-    query = {"customer_id": customer_id, **after(cursor, sort)}
+    query = {"customer_id": {"$in": customer_ids}, **after(cursor, sort)}
     entries = await store.db[TIMELINE].find(query).sort(sort).limit(limit + 1).to_list()
     return entries[:limit], next_cursor(entries, limit, sort)

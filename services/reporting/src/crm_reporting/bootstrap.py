@@ -6,21 +6,21 @@ from crm_runtime.settings import ServiceSettings
 
 from crm_reporting import adapters
 from crm_reporting.entrypoints import router
-from crm_reporting.handlers import HANDLERS
+from crm_reporting.handlers import EVENT_HANDLERS
 from crm_reporting.reports import router as reports
+from crm_reporting.settings import ReportingSettings
 
 
-class ReportingSettings(ServiceSettings):
-    service_name: str = "reporting"
-    http_port: int = 8004
-
-
-def bootstrap(settings: ServiceSettings | None = None) -> Service:
-    spec = ServiceSpec(
+def spec() -> ServiceSpec:
+    """The reporting service's parts; the rebuild replays the topics through the same ones."""
+    return ServiceSpec(
         title="CRM reporting service",
         routers=[router, reports],
         subscribes_to=list(ALL_TOPICS),
-        handlers=HANDLERS,
+        handlers=EVENT_HANDLERS,
         create_indexes=adapters.create_indexes,
     )
-    return Service(spec, settings or ReportingSettings())
+
+
+def bootstrap(settings: ServiceSettings | None = None) -> Service:
+    return Service(spec(), settings or ReportingSettings())

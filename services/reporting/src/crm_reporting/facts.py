@@ -1,6 +1,6 @@
-"""Fact collections the reports are computed from: one document per follow-up, deal, opportunity
-and proposal, and segment fields on each customer's profile. Each write is keyed by the thing's own
-id, so a projection applied in any order ends in the same state."""
+"""Fact projections the reports are computed from: one document per follow-up, deal,
+opportunity and proposal, and segment fields on each customer's profile. Each write is keyed by
+the thing's own id, so a projection applied in any order ends in the same state."""
 
 from typing import Any
 
@@ -13,28 +13,32 @@ from crm_contracts import (
     CustomerScored,
     CustomerUpdated,
     DealClosed,
-    Event,
     FollowupRevoked,
+    FollowupUpdated,
     OpportunityOpened,
     ProposalAccepted,
     ProposalCreated,
+    ProposalPayload,
     ProposalRejected,
     ProposalRevised,
     ProposalWithdrawn,
     StageChanged,
     VisitLogged,
+    VisitLoggedPayload,
 )
 from crm_runtime.store import UnitOfWork
 
+from crm_reporting.adapters import (
+    DEALS,
+    FOLLOWUPS,
+    OPPORTUNITIES,
+    PROFILES,
+    PROPOSALS,
+    update_profile,
+    upsert_fact,
+)
 from crm_reporting.bands import freight_band
 
-FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS = (
-    "fact_followups",
-    "fact_deals",
-    "fact_opportunities",
-    "fact_proposals",
-)
-PROFILES = "customer_profiles"
 SEGMENT = ("region", "industry", "size", "nature", "monthly_freight_volume_tons")
 PROPOSAL_STATUS = {
     "ProposalCreated": "open",
@@ -43,10 +47,10 @@ PROPOSAL_STATUS = {
     "ProposalRejected": "rejected",
     "ProposalWithdrawn": "withdrawn",
 }
-
-
-async def _upsert(uow: UnitOfWork, collection: str, key: str, update: dict[str, Any]) -> None:
-    await uow.db[collection].update_one({"_id": key}, update, upsert=True, session=uow.session)
+LOGGED = 0  # the version of a follow-up as logged; FollowupUpdated carries 1 and up
+ProposalEvent = (
+    ProposalCreated | ProposalRevised | ProposalAccepted | ProposalRejected | ProposalWithdrawn
+)
 
 
 def _segment(fields: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +62,8 @@ def _segment(fields: dict[str, Any]) -> dict[str, Any]:
 
 async def customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
     fields = event.payload.model_dump(mode="json")
-    await _upsert(
+    await update_profile(
         uow,
-        PROFILES,
         event.customer_id,
         {"$set": {**_segment(fields), "created_at": event.occurred_at}},
     )
@@ -69,7 +72,7 @@ async def customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
 async def customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
     fields = event.payload.fields.model_dump(mode="json", include=set(event.payload.changed))
     if segment := _segment(fields):
-        await _upsert(uow, PROFILES, event.customer_id, {"$set": segment})
+        await update_profile(uow, event.customer_id, {"$set": segment})
 
 
 async def customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
@@ -80,9 +83,8 @@ async def customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
         "why": event.payload.why,
     }
     # Sorted by time, so a replay in another order ends with the same history.
-    await _upsert(
+    await update_profile(
         uow,
-        PROFILES,
         event.customer_id,
         {"$push": {"owner_history": {"$each": [entry], "$sort": {"at": 1}}}},
     )
@@ -96,9 +98,8 @@ async def customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
         "at": event.occurred_at,
     }
     # The last 100 scores; the topic itself keeps them all.
-    await _upsert(
+    await update_profile(
         uow,
-        PROFILES,
         event.customer_id,
         {"$push": {"score_history": {"$each": [point], "$sort": {"at": 1}, "$slice": -100}}},
     )
@@ -117,59 +118,66 @@ async def customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
 
 async def contact_changed(event: ContactAdded | ContactUpdated, uow: UnitOfWork) -> None:
     contact = event.payload.contact.model_dump(mode="json")
-    await _upsert(
+    await update_profile(
         uow,
-        PROFILES,
         event.customer_id,
         {"$set": {f"contacts.{contact.pop('contact_id')}": contact}},
     )
 
 
 async def contact_removed(event: ContactRemoved, uow: UnitOfWork) -> None:
-    await _upsert(
-        uow, PROFILES, event.customer_id, {"$unset": {f"contacts.{event.payload.contact_id}": ""}}
+    await update_profile(
+        uow, event.customer_id, {"$unset": {f"contacts.{event.payload.contact_id}": ""}}
+    )
+
+
+def _followup(followup: VisitLoggedPayload) -> dict[str, Any]:
+    return {
+        "salesperson_id": followup.salesperson_id,
+        "channel": followup.channel.value,
+        "at": followup.started_at,
+        "details": followup.model_dump(mode="json"),
+    }
+
+
+async def _followup_as_of(
+    uow: UnitOfWork, customer_id: str, followup: VisitLoggedPayload, version: int
+) -> None:
+    """The follow-up as of `version`, unless a later version is there already: logged (0) and
+    updated in any order, applied any number of times, it ends as its latest version."""
+    await upsert_fact(
+        uow, FOLLOWUPS, followup.followup_id, customer_id, {"$setOnInsert": {"revoked": False}}
+    )
+    await uow.db[FOLLOWUPS].update_one(
+        {"_id": followup.followup_id, "version": {"$not": {"$gt": version}}},
+        {"$set": {**_followup(followup), "version": version}},
+        session=uow.session,
     )
 
 
 async def visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
-    payload = event.payload
-    await _upsert(
-        uow,
-        FOLLOWUPS,
-        payload.followup_id,
-        {
-            "$set": {
-                "customer_id": event.customer_id,
-                "salesperson_id": payload.salesperson_id,
-                "channel": payload.channel.value,
-                "at": payload.started_at,
-            },
-            "$setOnInsert": {"revoked": False},
-        },
-    )
-    await _upsert(
-        uow, PROFILES, event.customer_id, {"$max": {"last_followup_at": payload.started_at}}
-    )
+    await _followup_as_of(uow, event.customer_id, event.payload, LOGGED)
+
+
+async def followup_updated(event: FollowupUpdated, uow: UnitOfWork) -> None:
+    await _followup_as_of(uow, event.customer_id, event.payload.followup, event.payload.version)
 
 
 async def followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
-    await _upsert(
-        uow,
-        FOLLOWUPS,
-        event.payload.followup_id,
-        {"$set": {"revoked": True, "customer_id": event.customer_id}},
+    await upsert_fact(
+        uow, FOLLOWUPS, event.payload.followup_id, event.customer_id, {"$set": {"revoked": True}}
     )
 
 
 async def deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
     payload = event.payload
-    await _upsert(
+    await upsert_fact(
         uow,
         DEALS,
         payload.deal_id,
+        event.customer_id,
         {
             "$set": {
-                "customer_id": event.customer_id,
                 "salesperson_id": payload.salesperson_id,
                 "outcome": payload.outcome,
                 "amount": float(payload.amount) if payload.amount is not None else None,
@@ -185,17 +193,22 @@ async def deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
     )
 
 
+def stage_of(event: OpportunityOpened | StageChanged) -> str:
+    return event.payload.stage if isinstance(event, OpportunityOpened) else event.payload.to_stage
+
+
 async def pipeline_moved(event: OpportunityOpened | StageChanged, uow: UnitOfWork) -> None:
     payload = event.payload
-    stage = payload.stage if isinstance(event, OpportunityOpened) else payload.to_stage
+    stage = stage_of(event)
     visit = {"stage": stage, "at": event.occurred_at}
     opened = {"opened_at": event.occurred_at} if isinstance(event, OpportunityOpened) else {}
-    await _upsert(
+    await upsert_fact(
         uow,
         OPPORTUNITIES,
         payload.opportunity_id,
+        event.customer_id,
         {
-            "$set": {"customer_id": event.customer_id, **opened},
+            "$set": opened,
             "$push": {"history": {"$each": [visit], "$sort": {"at": 1}}},
         },
     )
@@ -214,11 +227,11 @@ async def pipeline_moved(event: OpportunityOpened | StageChanged, uow: UnitOfWor
     )
 
 
-async def proposal_changed(event: Event, uow: UnitOfWork) -> None:
+async def proposal_changed(event: ProposalEvent, uow: UnitOfWork) -> None:
     payload = event.payload
     status = PROPOSAL_STATUS[event.event_type]
-    fields: dict[str, Any] = {"customer_id": event.customer_id}
-    if hasattr(payload, "price"):
+    fields: dict[str, Any] = {}
+    if isinstance(payload, ProposalPayload):
         fields.update(
             {
                 "price": float(payload.price) if payload.price is not None else None,
@@ -226,10 +239,11 @@ async def proposal_changed(event: Event, uow: UnitOfWork) -> None:
                 "opportunity_id": payload.opportunity_id,
             }
         )
-    await _upsert(
+    await upsert_fact(
         uow,
         PROPOSALS,
         payload.proposal_id,
+        event.customer_id,
         {"$set": fields, "$min": {"created_at": event.occurred_at}},
     )
     # A decision is final: a late revision does not reopen it.
@@ -237,23 +251,3 @@ async def proposal_changed(event: Event, uow: UnitOfWork) -> None:
     await uow.db[PROPOSALS].update_one(
         {"_id": payload.proposal_id, **final}, {"$set": {"status": status}}, session=uow.session
     )
-
-
-FACT_HANDLERS = {
-    CustomerCreated: customer_created,
-    CustomerUpdated: customer_updated,
-    CustomerAssigned: customer_assigned,
-    CustomerScored: customer_scored,
-    ContactAdded: contact_changed,
-    ContactUpdated: contact_changed,
-    ContactRemoved: contact_removed,
-    VisitLogged: visit_logged,
-    FollowupRevoked: followup_revoked,
-    DealClosed: deal_closed,
-    OpportunityOpened: pipeline_moved,
-    StageChanged: pipeline_moved,
-    **dict.fromkeys(
-        (ProposalCreated, ProposalRevised, ProposalAccepted, ProposalRejected, ProposalWithdrawn),
-        proposal_changed,
-    ),
-}

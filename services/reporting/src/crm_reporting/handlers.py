@@ -1,16 +1,24 @@
 """Projections: each event updates the read models once (the consumer's inbox sees to that)."""
 
 from datetime import datetime
+from typing import Any
 
 from crm_contracts import (
+    CompetitorRecorded,
+    ContactAdded,
+    ContactRemoved,
+    ContactUpdated,
     CustomerArchived,
     CustomerAssigned,
     CustomerCreated,
     CustomerRestored,
     CustomerScored,
+    CustomersMerged,
+    CustomersUnmerged,
     CustomerUpdated,
     DealClosed,
     Event,
+    FinancialsRecorded,
     FollowupRevoked,
     FollowupUpdated,
     OpportunityOpened,
@@ -22,14 +30,14 @@ from crm_contracts import (
     StageChanged,
     VisitLogged,
 )
-from crm_runtime.consumer import EventHandler
+from crm_runtime.handlers import EventHandlers
 from crm_runtime.store import UnitOfWork
 
-from crm_reporting import adapters
-from crm_reporting.facts import FACT_HANDLERS
+from crm_reporting import adapters, facts
+from crm_reporting.facts import LOGGED, ProposalEvent
 
 
-def _entry(event: Event, kind: str, at: datetime) -> dict:
+def _entry(event: Event, kind: str, at: datetime) -> dict[str, Any]:
     """`at` is when the activity happened; `occurred_at` when its event was emitted."""
     return {
         "_id": str(event.event_id),
@@ -48,7 +56,12 @@ async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
 
 
 async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
-    await adapters.add_to_timeline(uow, _entry(event, "followup", event.payload.started_at))
+    entry = _entry(event, "followup", event.payload.started_at)
+    # An update that came first is kept by the fact: the entry shows the follow-up as it is now.
+    fact = await adapters.followup_fact(uow, event.payload.followup_id)
+    if fact is not None and fact.get("version", LOGGED) > LOGGED:
+        entry.update(details=fact["details"], at=fact["at"], version=fact["version"])
+    await adapters.add_to_timeline(uow, entry)
     await adapters.update_profile(
         uow,
         event.customer_id,
@@ -69,7 +82,7 @@ async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
 
 async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
     score = {**event.payload.model_dump(mode="json"), "occurred_at": event.occurred_at}
-    await adapters.set_latest_score(uow, event.customer_id, score)
+    await adapters.set_latest(uow, event.customer_id, "latest_score", score)
 
 
 async def on_customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
@@ -101,27 +114,28 @@ async def on_customer_restored(event: CustomerRestored, uow: UnitOfWork) -> None
 
 async def on_followup_updated(event: FollowupUpdated, uow: UnitOfWork) -> None:
     followup = event.payload.followup
-    await adapters.update_timeline_entry(
+    await adapters.update_followup_entries(
         uow,
         event.customer_id,
         followup.followup_id,
         {"details": followup.model_dump(mode="json"), "at": followup.started_at},
+        event.payload.version,
     )
 
 
 async def on_followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
-    if await adapters.update_timeline_entry(
-        uow,
-        event.customer_id,
-        event.payload.followup_id,
-        {"revoked": True, "revoked_reason": event.payload.reason},
+    payload = event.payload
+    if revoked := await adapters.revoke_followup_entries(
+        uow, event.customer_id, payload.followup_id, payload.reason
     ):
-        await adapters.update_profile(uow, event.customer_id, {"$inc": {"counts.followups": -1}})
+        await adapters.update_profile(
+            uow, event.customer_id, {"$inc": {"counts.followups": -revoked}}
+        )
 
 
 async def on_pipeline_event(event: OpportunityOpened | StageChanged, uow: UnitOfWork) -> None:
     payload = event.payload
-    stage = payload.stage if isinstance(event, OpportunityOpened) else payload.to_stage
+    stage = facts.stage_of(event)
     await adapters.add_to_timeline(uow, _entry(event, "stage", event.occurred_at))
     await adapters.update_profile(
         uow,
@@ -140,46 +154,66 @@ async def on_pipeline_event(event: OpportunityOpened | StageChanged, uow: UnitOf
     )
 
 
-async def on_proposal_event(event: Event, uow: UnitOfWork) -> None:
+async def on_proposal_event(event: ProposalEvent, uow: UnitOfWork) -> None:
     entry = _entry(event, "proposal", event.occurred_at)
     entry["details"]["event_type"] = event.event_type
     await adapters.add_to_timeline(uow, entry)
     await adapters.update_profile(uow, event.customer_id, {"$setOnInsert": {"profile": None}})
 
 
-TIMELINE_HANDLERS: dict[type[Event], EventHandler] = {
-    FollowupUpdated: on_followup_updated,
-    FollowupRevoked: on_followup_revoked,
-    OpportunityOpened: on_pipeline_event,
-    StageChanged: on_pipeline_event,
-    **dict.fromkeys(
-        (ProposalCreated, ProposalRevised, ProposalWithdrawn, ProposalAccepted, ProposalRejected),
-        on_proposal_event,
-    ),
-    CustomerUpdated: on_customer_updated,
-    CustomerAssigned: on_customer_assigned,
-    CustomerArchived: on_customer_archived,
-    CustomerRestored: on_customer_restored,
-    CustomerCreated: on_customer_created,
-    VisitLogged: on_visit_logged,
-    DealClosed: on_deal_closed,
-    CustomerScored: on_customer_scored,
-}
+async def on_competitor_recorded(event: CompetitorRecorded, uow: UnitOfWork) -> None:
+    competitor = event.payload.model_dump(mode="json")
+    await adapters.update_profile(
+        uow,
+        event.customer_id,
+        {
+            "$set": {f"competitors.{competitor.pop('competitor_id')}": competitor},
+            "$setOnInsert": {"profile": None},
+        },
+    )
 
 
-def _both(*handlers: EventHandler) -> EventHandler:
-    async def handle(event: Event, uow: UnitOfWork) -> None:
-        for handler in handlers:
-            await handler(event, uow)
+async def on_financials_recorded(event: FinancialsRecorded, uow: UnitOfWork) -> None:
+    """The ratios of the latest year of the latest statements recorded."""
+    ratios = sorted(event.payload.ratios, key=lambda ratio: ratio.year)
+    latest = ratios[-1].model_dump(mode="json") if ratios else None
+    financials = {"ratios": latest, "occurred_at": event.occurred_at}
+    await adapters.set_latest(uow, event.customer_id, "financials", financials)
 
-    return handle
+
+async def on_customers_merged(event: CustomersMerged, uow: UnitOfWork) -> None:
+    await adapters.merge(uow, event.payload.merged_id, event.customer_id)
+
+
+async def on_customers_unmerged(event: CustomersUnmerged, uow: UnitOfWork) -> None:
+    await adapters.unmerge(uow, event.payload.restored_id)
 
 
 # Every event updates the customer 360 (profile, timeline) and the facts the reports count, in one
-# transaction.
-HANDLERS: dict[type[Event], EventHandler] = {
-    event_type: _both(
-        *(h for h in (TIMELINE_HANDLERS.get(event_type), FACT_HANDLERS.get(event_type)) if h)
-    )
-    for event_type in {**TIMELINE_HANDLERS, **FACT_HANDLERS}
+# transaction, in this order.
+EVENT_HANDLERS: EventHandlers = {
+    CustomerCreated: [on_customer_created, facts.customer_created],
+    CustomerUpdated: [on_customer_updated, facts.customer_updated],
+    CustomerAssigned: [on_customer_assigned, facts.customer_assigned],
+    CustomerArchived: [on_customer_archived],
+    CustomerRestored: [on_customer_restored],
+    CustomersMerged: [on_customers_merged],
+    CustomersUnmerged: [on_customers_unmerged],
+    CustomerScored: [on_customer_scored, facts.customer_scored],
+    ContactAdded: [facts.contact_changed],
+    ContactUpdated: [facts.contact_changed],
+    ContactRemoved: [facts.contact_removed],
+    CompetitorRecorded: [on_competitor_recorded],
+    FinancialsRecorded: [on_financials_recorded],
+    VisitLogged: [on_visit_logged, facts.visit_logged],
+    FollowupUpdated: [on_followup_updated, facts.followup_updated],
+    FollowupRevoked: [on_followup_revoked, facts.followup_revoked],
+    DealClosed: [on_deal_closed, facts.deal_closed],
+    OpportunityOpened: [on_pipeline_event, facts.pipeline_moved],
+    StageChanged: [on_pipeline_event, facts.pipeline_moved],
+    ProposalCreated: [on_proposal_event, facts.proposal_changed],
+    ProposalRevised: [on_proposal_event, facts.proposal_changed],
+    ProposalWithdrawn: [on_proposal_event, facts.proposal_changed],
+    ProposalAccepted: [on_proposal_event, facts.proposal_changed],
+    ProposalRejected: [on_proposal_event, facts.proposal_changed],
 }

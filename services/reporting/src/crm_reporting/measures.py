@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from statistics import mean
 from typing import Any
 
+Doc = dict[str, Any]
+
 
 def rate(part: int, whole: int) -> float | None:
     """part / whole, or None when there is nothing to divide (no closed deal, no customer…)."""
@@ -17,15 +19,17 @@ def win_rate(won: int, lost: int) -> float | None:
 
 
 def scorecard(
-    profiles: list[dict],
-    followups: list[dict],
-    proposals: list[dict],
-    deals: list[dict],
+    profiles: list[Doc],
+    followups: list[Doc],
+    proposals: list[Doc],
+    deals: list[Doc],
     since: datetime,
     until: datetime,
     dormant_after: timedelta,
-) -> list[dict]:
-    """One row per salesperson for the period [since, until)."""
+) -> list[Doc]:
+    """One row per salesperson for the period [since, until). `profiles` are the accounts (no
+    customer merged into another), each with its `last_followup_at`; facts count under their
+    `account_id`."""
     owner_of = {p["_id"]: p.get("owner_id") for p in profiles}
     rows: dict[str, dict[str, Any]] = defaultdict(
         lambda: {
@@ -43,7 +47,7 @@ def scorecard(
         }
     )
     created_at = {p["_id"]: p.get("created_at") for p in profiles}
-    product_lines: dict[str, set] = defaultdict(set)
+    product_lines: dict[str, set[str]] = defaultdict(set)
     for profile in profiles:
         owner = profile.get("owner_id")
         if owner is None:
@@ -61,10 +65,10 @@ def scorecard(
     for followup in followups:
         rows[followup["salesperson_id"]]["followups"][followup["channel"]] += 1
     for proposal in proposals:
-        if owner := owner_of.get(proposal["customer_id"]):
+        if owner := owner_of.get(proposal["account_id"]):
             rows[owner]["proposals"] += 1
     for deal in deals:
-        owner = deal.get("salesperson_id") or owner_of.get(deal["customer_id"])
+        owner = deal.get("salesperson_id") or owner_of.get(deal["account_id"])
         if owner is None:
             continue
         row = rows[owner]
@@ -72,12 +76,12 @@ def scorecard(
         if deal["outcome"] == "won":
             row["revenue"][deal.get("currency") or "?"] += deal.get("amount") or 0
             row["freight_won_tons"] += deal.get("freight_tons") or 0
-            start = created_at.get(deal["customer_id"])
+            start = created_at.get(deal["account_id"])
             if start:
                 row["cycle_days"].append((deal["closed_at"] - start).total_seconds() / 86400)
-            product_lines[deal["customer_id"]].update(deal.get("product_lines") or [])
-    for customer_id, lines in product_lines.items():
-        if len(lines) > 1 and (owner := owner_of.get(customer_id)):
+            product_lines[deal["account_id"]].update(deal.get("product_lines") or [])
+    for account_id, lines in product_lines.items():
+        if len(lines) > 1 and (owner := owner_of.get(account_id)):
             rows[owner]["cross_selling"] += 1
     return [
         {
@@ -102,11 +106,11 @@ def scorecard(
     ]
 
 
-def funnel(opportunities: list[dict], stages: list[str], now: datetime) -> dict[str, Any]:
+def funnel(opportunities: list[Doc], stages: list[str], now: datetime) -> dict[str, Any]:
     """Open opportunities per stage, how many reached each stage, conversion from the stage before,
     and the average days spent in each stage."""
     current = Counter(o["stage"] for o in opportunities if not o.get("closed"))
-    reached = Counter()
+    reached: Counter[str] = Counter()
     spent: dict[str, list[float]] = defaultdict(list)
     for opportunity in opportunities:
         history = opportunity.get("history", [])
@@ -140,11 +144,11 @@ def funnel(opportunities: list[dict], stages: list[str], now: datetime) -> dict[
 
 
 def forecast(
-    opportunities: list[dict], proposals: list[dict], owner_of: dict[str, str | None]
-) -> list[dict]:
+    opportunities: list[Doc], proposals: list[Doc], owner_of: dict[str, str | None]
+) -> list[Doc]:
     """Open opportunities weighted by their stage's win probability, valued at their latest
     proposal's price (an opportunity without a priced proposal is counted, not valued)."""
-    price_of = {}
+    price_of: dict[str, tuple[float, str]] = {}
     for proposal in sorted(proposals, key=lambda p: p.get("created_at") or datetime.min):
         if (
             proposal.get("opportunity_id")
@@ -161,7 +165,7 @@ def forecast(
     for opportunity in opportunities:
         if opportunity.get("closed"):
             continue
-        row = rows[owner_of.get(opportunity["customer_id"]) or "unassigned"]
+        row = rows[owner_of.get(opportunity["account_id"]) or "unassigned"]
         row["open"] += 1
         if opportunity["_id"] in price_of:
             price, currency = price_of[opportunity["_id"]]
@@ -182,7 +186,7 @@ def forecast(
 
 
 def lifecycle_of(
-    profile: dict,
+    profile: Doc,
     has_open_opportunity: bool,
     won: bool,
     lost_only: bool,
@@ -205,7 +209,7 @@ def lifecycle_of(
 
 def churn(lifecycles: dict[str, str], created: dict[str, datetime]) -> dict[str, Any]:
     counts = Counter(lifecycles.values())
-    cohorts: dict[str, Counter] = defaultdict(Counter)
+    cohorts: dict[str, Counter[str]] = defaultdict(Counter)
     for customer_id, stage in lifecycles.items():
         if created.get(customer_id):
             cohorts[created[customer_id].strftime("%Y-%m")][stage] += 1

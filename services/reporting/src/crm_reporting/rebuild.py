@@ -14,25 +14,26 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 from crm_contracts import ALL_TOPICS
-from crm_runtime.consumer import DeadLetters, EventConsumer, Record
+from crm_runtime.consumer import EventConsumer
+from crm_runtime.dead_letters import DeadLetters
+from crm_runtime.handlers import WiredHandlers, wire
 from crm_runtime.kafka import topic_partitions
 from crm_runtime.logs import configure_logging
+from crm_runtime.records import Record
 from crm_runtime.store import INBOX, Store
 from pymongo import AsyncMongoClient
 
-from crm_reporting import adapters, facts
-from crm_reporting.bootstrap import ReportingSettings
-from crm_reporting.handlers import HANDLERS
+from crm_reporting import adapters
+from crm_reporting.bootstrap import spec
+from crm_reporting.settings import ReportingSettings
 
 log = structlog.get_logger(__name__)
 READ_MODELS = (
     adapters.PROFILES,
     adapters.TIMELINE,
-    facts.FOLLOWUPS,
-    facts.DEALS,
-    facts.OPPORTUNITIES,
-    facts.PROPOSALS,
+    *adapters.FACTS,
     INBOX,
 )
 
@@ -44,7 +45,19 @@ async def _no_publish(*_: Any) -> Any:
     return done
 
 
-async def _replay(consumer: EventConsumer, bootstrap: str, start: dict | None) -> tuple[dict, int]:
+Positions = dict[TopicPartition, int]
+
+
+def _handlers() -> WiredHandlers:
+    """The live service's handlers, wired the same way (the runtime's own, such as user access,
+    change nothing reporting reads)."""
+    parts = spec()
+    return wire(parts.handlers, parts.dependencies)
+
+
+async def _replay(
+    consumer: EventConsumer, bootstrap: str, start: Positions | None
+) -> tuple[Positions, int]:
     """Applies every record from `start` (or each partition's beginning) to the end as it is now;
     returns where it stopped and how many records it read."""
     # earliest: a partition whose position resolves before the seek below must not start at its end.
@@ -77,7 +90,7 @@ async def _replay(consumer: EventConsumer, bootstrap: str, start: dict | None) -
 
 
 async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
-    client = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     live, target = settings.database_name, f"{settings.database_name}_rebuild"
     try:
         await client.drop_database(target)
@@ -88,7 +101,7 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
             _no_publish, fresh, settings.consumer_group + ".rebuild", settings.retry_max_backoff_s
         )
         replayed, read = await _replay(
-            EventConsumer(fresh, HANDLERS, dead), settings.kafka_bootstrap_servers, None
+            EventConsumer(fresh, _handlers(), dead), settings.kafka_bootstrap_servers, None
         )
         for name in READ_MODELS:
             if name in await client[target].list_collection_names():
@@ -100,7 +113,7 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
             _no_publish, live_store, settings.consumer_group, settings.retry_max_backoff_s
         )
         _, caught_up = await _replay(
-            EventConsumer(live_store, HANDLERS, live_dead),
+            EventConsumer(live_store, _handlers(), live_dead),
             settings.kafka_bootstrap_servers,
             replayed,
         )

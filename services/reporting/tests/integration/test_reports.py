@@ -28,7 +28,8 @@ from crm_contracts import (
     VisitLoggedPayload,
     topic_of,
 )
-from crm_reporting.bootstrap import ReportingSettings, bootstrap
+from crm_reporting.bootstrap import bootstrap
+from crm_reporting.settings import ReportingSettings
 
 DAY = timedelta(days=1)
 
@@ -194,12 +195,8 @@ def script(region: str, start: datetime) -> tuple[list, dict]:
     return events, expected
 
 
-async def play(service, kafka, eventually, name: str) -> tuple[str, datetime, list, dict]:
-    """Publishes the script for a new region in a random past period and waits until it is
-    applied."""
-    region = f"{name}-{uuid.uuid4().hex[:6]}"
-    start = datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(700))
-    events, expected = script(region, start)
+async def applied(service, kafka, eventually, events: list) -> None:
+    """Publishes the events and waits until the service has applied them all."""
     for event in events:
         await kafka.publish(topic_of(event.event_type), event.to_bytes(), key=event.key())
     ids = [str(event.event_id) for event in events]
@@ -212,6 +209,15 @@ async def play(service, kafka, eventually, name: str) -> tuple[str, datetime, li
     # A new consumer group reads each topic from its start: on a long-lived local broker that is
     # long.
     await eventually(all_applied, timeout_s=180)
+
+
+async def play(service, kafka, eventually, name: str) -> tuple[str, datetime, list, dict]:
+    """Publishes the script for a new region in a random past period and waits until it is
+    applied."""
+    region = f"{name}-{uuid.uuid4().hex[:6]}"
+    start = datetime(2019, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(700))
+    events, expected = script(region, start)
+    await applied(service, kafka, eventually, events)
     return region, start, events, expected
 
 
@@ -298,3 +304,87 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
     assert summary["replayed"] >= len(events)
     for one, other in zip(before, after, strict=True):
         assert one == other
+
+
+async def test_the_funnel_follows_the_configured_pipeline(
+    settings_for, running, kafka, http, eventually
+):
+    from crm_runtime.pipeline import Pipeline, Stage
+
+    pipeline = Pipeline(
+        stages=(
+            Stage(name="lead", win_probability=0.2),
+            Stage(name="trial", win_probability=0.6, may_win=True),
+        )
+    )
+    service = await running(bootstrap(settings_for(ReportingSettings, pipeline=pipeline)))
+    region = f"pipeline-{uuid.uuid4().hex[:6]}"
+    start = datetime(2018, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(300))
+    ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    events: list = []
+    for customer_id in ids:
+        events += [
+            CustomerCreated(
+                producer="customer",
+                customer_id=customer_id,
+                occurred_at=start,
+                payload=CustomerCreatedPayload(name="Trial Ltd", region=region),
+            ),
+            OpportunityOpened(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=start + DAY,
+                payload=OpportunityOpenedPayload(
+                    opportunity_id=f"o-{customer_id}", stage="lead", win_probability=0.2
+                ),
+            ),
+        ]
+    events.append(
+        StageChanged(
+            producer="followup",
+            customer_id=ids[0],
+            occurred_at=start + 3 * DAY,
+            payload=StageChangedPayload(
+                opportunity_id=f"o-{ids[0]}",
+                from_stage="lead",
+                to_stage="trial",
+                win_probability=0.6,
+                seconds_in_previous_stage=2 * 86400,
+            ),
+        )
+    )
+    await applied(service, kafka, eventually, events)
+    period = {"since": start.isoformat(), "until": (start + 10 * DAY).isoformat()}
+    async with http(service, role="manager") as manager:
+        funnel = (await manager.get("/reports/funnel", params={**period, "region": region})).json()
+    assert [
+        (row["stage"], row["open"], row["reached"], row["conversion_from_previous"])
+        for row in funnel["rows"]
+    ] == [("lead", 1, 2, None), ("trial", 1, 1, 0.5), ("won", 0, 0, 0.0), ("lost", 0, 0, None)]
+
+
+async def test_a_csv_cell_that_would_start_a_formula_is_quoted(service, kafka, http, eventually):
+    region = f'=HYPERLINK("http://evil/{uuid.uuid4().hex[:6]}","x")'
+    created = CustomerCreated(
+        producer="customer",
+        customer_id=f"c-{uuid.uuid4().hex[:8]}",
+        payload=CustomerCreatedPayload(name="-2+3", region=region),
+    )
+    await applied(service, kafka, eventually, [created])
+    async with http(service, role="manager") as manager:
+        answer = await manager.get(
+            "/reports/value", params={"region": region, "by": ["region"], "format": "csv"}
+        )
+    [row] = list(csv.DictReader(io.StringIO(answer.text)))
+    assert row["region"] == f"'{region}"
+
+
+async def test_a_period_beyond_the_calendar_is_refused_with_its_reason(service, http):
+    async with http(service, role="manager") as manager:
+        answers = [
+            await manager.get(f"/reports/{report}", params={"until": until})
+            for report in ("scorecard", "funnel")
+            for until in ("0001-01-01T00:00:00Z", "9999-12-31T23:00:00-23:00")
+        ]
+    assert [answer.status_code for answer in answers] == [422] * 4
+    assert all("between 0001-01-01 and 9999-12-31" in a.json()["detail"]["reason"] for a in answers)

@@ -30,7 +30,7 @@ def test_a_scorecard_counts_each_salespersons_period():
     ]
     deals = [
         {
-            "customer_id": "c1",
+            "account_id": "c1",
             "salesperson_id": "sp-1",
             "outcome": "won",
             "amount": 100.0,
@@ -39,14 +39,14 @@ def test_a_scorecard_counts_each_salespersons_period():
             "product_lines": ["FTL", "warehousing"],
             "closed_at": T0 + 11 * DAY,
         },
-        {"customer_id": "c3", "salesperson_id": None, "outcome": "lost", "closed_at": T0 + 3 * DAY},
+        {"account_id": "c3", "salesperson_id": None, "outcome": "lost", "closed_at": T0 + 3 * DAY},
     ]
     rows = {
         row["salesperson_id"]: row
         for row in scorecard(
             profiles,
             followups,
-            [{"customer_id": "c1"}],
+            [{"account_id": "c1"}],
             deals,
             T0,
             T0 + 30 * DAY,
@@ -119,9 +119,9 @@ def test_an_empty_funnel_has_no_conversions():
 
 def test_the_forecast_weights_each_open_opportunity_by_its_stage():
     opportunities = [
-        {"_id": "o1", "customer_id": "c1", "closed": False, "win_probability": 0.5},
-        {"_id": "o2", "customer_id": "c2", "closed": False, "win_probability": 0.75},
-        {"_id": "o3", "customer_id": "c1", "closed": True, "win_probability": 1.0},
+        {"_id": "o1", "account_id": "c1", "closed": False, "win_probability": 0.5},
+        {"_id": "o2", "account_id": "c2", "closed": False, "win_probability": 0.75},
+        {"_id": "o3", "account_id": "c1", "closed": True, "win_probability": 1.0},
     ]
     proposals = [
         {"opportunity_id": "o1", "price": 100.0, "currency": "CNY", "created_at": T0},

@@ -1,0 +1,147 @@
+"""What the reports read from the read models. Facts count under their account (the survivor of a
+merge); a customer merged into another is not counted on its own."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from crm_runtime.store import INBOX, Store
+
+from crm_reporting.adapters import DEALS, FOLLOWUPS, OPPORTUNITIES, PROFILES, PROPOSALS
+
+Doc = dict[str, Any]
+ACCOUNTS = {"merged_into": None}  # customers counted on their own: never merged, or unmerged
+
+
+@dataclass(frozen=True)
+class Segment:
+    region: str | None = None
+    industry: str | None = None
+    tier: str | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        return any((self.region, self.industry, self.tier))
+
+    def filter(self) -> Doc:
+        chosen = {"region": self.region, "industry": self.industry, "tier": self.tier}
+        return {f"segment.{name}": value for name, value in chosen.items() if value is not None}
+
+
+async def newest_applied(store: Store) -> Doc | None:
+    """The inbox entry of the event applied last: how fresh the read models are."""
+    newest = (
+        await store.db[INBOX]
+        .find({}, {"occurred_at": 1, "applied_at": 1})
+        .sort("applied_at", -1)
+        .limit(1)
+        .to_list()
+    )
+    return newest[0] if newest else None
+
+
+async def _accounts(store: Store, segment: Segment, fields: Doc, **query: Any) -> list[Doc]:
+    """The customers counted on their own in `segment`, each with its last follow-up."""
+    profiles = (
+        await store.db[PROFILES].find({**ACCOUNTS, **segment.filter(), **query}, fields).to_list()
+    )
+    last = await _last_followups(store, [p["_id"] for p in profiles])
+    return [{**p, "last_followup_at": last.get(p["_id"])} for p in profiles]
+
+
+async def _last_followups(store: Store, accounts: list[str]) -> dict[str, datetime]:
+    """Each account's latest follow-up not revoked, as corrected by its last update."""
+    pipeline: list[Doc] = [
+        {"$match": {"account_id": {"$in": accounts}, "revoked": False}},
+        {"$group": {"_id": "$account_id", "at": {"$max": "$at"}}},
+    ]
+    groups = await (await store.db[FOLLOWUPS].aggregate(pipeline)).to_list()
+    return {group["_id"]: group["at"] for group in groups}
+
+
+@dataclass(frozen=True)
+class ScorecardFacts:
+    profiles: list[Doc]
+    followups: list[Doc]
+    proposals: list[Doc]
+    deals: list[Doc]
+
+
+async def scorecard_facts(
+    store: Store, since: datetime, until: datetime, segment: Segment
+) -> ScorecardFacts:
+    profiles = await _accounts(store, segment, {"owner_id": 1, "created_at": 1, "status": 1})
+    in_period = {"$gte": since, "$lt": until}
+    scope = {"account_id": {"$in": [p["_id"] for p in profiles]}} if segment.narrowed else {}
+    return ScorecardFacts(
+        profiles,
+        await store.db[FOLLOWUPS].find({"at": in_period, "revoked": False, **scope}).to_list(),
+        await store.db[PROPOSALS].find({"created_at": in_period, **scope}).to_list(),
+        await store.db[DEALS].find({"closed_at": in_period, **scope}).to_list(),
+    )
+
+
+async def opportunities_opened(
+    store: Store, since: datetime, until: datetime, segment: Segment
+) -> list[Doc]:
+    query: Doc = {"opened_at": {"$gte": since, "$lt": until}}
+    if segment.narrowed:
+        query["account_id"] = {
+            "$in": await store.db[PROFILES].distinct("_id", {**ACCOUNTS, **segment.filter()})
+        }
+    return await store.db[OPPORTUNITIES].find(query).to_list()
+
+
+async def value_groups(store: Store, by: list[str], segment: Segment) -> list[Doc]:
+    """Active customers and their freight volume, grouped by the segment fields `by`."""
+    match = {
+        **ACCOUNTS,
+        "status": {"$ne": "archived"},
+        "created_at": {"$exists": True},
+        **segment.filter(),
+    }
+    pipeline: list[Doc] = [
+        {"$match": match},
+        {
+            "$group": {
+                "_id": {name: f"$segment.{name}" for name in by},
+                "customers": {"$sum": 1},
+                "freight_tons": {"$sum": {"$ifNull": ["$segment.monthly_freight_volume_tons", 0]}},
+            }
+        },
+        {"$sort": {"customers": -1, "_id": 1}},
+    ]
+    return await (await store.db[PROFILES].aggregate(pipeline)).to_list()
+
+
+@dataclass(frozen=True)
+class LifecycleFacts:
+    profiles: list[Doc]
+    with_open_opportunity: set[str]
+    outcomes: dict[str, set[str]]  # each account's deal outcomes
+
+
+async def lifecycle_facts(store: Store, segment: Segment) -> LifecycleFacts:
+    profiles = await _accounts(
+        store, segment, {"created_at": 1, "status": 1}, created_at={"$exists": True}
+    )
+    open_ids = set(await store.db[OPPORTUNITIES].distinct("account_id", {"closed": False}))
+    outcomes: dict[str, set[str]] = {}
+    for deal in await store.db[DEALS].find({}, {"account_id": 1, "outcome": 1}).to_list():
+        outcomes.setdefault(deal["account_id"], set()).add(deal["outcome"])
+    return LifecycleFacts(profiles, open_ids, outcomes)
+
+
+@dataclass(frozen=True)
+class ForecastFacts:
+    opportunities: list[Doc]
+    proposals: list[Doc]
+    owners: dict[str, str | None]
+
+
+async def forecast_facts(store: Store) -> ForecastFacts:
+    opportunities = await store.db[OPPORTUNITIES].find({"closed": False}).to_list()
+    accounts = list({o["account_id"] for o in opportunities})
+    profiles = await store.db[PROFILES].find({"_id": {"$in": accounts}}, {"owner_id": 1}).to_list()
+    proposals = await store.db[PROPOSALS].find({"account_id": {"$in": accounts}}).to_list()
+    return ForecastFacts(opportunities, proposals, {p["_id"]: p.get("owner_id") for p in profiles})
