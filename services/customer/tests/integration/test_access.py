@@ -253,3 +253,16 @@ async def test_a_user_change_refuses_null_where_a_user_cannot_lack_it(service, h
         shown = [user for user in (await admin.get("/users")).json() if user["id"] == user_id]
     assert refused.status_code == 422 and "active, role may not be null" in refused.text
     assert shown[0]["role"] == "manager" and shown[0]["active"] is True
+
+
+async def test_a_new_password_ends_the_sessions_of_the_old_one(service, http):
+    user_id, username, password = await make_user(http, service)
+    old = (await log_in(http, service, username, password))["access_token"]
+    new_password = uuid.uuid4().hex
+    async with http(service) as admin:
+        reset = await admin.patch(f"/users/{user_id}", json={"password": new_password})
+    assert reset.status_code == 200 and reset.json()["access_version"] == 2
+    async with http(service, role=None) as user:
+        user.headers["Authorization"] = f"Bearer {old}"
+        await until_refused(user, "/customers")
+    assert (await log_in(http, service, username, new_password))["access_token"]

@@ -90,8 +90,9 @@ async def _hashed(password: Password) -> str:
 
 
 async def change_user(command: ChangeUser, context: Context[CustomerSettings]) -> dict[str, Any]:
-    """A change of what the user may do (active, role, salesperson) raises their access version
-    and announces it in the same transaction: every service then refuses their older tokens."""
+    """A change of what the user may do (active, role, salesperson) or of their password raises
+    their access version and announces it in the same transaction: every service then refuses
+    their older tokens."""
     user_id, change = command.user_id, command.change
     fields = change.model_dump(mode="json", exclude_unset=True, exclude={"password"})
     if change.password is not None:
@@ -106,7 +107,8 @@ async def change_user(command: ChangeUser, context: Context[CustomerSettings]) -
             raise Conflict(
                 "a salesperson user needs the salesperson_id whose customers it works on"
             )
-        if not access_changed(user, wanted):
+        # A new password also ends the sessions of the old one (a leaked password, a reset).
+        if not access_changed(user, wanted) and change.password is None:
             return await people.update_user(uow, user_id, {**fields, "updated_at": _now()})
         if stops_being_an_admin(user, wanted) and not await people.other_active_admins(
             uow, user_id
