@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from crm_contracts import Event
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from crm_runtime.auth import Principal
 from crm_runtime.store import Store, UnitOfWork
@@ -73,15 +73,10 @@ class Patch(Command):
 
     nullable: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _refuse_null(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            refused = sorted(
-                name
-                for name, value in data.items()
-                if value is None and name in cls.model_fields and name not in cls.nullable
-            )
-            if refused:
-                raise ValueError(f"{', '.join(refused)} may not be null")
-        return data
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        # Runs only for fields the caller sent, so the 422 names each refused field (its `loc`).
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError(f"{info.field_name} may not be null: leave it out to keep it")
+        return value
