@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRA = [sys.executable, str(ROOT / "deploy/local/infra.py")]
 
 
+# Every service also reads users' access changes (crm.user.events): the benches count their own.
+NOT_ACCESS = {"event_type": {"$ne": "UserAccessChanged"}}
+
+
 def infra_running() -> bool:
     return "running" in subprocess.run([*INFRA, "status"], capture_output=True, text=True).stdout
 

@@ -31,7 +31,7 @@ from crm_contracts import (
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
 from crm_scoring.handlers import EVENT_HANDLERS
-from pipeline import INFRA, infra_running, infra_urls, new_topic
+from pipeline import INFRA, NOT_ACCESS, infra_running, infra_urls, new_topic
 
 INDUSTRIES = [
     "cold chain",
@@ -195,7 +195,7 @@ async def scoring(urls: dict[str, str], topic: str, count: int) -> tuple[float, 
     started = time.perf_counter()
     await service.start()
     inbox = service.store.db["processed_events"]
-    while (done := await inbox.count_documents({})) < count:
+    while (done := await inbox.count_documents(NOT_ACCESS)) < count:
         await asyncio.sleep(1)
     elapsed = time.perf_counter() - started
     emitted = await service.store.db["outbox"].count_documents({})

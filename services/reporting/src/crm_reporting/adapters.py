@@ -37,7 +37,9 @@ async def create_indexes(store: Store) -> None:
         await store.db[collection].create_index("customer_id")
         await store.db[collection].create_index("account_id")
     await store.db[OPPORTUNITIES].create_index([("closed", 1), ("account_id", 1)])
-    await store.db[PROFILES].create_index("merged_into")
+    # Sparse: only merged customers are in it, so that the reports' "not merged" filter, which
+    # matches nearly every profile, scans the collection rather than a whole index.
+    await store.db[PROFILES].create_index("merged_into", name="merged_profiles", sparse=True)
 
 
 async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, Any]) -> None:

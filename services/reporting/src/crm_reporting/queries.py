@@ -45,14 +45,16 @@ async def _accounts(store: Store, segment: Segment, fields: Doc, **query: Any) -
     profiles = (
         await store.db[PROFILES].find({**ACCOUNTS, **segment.filter(), **query}, fields).to_list()
     )
-    last = await _last_followups(store, [p["_id"] for p in profiles])
+    last = await _last_followups(store, [p["_id"] for p in profiles] if segment.narrowed else None)
     return [{**p, "last_followup_at": last.get(p["_id"])} for p in profiles]
 
 
-async def _last_followups(store: Store, accounts: list[str]) -> dict[str, datetime]:
-    """Each account's latest follow-up not revoked, as corrected by its last update."""
+async def _last_followups(store: Store, accounts: list[str] | None) -> dict[str, datetime]:
+    """The latest follow-up not revoked, as corrected by its last update, of each of `accounts`
+    (None: of every account, without a filter as long as the customer base)."""
+    scope: Doc = {} if accounts is None else {"account_id": {"$in": accounts}}
     pipeline: list[Doc] = [
-        {"$match": {"account_id": {"$in": accounts}, "revoked": False}},
+        {"$match": {**scope, "revoked": False}},
         {"$group": {"_id": "$account_id", "at": {"$max": "$at"}}},
     ]
     groups = await (await store.db[FOLLOWUPS].aggregate(pipeline)).to_list()
