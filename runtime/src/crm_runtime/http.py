@@ -14,7 +14,7 @@ from prometheus_client import Histogram
 from pydantic import ValidationError
 
 from crm_runtime.auth import ADMINS, EVERYONE, MANAGERS, STAFF, Principal, Role, require
-from crm_runtime.errors import BadRequest, ServiceError
+from crm_runtime.errors import BadRequest, ServiceError, require_version
 from crm_runtime.handlers import Context
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
@@ -129,6 +129,12 @@ def version_from(if_match: str | None) -> int | None:
     if match is None:
         raise BadRequest(f'If-Match must be a version like "3", not {if_match!r}')
     return int(match.group(1))
+
+
+def version_read(if_match: str | None, in_body: int | None) -> int:
+    """The version an update was based on: If-Match first, else the body's; 428 with neither."""
+    given = version_from(if_match)
+    return require_version(given if given is not None else in_body)
 
 
 ERRORS = {

@@ -3,8 +3,16 @@
 import pytest
 from crm_contracts import CustomerCreated
 from crm_runtime.auth import Principal, Role, issue_token, read_token
-from crm_runtime.errors import Conflict, Forbidden, NotFound, ServiceError, TooManyRequests
+from crm_runtime.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    TooManyRequests,
+    VersionRequired,
+)
 from crm_runtime.handlers import Command, Patch, wire
+from crm_runtime.http import version_read
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
 from pydantic import ValidationError
@@ -91,3 +99,11 @@ def test_a_missing_or_short_secret_stops_the_service_with_a_clear_message(secret
 def test_the_token_lifetime_has_an_upper_bound():
     with pytest.raises(ValidationError, match="less than or equal"):
         ServiceSettings(auth_token_ttl_s=30 * 24 * 3600)
+
+
+def test_the_version_read_comes_from_if_match_first_then_the_body_and_is_required():
+    assert version_read('"0"', 5) == 0  # a version 0 is a version, not a missing one
+    assert version_read('W/"3"', None) == 3
+    assert version_read(None, 5) == 5
+    with pytest.raises(VersionRequired):
+        version_read(None, None)

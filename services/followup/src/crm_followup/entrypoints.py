@@ -5,9 +5,8 @@ from typing import Annotated, Any
 
 from crm_contracts.common import Channel, Text
 from crm_runtime.auth import Role
-from crm_runtime.errors import require_version
 from crm_runtime.handlers import Command
-from crm_runtime.http import IfMatch, StaffContext, errors, public, version_from
+from crm_runtime.http import IfMatch, StaffContext, errors, public, version_read
 from crm_runtime.pagination import Cursor, Limit
 from fastapi import APIRouter, Query, Response, status
 
@@ -103,8 +102,7 @@ async def change_followup(
     followup_id: str, change: FollowupChange, context: StaffContext, if_match: IfMatch = None
 ) -> dict[str, Any]:
     """Null clears an optional field; a required one (channel, subject, times) cannot be null."""
-    given = version_from(if_match)
-    version = require_version(given if given is not None else change.version)
+    version = version_read(if_match, change.version)
     command = ChangeFollowup(followup_id=followup_id, version=version, change=change)
     return public(await followups.change_followup(command, context))
 

@@ -6,9 +6,8 @@ from typing import Annotated, Any, Literal
 from crm_contracts import CustomerFields
 from crm_contracts.common import Id, Text
 from crm_runtime.auth import Role
-from crm_runtime.errors import require_version
 from crm_runtime.handlers import Command
-from crm_runtime.http import IfMatch, ManagerContext, StaffContext, errors, version_from
+from crm_runtime.http import IfMatch, ManagerContext, StaffContext, errors, version_read
 from crm_runtime.pagination import Cursor, Limit, sort_by
 from crm_runtime.store import Store
 from fastapi import APIRouter, Query, Response, status
@@ -166,8 +165,7 @@ async def update_customer(
     """Changes the fields sent; `null` clears an optional one (a name, nature or lifecycle cannot
     be cleared). The version read goes in If-Match or `version`; a stale one is a 409 with the
     current version."""
-    given = version_from(if_match)
-    version = require_version(given if given is not None else change.version)
+    version = version_read(if_match, change.version)
     command = UpdateCustomer(customer_id=customer_id, version=version, change=change)
     return await _shown(context.store, await customers.update_customer(command, context), response)
 
@@ -183,7 +181,7 @@ async def archive_customer(
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Revokes the customer: never deleted, it leaves the lists and its owner's load."""
-    version = require_version(version_from(if_match) or body.version)
+    version = version_read(if_match, body.version)
     command = ArchiveCustomer(customer_id=customer_id, version=version, reason=body.reason)
     return await _shown(context.store, await customers.archive_customer(command, context), response)
 
@@ -198,7 +196,7 @@ async def restore_customer(
     response: Response,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
-    version = require_version(version_from(if_match) or body.version)
+    version = version_read(if_match, body.version)
     command = RestoreCustomer(customer_id=customer_id, version=version, reason=body.reason)
     return await _shown(context.store, await customers.restore_customer(command, context), response)
 
