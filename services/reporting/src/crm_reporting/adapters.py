@@ -42,6 +42,15 @@ async def create_indexes(store: Store) -> None:
     await store.db[PROFILES].create_index("merged_into", name="merged_profiles", sparse=True)
 
 
+async def give_old_facts_their_account(store: Store) -> None:
+    """Facts stored before merges were projected have no account: their own customer's. (Merges
+    made back then count only after a rebuild, which replays them.)"""
+    for collection in FACTS:
+        await store.db[collection].update_many(
+            {"account_id": {"$exists": False}}, [{"$set": {"account_id": "$customer_id"}}]
+        )
+
+
 async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, Any]) -> None:
     await uow.db[PROFILES].update_one(
         {"_id": customer_id}, update, upsert=True, session=uow.session
@@ -69,10 +78,24 @@ async def upsert_fact(
 
 
 async def account_of(uow: UnitOfWork, customer_id: str) -> str:
-    profile = await uow.db[PROFILES].find_one(
-        {"_id": customer_id}, {"merged_into": 1}, session=uow.session
-    )
-    return (profile or {}).get("merged_into") or customer_id
+    """The customer a fact counts under: itself, or the end of the chain it was merged along
+    (A into B, then B into C: C; unmerge B and it is B again)."""
+    account, seen = customer_id, {customer_id}
+    while True:
+        # A write, not a read: a merge or an unmerge of any customer on the chain, committing
+        # meanwhile, then conflicts with this transaction, which is retried and sees it, rather
+        # than filing the fact under an account the merge has just moved away from.
+        profile = await uow.db[PROFILES].find_one_and_update(
+            {"_id": account},
+            {"$inc": {"facts_filed": 1}},
+            {"merged_into": 1},
+            session=uow.session,
+        )
+        merged_into = (profile or {}).get("merged_into")
+        if not merged_into or merged_into in seen:
+            return account
+        account = merged_into
+        seen.add(account)
 
 
 async def merge(uow: UnitOfWork, merged_id: str, survivor_id: str) -> None:

@@ -11,6 +11,10 @@ from crm_reporting.reports import router as reports
 from crm_reporting.settings import ReportingSettings
 
 
+async def _migrate(service: Service) -> None:
+    await adapters.give_old_facts_their_account(service.store)
+
+
 def spec() -> ServiceSpec:
     """The reporting service's parts; the rebuild replays the topics through the same ones."""
     return ServiceSpec(
@@ -19,6 +23,7 @@ def spec() -> ServiceSpec:
         subscribes_to=list(ALL_TOPICS),
         handlers=EVENT_HANDLERS,
         create_indexes=adapters.create_indexes,
+        on_start=_migrate,
     )
 
 

@@ -258,3 +258,51 @@ async def test_a_merged_customer_counts_once_under_the_survivor_and_apart_again_
         ),
     )
     assert await reports() == apart
+
+
+def _merge(survivor: str, merged: str) -> CustomersMerged:
+    return CustomersMerged(
+        producer="customer",
+        customer_id=survivor,
+        payload=CustomersMergedPayload(merged_id=merged, reason="duplicate"),
+    )
+
+
+async def test_a_late_fact_of_a_customer_merged_along_a_chain_counts_under_its_end(
+    settings_for, running, kafka, eventually
+):
+    service = await running(bootstrap(settings_for(ReportingSettings)))
+    region = f"chain-{uuid.uuid4().hex[:6]}"
+    first, middle, last = new_id(), new_id(), new_id()
+    created = [history(c, region, "FTL", n)[0] for n, c in enumerate((first, middle, last))]
+    await applied(service, kafka, eventually, *created)
+    await applied(service, kafka, eventually, _merge(middle, first), _merge(last, middle))
+    late = history(first, region, "FTL", 9)[3]  # a deal of `first`, after both merges
+    await applied(service, kafka, eventually, late)
+
+    async def accounts_of_firsts_deals() -> list[str]:
+        deals = service.store.db["fact_deals"].find({"customer_id": first}, {"account_id": 1})
+        return sorted(deal["account_id"] for deal in await deals.to_list())
+
+    assert await accounts_of_firsts_deals() == [last]
+    unmerged = CustomersUnmerged(
+        producer="customer",
+        customer_id=last,
+        payload=CustomersUnmergedPayload(restored_id=middle, reason="not a duplicate"),
+    )
+    await applied(service, kafka, eventually, unmerged, history(first, region, "LTL", 10)[3])
+    assert await accounts_of_firsts_deals() == [middle, middle]  # `first` is still in `middle`
+
+
+async def test_facts_stored_before_merges_were_projected_get_their_own_account_at_start(
+    settings_for, running, http
+):
+    settings = settings_for(ReportingSettings)
+    old_fact = {"_id": "d-old", "customer_id": "c-old", "outcome": "won", "closed_at": START}
+    service = bootstrap(settings)
+    await service.store.db["fact_deals"].insert_one(old_fact)
+    await running(service)
+    found = await service.store.db["fact_deals"].find_one({"_id": "d-old"})
+    assert found["account_id"] == "c-old"
+    async with http(service, role="manager") as manager:
+        assert (await manager.get("/reports/lifecycle")).status_code == 200
