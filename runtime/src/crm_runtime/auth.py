@@ -133,4 +133,5 @@ def forbidden_unless(allowed: bool, what: str) -> None:
 EVERYONE = (Role.ADMIN, Role.MANAGER, Role.SALESPERSON, Role.OPS)
 STAFF = (Role.ADMIN, Role.MANAGER, Role.SALESPERSON)
 MANAGERS = (Role.ADMIN, Role.MANAGER)
+OVERSIGHT = (Role.ADMIN, Role.MANAGER, Role.OPS)  # reports and scoring's internals
 ADMINS = (Role.ADMIN,)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Histogram
 from pydantic import ValidationError
 
-from crm_runtime.auth import ADMINS, EVERYONE, MANAGERS, STAFF, Principal, Role, require
+from crm_runtime.auth import ADMINS, EVERYONE, MANAGERS, OVERSIGHT, STAFF, Principal, Role, require
 from crm_runtime.errors import BadRequest, ServiceError, require_version
 from crm_runtime.handlers import Context
 from crm_runtime.settings import ServiceSettings
@@ -110,6 +110,7 @@ StaffContext = Annotated[Context[Any], Depends(_context(*STAFF))]
 ManagerContext = Annotated[Context[Any], Depends(_context(*MANAGERS))]
 AdminContext = Annotated[Context[Any], Depends(_context(*ADMINS))]
 ReaderContext = Annotated[Context[Any], Depends(_context(*EVERYONE))]
+OversightContext = Annotated[Context[Any], Depends(_context(*OVERSIGHT))]
 
 
 def public(document: dict[str, Any]) -> dict[str, Any]:

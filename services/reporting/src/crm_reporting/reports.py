@@ -3,9 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from crm_runtime.auth import Principal, Role, forbidden_unless
 from crm_runtime.errors import Unprocessable
-from crm_runtime.http import ReaderContext, errors
+from crm_runtime.http import OversightContext, errors
 from fastapi import APIRouter, Query, Request, Response
 
 from crm_reporting import measures, queries
@@ -22,13 +21,6 @@ Format = Annotated[
 ]
 Dimension = Literal["tier", "region", "industry", "band"]
 DormantAfterDays = Annotated[int, Query(ge=1, le=3650)]
-
-
-def _managers_and_ops(caller: Principal | None) -> None:
-    forbidden_unless(
-        caller is not None and caller.role in (Role.ADMIN, Role.MANAGER, Role.OPS),
-        "reports are for managers and ops",
-    )
 
 
 def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
@@ -51,7 +43,7 @@ def period(since: datetime | None, until: datetime | None) -> tuple[datetime, da
     return since, until
 
 
-async def _freshness(context: ReaderContext, request: Request) -> dict[str, Any]:
+async def _freshness(context: OversightContext, request: Request) -> dict[str, Any]:
     newest = await queries.newest_applied(context.store)
     service = request.app.state.service
     _, ready = await service.readiness.check(service)
@@ -74,7 +66,7 @@ def _answer(rows: list[dict[str, Any]], meta: dict[str, Any], form: str, name: s
 
 @router.get("/scorecard", responses=errors(422))
 async def scorecard(
-    context: ReaderContext,
+    context: OversightContext,
     request: Request,
     since: Since = None,
     until: Until = None,
@@ -87,7 +79,6 @@ async def scorecard(
     """Per salesperson: new leads, follow-ups by channel, proposals, deals won and lost, win rate,
     revenue and freight won, average sales cycle, active customers, customers lost or dormant,
     cross-selling customers."""
-    _managers_and_ops(context.caller)
     since, until = period(since, until)
     found = await queries.scorecard_facts(context.store, since, until, Segment(region, industry))
     rows = measures.scorecard(
@@ -107,7 +98,7 @@ async def scorecard(
 
 @router.get("/funnel", responses=errors(422))
 async def funnel(
-    context: ReaderContext,
+    context: OversightContext,
     request: Request,
     since: Since = None,
     until: Until = None,
@@ -118,7 +109,6 @@ async def funnel(
     """Opportunities opened in the period: how many are in each stage of the pipeline (as
     configured, CRM_PIPELINE) now, how many reached each stage, the conversion from the stage
     before, and the average days spent in each."""
-    _managers_and_ops(context.caller)
     since, until = period(since, until)
     opportunities = await queries.opportunities_opened(
         context.store, since, until, Segment(region, industry)
@@ -137,7 +127,7 @@ async def funnel(
 
 @router.get("/value", responses=errors(422))
 async def value_distribution(
-    context: ReaderContext,
+    context: OversightContext,
     request: Request,
     by: Annotated[
         list[Dimension] | None,
@@ -150,7 +140,6 @@ async def value_distribution(
 ) -> Any:
     """Active customers and their potential monthly freight volume by tier × region × industry ×
     volume band (module 2's value reports)."""
-    _managers_and_ops(context.caller)
     by = by or ["tier", "region"]
     if len(set(by)) != len(by):
         raise Unprocessable(f"group by each dimension once: {by}")
@@ -169,7 +158,7 @@ async def value_distribution(
 
 @router.get("/lifecycle", responses=errors(422))
 async def lifecycle(
-    context: ReaderContext,
+    context: OversightContext,
     request: Request,
     dormant_after_days: DormantAfterDays = 90,
     region: str | None = None,
@@ -178,7 +167,6 @@ async def lifecycle(
 ) -> Any:
     """Customers per lifecycle stage, the churn rate (churned or dormant over all), and monthly
     cohorts by creation. Dormant: no follow-up for `dormant_after_days`."""
-    _managers_and_ops(context.caller)
     now = datetime.now(UTC)
     found = await queries.lifecycle_facts(context.store, Segment(region, industry))
     stages = {
@@ -201,14 +189,13 @@ async def lifecycle(
 
 @router.get("/forecast", responses=errors(422))
 async def forecast(
-    context: ReaderContext,
+    context: OversightContext,
     request: Request,
     salesperson_id: str | None = None,
     format: Format = "json",
 ) -> Any:
     """The open pipeline per salesperson, valued at each opportunity's latest priced proposal and
     weighted by its stage's win probability."""
-    _managers_and_ops(context.caller)
     found = await queries.forecast_facts(context.store)
     rows = measures.forecast(found.opportunities, found.proposals, found.owners)
     if salesperson_id is not None:

@@ -7,7 +7,7 @@ from typing import Any
 from crm_runtime.store import Store, UnitOfWork
 from pymongo import ReturnDocument
 
-from crm_scoring.domain.features import Features
+from crm_scoring.domain.features import Features, industry_key
 from crm_scoring.domain.strategy import Strategy, StrategyDefinition
 from crm_scoring.domain.win_probability import WinCounts, keys_for
 
@@ -49,7 +49,7 @@ class MongoState:
         return Features.model_validate(stored["features"])
 
     async def save_features(self, customer_id: str, features: Features) -> None:
-        industry = features.industry.strip().lower() if features.industry else None
+        industry = industry_key(features.industry)
         await self.uow.db[CUSTOMERS].update_one(
             {"_id": customer_id},
             {"$set": {"features": features.model_dump(mode="json"), "industry": industry}},
@@ -96,7 +96,7 @@ class MongoState:
     async def similar(
         self, customer_id: str, industry: str, limit: int
     ) -> list[tuple[str, Features]]:
-        query = {"industry": industry.strip().lower(), "_id": {"$ne": customer_id}}
+        query = {"industry": industry_key(industry), "_id": {"$ne": customer_id}}
         found = (
             await self.uow.db[CUSTOMERS]
             .find(query, session=self.uow.session)

@@ -3,16 +3,14 @@ a customer (managers and ops)."""
 
 from typing import Any
 
-from crm_runtime.auth import Role, forbidden_unless
 from crm_runtime.errors import NotFound
-from crm_runtime.http import ManagerContext, ReaderContext, errors
+from crm_runtime.http import ManagerContext, OversightContext, errors
 from fastapi import APIRouter
 
 from crm_scoring import adapters, handlers
 from crm_scoring.domain.strategy import StrategyDefinition
 
 router = APIRouter()
-SEE_INTERNALS = (Role.ADMIN, Role.MANAGER, Role.OPS)
 
 
 @router.get("/strategies", tags=["strategies"], responses=errors())
@@ -38,10 +36,8 @@ async def strategy_versions(strategy_id: str, context: ManagerContext) -> list[d
 
 
 @router.get("/customers/{customer_id}/features", tags=["scores"], responses=errors(404))
-async def customer_features(customer_id: str, context: ReaderContext) -> dict[str, Any]:
+async def customer_features(customer_id: str, context: OversightContext) -> dict[str, Any]:
     """What scoring knows of the customer and its last result (managers and ops)."""
-    caller = context.caller
-    forbidden_unless(caller is not None and caller.role in SEE_INTERNALS, "scoring internals")
     found = await adapters.customer_features(context.store, customer_id)
     if found is None:
         raise NotFound(f"no event about customer {customer_id} yet")

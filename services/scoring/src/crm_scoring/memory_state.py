@@ -3,7 +3,7 @@ backtests."""
 
 from dataclasses import dataclass, field
 
-from crm_scoring.domain.features import Features
+from crm_scoring.domain.features import Features, industry_key
 from crm_scoring.domain.strategy import Strategy
 from crm_scoring.domain.win_probability import WinCounts, learn
 from crm_scoring.engine import ResultKey
@@ -41,11 +41,9 @@ class InMemoryState:
     async def similar(
         self, customer_id: str, industry: str, limit: int
     ) -> list[tuple[str, Features]]:
-        wanted = industry.strip().lower()
+        wanted = industry_key(industry)
         return [
             (other_id, features)
             for other_id, features in sorted(self.known.items())
-            if other_id != customer_id
-            and features.industry
-            and features.industry.strip().lower() == wanted
+            if other_id != customer_id and industry_key(features.industry) == wanted
         ][:limit]

@@ -81,6 +81,11 @@ FREIGHT_BANDS = (
 )
 
 
+def industry_key(industry: str | None) -> str | None:
+    """How customers of one industry are found alike, whatever the case and spacing."""
+    return industry.strip().lower() if industry else None
+
+
 def freight_band(tons: float | None) -> str | None:
     """Monthly freight volume in the bands the value reports and the segments use."""
     if tons is None:
