@@ -1,9 +1,14 @@
-"""The one way a service consumes events: parse, dead-letter what is bad, apply the rest exactly
-once in a MongoDB transaction, retry transient faults without skipping. The Kafka offset is
-committed by the caller only after `process` returns, i.e. once the effect is durable."""
+"""The one way a service consumes events. A partition's records of one poll are the unit of work:
+parsed (what is bad is dead-lettered), then applied in order in one MongoDB transaction with their
+inbox entries and the events they emit. An event whose handlers fail is taken out of the batch:
+the events before it commit together, it is tried on its own (then dead-lettered), and the rest
+go on as a batch. Transient faults are retried without skipping anything. The Kafka offsets are
+committed by the caller only after `process_batch` returns, i.e. once every effect is durable."""
 
 import asyncio
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import structlog
@@ -13,13 +18,21 @@ from pydantic import ValidationError
 from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters
 from crm_runtime.handlers import EventHandler
 from crm_runtime.logs import bind_event_context, clear_event_context
-from crm_runtime.parking import Parking, WaitForCustomer
+from crm_runtime.parking import Parking
 from crm_runtime.records import Record
 from crm_runtime.retry import until_it_works
-from crm_runtime.store import AlreadyApplied, Store, UnitOfWork
+from crm_runtime.store import EventFailed, Parked, Store, UnitOfWork, WaitForCustomer
 
 log = structlog.get_logger(__name__)
 Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered", "parked"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A parsed record this service handles."""
+
+    record: Record
+    event: Event
 
 
 class EventConsumer:
@@ -31,18 +44,22 @@ class EventConsumer:
         *,
         handler_attempts: int = 5,
         max_backoff_s: float = 10.0,
+        batch_deadline_s: float = 60.0,
         parking: Parking | None = None,
         releases_on: Collection[type[Event]] = (),
         counted: Callable[[str, Outcome], None] | None = None,
     ) -> None:
-        """`handlers` are the wired handlers of each event type, all applied in one transaction.
+        """`handlers` are the wired handlers of each event type, applied in this order.
         `parking` keeps events whose handler raises WaitForCustomer; an event of a type in
-        `releases_on` (a customer appearing) then re-applies what waited for its customer."""
+        `releases_on` (a customer appearing) then re-applies what waited for its customer.
+        After `batch_deadline_s`, a failing event is dead-lettered at its first failure, so that
+        a batch of bad events cannot outlast Kafka's poll interval and stall its partition."""
         self.store = store
         self.handlers = {event_type: list(listed) for event_type, listed in handlers.items()}
         self.dead_letters = dead_letters
         self.handler_attempts = handler_attempts
         self.max_backoff_s = max_backoff_s
+        self.batch_deadline_s = batch_deadline_s
         self.parking = parking
         self.releases_on = tuple(releases_on)
         self.counted = counted  # told each record's topic and outcome (metrics)
@@ -53,79 +70,143 @@ class EventConsumer:
         by_partition: dict[tuple[str, int], list[Record]] = {}
         for record in records:
             by_partition.setdefault((record.topic, record.partition), []).append(record)
-
-        async def in_order(partition_records: list[Record]) -> list[Outcome]:
-            return [await self.process(record) for record in partition_records]
-
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(in_order(batch)) for batch in by_partition.values()]
+            tasks = [group.create_task(self.process(batch)) for batch in by_partition.values()]
         return [outcome for task in tasks for outcome in task.result()]
 
-    async def process(self, record: Record) -> Outcome:
-        outcome = await self._process(record)
+    async def process(self, records: Sequence[Record]) -> list[Outcome]:
+        """One partition's records, in order."""
+        deadline = time.monotonic() + self.batch_deadline_s
+        outcomes: dict[int, Outcome] = {}
+        items: list[tuple[int, Item]] = []
+        for index, record in enumerate(records):
+            try:
+                event = parse_event(record.value)
+            except ValidationError as error:
+                await self.dead_letters.put(record, error)
+                outcomes[index] = "dead-lettered"
+                continue
+            if type(event) not in self.handlers:
+                outcomes[index] = "ignored"
+            else:
+                items.append((index, Item(record, event)))
+        applied = await self._apply_all([item for _, item in items], deadline)
+        outcomes.update((index, outcome) for (index, _), outcome in zip(items, applied, strict=True))
+        await self._release([item for _, item in items], applied)
+        ordered = [outcomes[index] for index in range(len(records))]
         if self.counted is not None:
-            self.counted(record.topic, outcome)
-        return outcome
+            for record, outcome in zip(records, ordered, strict=True):
+                self.counted(record.topic, outcome)
+        return ordered
 
-    async def _process(self, record: Record) -> Outcome:
+    async def _release(self, items: list[Item], outcomes: list[Outcome]) -> None:
+        """A customer appeared (or appeared again, as a duplicate): what waited for it goes on."""
+        if self.parking is None:
+            return
+        appeared = {
+            item.event.customer_id
+            for item, outcome in zip(items, outcomes, strict=True)
+            if isinstance(item.event, self.releases_on) and outcome in ("applied", "duplicate")
+        }
+        for customer_id in sorted(appeared):
+            await self.retry_parked(await self.parking.waiting_for(customer_id))
+
+    async def retry_parked(self, records: list[Record]) -> list[Outcome]:
+        """Parked events applied again; those still waiting stay parked."""
+        items = [Item(record, parse_event(record.value)) for record in records]
+        if not items:
+            return []
+        deadline = time.monotonic() + self.batch_deadline_s
+        outcomes = await self._apply_all(items, deadline, unpark=True)
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome != "parked":
+                log.info(
+                    "parked event released",
+                    outcome=outcome,
+                    event_id=str(item.event.event_id),
+                    customer_id=item.event.customer_id,
+                )
+        return outcomes
+
+    async def sweep_parked(self) -> int:
+        """Parked events tried again (a release can only be missed, never lost), then what waited
+        too long dead-lettered. Returns how many were dead-lettered."""
+        if self.parking is None:
+            return 0
+        await self.retry_parked(await self.parking.oldest())
+        return await self.parking.expire()
+
+    async def _apply_all(
+        self, items: list[Item], deadline: float, unpark: bool = False
+    ) -> list[Outcome]:
+        """The items in one transaction; when one fails, those before it in one, it alone (tried
+        again, then dead-lettered), and those after it again as a batch."""
+        if not items:
+            return []
         try:
-            event = parse_event(record.value)
-        except ValidationError as error:
-            await self.dead_letters.put(record, error)
+            return await self._transact(items, unpark)
+        except EventFailed as failed:
+            index = failed.index
+            before = await self._apply_all(items[:index], deadline, unpark)
+            alone = await self._apply_one(items[index], failed.error, deadline, unpark)
+            after = await self._apply_all(items[index + 1 :], deadline, unpark)
+            return [*before, alone, *after]
+
+    async def _apply_one(
+        self, item: Item, error: Exception, deadline: float, unpark: bool
+    ) -> Outcome:
+        bind_event_context(item.event)
+        try:
+            if isinstance(error, WaitForCustomer):  # no parking here: it cannot wait
+                error = CustomerNotSeen(f"customer {error} not known")
+            for attempt in range(1, self.handler_attempts):
+                if time.monotonic() > deadline or isinstance(error, CustomerNotSeen):
+                    break
+                log.warning("handler failed, trying again", attempt=attempt, error=repr(error))
+                await asyncio.sleep(min(0.2 * 2**attempt, self.max_backoff_s))
+                try:
+                    return (await self._transact([item], unpark))[0]
+                except EventFailed as failed:
+                    error = failed.error
+            await self.dead_letters.put(item.record, error, event_id=str(item.event.event_id))
+            if unpark and self.parking is not None:
+                await self.parking.forget(item.event)
             return "dead-lettered"
-        handlers = self.handlers.get(type(event))
-        if not handlers:
-            return "ignored"
-        bind_event_context(event)
-        try:
-            outcome = await self._apply(event, handlers, record)
-            if (
-                outcome == "applied"
-                and isinstance(event, self.releases_on)
-                and self.parking is not None
-            ):
-                await self._release(event.customer_id)
-            return outcome
         finally:
             clear_event_context()
 
-    async def _release(self, customer_id: str) -> None:
-        assert self.parking is not None  # only called when there is one
-        for record in await self.parking.waiting_for(customer_id):
-            event = parse_event(record.value)
+    async def _transact(self, items: list[Item], unpark: bool) -> list[Outcome]:
+        records = {item.event.event_id: item.record for item in items}
+
+        async def apply(event: Event, uow: UnitOfWork) -> None:
             bind_event_context(event)
-            outcome = await self._apply(event, self.handlers[type(event)], record, unpark=True)
-            log.info("parked event released", outcome=outcome)
-
-    async def _apply(
-        self, event: Event, handlers: Sequence[EventHandler], record: Record, unpark: bool = False
-    ) -> Outcome:
-        async def every_handler(uow: UnitOfWork) -> None:
-            for handler in handlers:
-                await handler(event, uow)
-
-        for attempt in range(1, self.handler_attempts + 1):
             try:
-                async for transient in until_it_works(self.max_backoff_s):
-                    with transient:
-                        await self.store.run(every_handler, consumed=event, unpark=unpark)
-                return "applied"
-            except AlreadyApplied:
-                log.info("duplicate event ignored")
-                if unpark and self.parking is not None:
-                    await self.parking.forget(event)
-                return "duplicate"
-            except WaitForCustomer as waiting:
-                if self.parking is None:
-                    await self.dead_letters.put(record, CustomerNotSeen(str(waiting)))
-                    return "dead-lettered"
-                if not unpark:
-                    await self.parking.park(event, record)
-                return "parked"
-            except Exception as error:
-                if attempt == self.handler_attempts:
-                    await self.dead_letters.put(record, error)
-                    return "dead-lettered"
-                log.warning("handler failed, trying again", attempt=attempt, error=repr(error))
-                await asyncio.sleep(min(0.2 * 2**attempt, self.max_backoff_s))
-        raise AssertionError("unreachable")
+                for handler in self.handlers[type(event)]:
+                    await handler(event, uow)
+            finally:
+                clear_event_context()
+
+        def parked(event: Event) -> Parked:
+            record = records[event.event_id]
+            log.info("parked until its customer appears", event_id=str(event.event_id))
+            return Parked(
+                event,
+                {
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "key": record.key,
+                    "value": record.value,
+                },
+            )
+
+        events = [item.event for item in items]
+        async for transient in until_it_works(self.max_backoff_s):
+            with transient:
+                applied = await self.store.run_batch(
+                    events,
+                    apply,
+                    parked=parked if self.parking is not None else None,
+                    unpark=unpark,
+                )
+        return list(applied)

@@ -49,6 +49,13 @@ class Conflict(ServiceError):
     status = 409
 
 
+class PayloadTooLarge(ServiceError):
+    """What the request would write is too large to keep or publish (an event over the size a
+    Kafka record may have); nothing was changed."""
+
+    status = 413
+
+
 class Unprocessable(ServiceError):
     """Well-formed input that refers to something unusable (e.g. a customer not known yet)."""
 

@@ -1,7 +1,9 @@
-"""Events that arrive before the customer they refer to: parked, not lost. They are applied when
-the customer appears, or dead-lettered with reason `customer-unknown` after a set time."""
+"""Events that arrive before the customer they refer to: parked, not lost. A handler raises
+WaitForCustomer; the store parks the event in the transaction that found the customer missing.
+Parked events are applied again when their customer appears (also when that event comes again as
+a duplicate), and by a sweep that tries every parked event before it dead-letters, with reason
+`customer-unknown`, those that waited longer than the timeout."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -9,13 +11,21 @@ from crm_contracts import Event
 
 from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters
 from crm_runtime.records import Record
-from crm_runtime.store import PARKED, Store
+from crm_runtime.store import PARKED, Store, WaitForCustomer
 
+__all__ = ["Parking", "WaitForCustomer"]
 log = structlog.get_logger(__name__)
+SWEEP_LIMIT = 500  # parked events tried again per sweep, the longest waiting first
 
 
-class WaitForCustomer(Exception):
-    """A handler's way to say: this event refers to a customer not seen yet."""
+def _record(parked: dict[str, object]) -> Record:
+    return Record(
+        str(parked["topic"]),
+        int(str(parked["partition"])),
+        int(str(parked["offset"])),
+        parked["key"] if isinstance(parked["key"], bytes) else None,
+        bytes(parked["value"]) if isinstance(parked["value"], bytes | bytearray) else b"",
+    )
 
 
 class Parking:
@@ -28,25 +38,6 @@ class Parking:
         await self.store.db[PARKED].create_index([("customer_id", 1), ("parked_at", 1)])
         await self.store.db[PARKED].create_index("parked_at")
 
-    async def park(self, event: Event, record: Record) -> None:
-        await self.store.db[PARKED].update_one(
-            {"_id": str(event.event_id)},
-            {
-                "$setOnInsert": {
-                    "customer_id": event.customer_id,
-                    "event_type": event.event_type,
-                    "topic": record.topic,
-                    "partition": record.partition,
-                    "offset": record.offset,
-                    "key": record.key,
-                    "value": record.value,
-                    "parked_at": datetime.now(UTC),
-                }
-            },
-            upsert=True,
-        )
-        log.info("parked until its customer appears", timeout_s=self.timeout_s)
-
     async def forget(self, event: Event) -> None:
         await self.store.db[PARKED].delete_one({"_id": str(event.event_id)})
 
@@ -54,41 +45,35 @@ class Parking:
         parked = (
             await self.store.db[PARKED]
             .find({"customer_id": customer_id})
-            .sort("parked_at", 1)
+            .sort([("parked_at", 1), ("offset", 1)])
             .to_list()
         )
-        return [
-            Record(p["topic"], p["partition"], p["offset"], p["key"], bytes(p["value"]))
-            for p in parked
-        ]
+        return [_record(p) for p in parked]
+
+    async def oldest(self) -> list[Record]:
+        """The longest waiting parked events, in the order they were parked."""
+        parked = (
+            await self.store.db[PARKED]
+            .find({})
+            .sort([("parked_at", 1), ("offset", 1)])
+            .limit(SWEEP_LIMIT)
+            .to_list()
+        )
+        return [_record(p) for p in parked]
 
     async def expire(self) -> int:
         """Dead-letters what waited longer than the timeout; returns how many."""
         deadline = datetime.now(UTC) - timedelta(seconds=self.timeout_s)
         expired = (
-            await self.store.db[PARKED].find({"parked_at": {"$lt": deadline}}).limit(500).to_list()
+            await self.store.db[PARKED]
+            .find({"parked_at": {"$lt": deadline}})
+            .limit(SWEEP_LIMIT)
+            .to_list()
         )
         for parked in expired:
-            record = Record(
-                parked["topic"],
-                parked["partition"],
-                parked["offset"],
-                parked["key"],
-                bytes(parked["value"]),
-            )
             reason = CustomerNotSeen(
                 f"customer {parked['customer_id']} not seen within {self.timeout_s:g} s"
             )
-            await self.dead_letters.put(record, reason)
+            await self.dead_letters.put(_record(parked), reason, event_id=str(parked["_id"]))
             await self.store.db[PARKED].delete_one({"_id": parked["_id"]})
         return len(expired)
-
-    async def run_forever(self, interval_s: float) -> None:
-        while True:
-            try:
-                await self.expire()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.error("parking sweep failed", error=repr(error))
-            await asyncio.sleep(interval_s)

@@ -72,7 +72,7 @@ class Service:
             tz_aware=True,
             serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         )
-        self.store = Store(self.client, settings.database_name)
+        self.store = Store(self.client, settings.database_name, settings.inbox_retention_s)
         self.broker: KafkaBroker = make_broker(settings)
         self.metrics = Metrics()
         self.readiness = Readiness()
@@ -104,6 +104,7 @@ class Service:
             dead_letters,
             handler_attempts=settings.handler_attempts,
             max_backoff_s=settings.retry_max_backoff_s,
+            batch_deadline_s=settings.consumer_batch_deadline_s,
             parking=self.parking,
             releases_on=spec.releases_on,
             counted=lambda topic, outcome: self.metrics.events.labels(topic, outcome).inc(),
@@ -201,16 +202,23 @@ class Service:
         self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
         if self.parking is not None:
             self._tasks.append(
-                asyncio.create_task(
-                    self.parking.run_forever(self.settings.park_sweep_interval_s),
-                    name="parking-sweeper",
-                )
+                asyncio.create_task(self._sweep_parked(), name="parking-sweeper")
             )
         log.info(
             "service started",
             database=self.settings.database_name,
             group=self.settings.consumer_group,
         )
+
+    async def _sweep_parked(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.park_sweep_interval_s)
+            try:
+                await self.consumer.sweep_parked()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.error("parking sweep failed", error=repr(error))
 
     async def stop(self) -> None:
         if self._tasks:

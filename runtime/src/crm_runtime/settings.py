@@ -50,7 +50,21 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster.")
     consumer_batch_size: int = Field(
-        default=200, ge=1, description="Records fetched, applied, then committed together."
+        default=500,
+        ge=1,
+        description="Records fetched together; each partition's share is one transaction.",
+    )
+    consumer_batch_deadline_s: float = Field(
+        default=120,
+        gt=0,
+        description="After this, a failing event is dead-lettered at once: a batch must end "
+        "well within Kafka's max.poll.interval.ms (300 s), or its partition stalls.",
+    )
+    inbox_retention_s: float = Field(
+        default=7 * 24 * 3600,
+        ge=3600,
+        description="How long a consumed event id is remembered: a duplicate delivered later "
+        "than this (a re-published event) would be applied again.",
     )
     park_timeout_s: float = Field(
         default=86400, gt=0, description="How long an event waits for its customer."

@@ -1,56 +1,181 @@
 """A service's MongoDB database: transactions that carry outgoing events (the outbox) and the
-record of consumed events (the inbox), so state, events out and events in commit together."""
+record of consumed events (the inbox), so state, events out and events in commit together.
 
-from collections.abc import Awaitable, Callable
+A transaction is one command, or one partition batch of consumed events: the inbox is asked once
+for the whole batch, the handlers apply the events one by one against one unit of work, and their
+queued writes, the inbox entries and the outbox rows go to MongoDB together at the end."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from crm_contracts import Event, topic_of
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
+
+from crm_runtime.errors import PayloadTooLarge
+from crm_runtime.retry import is_transient
 
 T = TypeVar("T")
 OUTBOX = "outbox"
 INBOX = "processed_events"
 PARKED = "parked_events"
+DEAD_LETTERS = "dead_letters"
+COUNTERS = "counters"
 SENT_RETENTION_S = 7 * 24 * 3600
+# Kafka refuses a record over about 1 MiB (message.max.bytes); an event is refused well before,
+# when it is written, so that one can never block the outbox.
+MAX_EVENT_BYTES = 900_000
+Applied = Literal["applied", "duplicate", "parked", "dead-lettered"]
+WriteModel = Any  # pymongo's InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne...
+
+
+class WaitForCustomer(Exception):
+    """A handler's way to say: this event refers to a customer not seen yet. Raised before the
+    handler writes anything; the event is parked in the same transaction."""
 
 
 class UnitOfWork:
-    """What a handler gets: the database, the transaction's session, and a place to emit events."""
+    """What a handler gets: the database and the transaction's session, a queue of writes sent
+    together at the end (or before the next read through `read`), a place to emit events, and
+    `memo`, a cache that lives as long as the transaction (documents read once per batch).
 
-    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession) -> None:
+    `events` are the batch's events (one for a command's transaction is none), so that an adapter
+    can read every document the batch needs in one query."""
+
+    def __init__(
+        self, db: AsyncDatabase[Any], session: AsyncClientSession, events: Sequence[Event] = ()
+    ) -> None:
         self.db = db
         self.session = session
+        self.events = events
         self.emitted: list[Event] = []
+        self.memo: dict[str, Any] = {}
+        self._writes: list[tuple[str, WriteModel]] = []
+        self._before_commit: dict[str, Callable[[], None]] = {}
 
     def emit(self, event: Event) -> None:
         self.emitted.append(event)
 
+    def write(self, collection: str, *operations: WriteModel) -> None:
+        """Queues writes, sent in order with the batch's other writes (one round trip per run
+        of writes to one collection). Read them back only through `read`, which sends them
+        first."""
+        self._writes.extend((collection, operation) for operation in operations)
 
-class AlreadyApplied(Exception):
-    """The consumed event's id is in the inbox: its effect is already durable."""
+    def before_commit(self, name: str, callback: Callable[[], None]) -> None:
+        """`callback` runs once before the transaction commits (registered once per name): an
+        adapter that keeps changed documents in `memo` queues each one's single write there."""
+        self._before_commit.setdefault(name, callback)
+
+    async def finish(self) -> None:
+        """Runs the before-commit callbacks and sends every queued write."""
+        while self._before_commit:
+            callbacks, self._before_commit = self._before_commit, {}
+            for callback in callbacks.values():
+                callback()
+        await self.flush()
+
+    async def read(self, collection: str) -> Any:
+        """The collection, once the queued writes are sent: read it with session=uow.session."""
+        await self.flush()
+        return self.db[collection]
+
+    async def flush(self) -> None:
+        writes, self._writes = self._writes, []
+        start = 0
+        while start < len(writes):
+            collection = writes[start][0]
+            end = start
+            while end < len(writes) and writes[end][0] == collection:
+                end += 1
+            await self.db[collection].bulk_write(
+                [operation for _, operation in writes[start:end]], session=self.session
+            )
+            start = end
+
+    def mark(self) -> tuple[int, int]:
+        """Where the queued writes and emitted events stand, to drop what one event added."""
+        return len(self._writes), len(self.emitted)
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        writes, emitted = mark
+        del self._writes[writes:]
+        del self.emitted[emitted:]
 
 
-def outbox_document(event: Event) -> dict[str, Any]:
+class EventFailed(Exception):
+    """The handlers of the batch's event at `index` raised `error` (not a transient fault): the
+    whole transaction was rolled back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(f"event {index} of the batch failed: {error!r}")
+        self.index = index
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Parked:
+    """What parking needs to keep of an event that waits for its customer."""
+
+    event: Event
+    record: dict[str, Any]  # topic, partition, offset, key, value
+
+
+def outbox_document(event: Event, seq: int, pos: int) -> dict[str, Any]:
+    value = event.to_bytes()
+    if len(value) > MAX_EVENT_BYTES:
+        raise PayloadTooLarge(
+            f"{event.event_type} would be {len(value):,} bytes, over the {MAX_EVENT_BYTES:,} "
+            "an event may have"
+        )
     return {
         "_id": str(event.event_id),
         "topic": topic_of(event.event_type),
         "key": event.key(),
-        "value": event.to_bytes(),
+        "value": value,
         "event_type": event.event_type,
         "correlation_id": str(event.correlation_id),
         "created_at": datetime.now(UTC),
+        # Commit order: allocated in the transaction (see Store._commit_outbox), not by a clock.
+        "seq": seq,
+        "pos": pos,
         "sent": False,
     }
 
 
+def inbox_document(event: Event) -> dict[str, Any]:
+    return {
+        "_id": str(event.event_id),
+        "event_type": event.event_type,
+        "occurred_at": event.occurred_at,
+        "applied_at": datetime.now(UTC),
+    }
+
+
+def parked_document(parked: Parked) -> dict[str, Any]:
+    return {
+        **parked.record,
+        "_id": str(parked.event.event_id),
+        "customer_id": parked.event.customer_id,
+        "event_type": parked.event.event_type,
+        "parked_at": datetime.now(UTC),
+    }
+
+
 class Store:
-    def __init__(self, client: AsyncMongoClient[Any], database_name: str) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[Any],
+        database_name: str,
+        inbox_retention_s: float = SENT_RETENTION_S,
+    ) -> None:
         self.client = client
         self.db: AsyncDatabase[Any] = client[database_name]
+        self.inbox_retention_s = inbox_retention_s
         # So that adapters read alike from a Store (no transaction) or a UnitOfWork (its session).
         self.session: AsyncClientSession | None = None
         self._on_emit: list[Callable[[], None]] = []
@@ -60,57 +185,155 @@ class Store:
         self._on_emit.append(callback)
 
     async def ensure_indexes(self) -> None:
-        await self.db[OUTBOX].create_index([("sent", ASCENDING), ("created_at", ASCENDING)])
-        await self.db[INBOX].create_index("applied_at")  # how fresh a read model is
+        await self.db[OUTBOX].create_index([("sent", ASCENDING), ("seq", ASCENDING), ("pos", 1)])
         # Sent events stay a week for inspection, then MongoDB drops them; pending ones never
         # expire.
         await self.db[OUTBOX].create_index("sent_at", expireAfterSeconds=SENT_RETENTION_S)
+        await self.db[DEAD_LETTERS].create_index("event_id", sparse=True)
+        await self._inbox_retention()
 
-    async def run(
-        self,
-        work: Callable[[UnitOfWork], Awaitable[T]],
-        *,
-        consumed: Event | None = None,
-        unpark: bool = False,
-    ) -> T:
-        """Runs `work` in one transaction; its emitted events go to the outbox in that transaction.
+    async def _inbox_retention(self) -> None:
+        """Inbox entries expire after the retention: a duplicate delivered later than that would
+        apply again. Also tells how fresh a read model is (the newest `applied_at`)."""
+        seconds = int(self.inbox_retention_s)
+        try:
+            await self.db[INBOX].create_index("applied_at", expireAfterSeconds=seconds)
+        except OperationFailure as error:
+            if error.code not in (85, 86):  # the index exists with other options: change them
+                raise
+            await self.db.command(
+                "collMod",
+                INBOX,
+                index={"keyPattern": {"applied_at": 1}, "expireAfterSeconds": seconds},
+            )
 
-        With `consumed`, the event's id is recorded in the inbox in the same transaction, and
-        AlreadyApplied is raised (nothing changes) when it was applied before. With `unpark`, the
-        consumed event also leaves the parked events in that transaction.
-        """
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Runs `work` (a command) in one transaction; its queued writes and emitted events go to
+        MongoDB in that transaction."""
         emitted: list[Event] = []
 
         async def in_transaction(session: AsyncClientSession) -> T:
             uow = UnitOfWork(self.db, session)
-            if consumed is not None:
-                try:
-                    await self.db[INBOX].insert_one(
-                        {
-                            "_id": str(consumed.event_id),
-                            "event_type": consumed.event_type,
-                            "occurred_at": consumed.occurred_at,
-                            "applied_at": datetime.now(UTC),
-                        },
-                        session=session,
-                    )
-                except DuplicateKeyError as duplicate:
-                    raise AlreadyApplied(str(consumed.event_id)) from duplicate
-                if unpark:
-                    await self.db[PARKED].delete_one(
-                        {"_id": str(consumed.event_id)}, session=session
-                    )
             result = await work(uow)
-            if uow.emitted:
-                await self.db[OUTBOX].insert_many(
-                    [outbox_document(e) for e in uow.emitted], session=session
-                )
+            await uow.finish()
+            await self._commit_outbox(uow, session)
             emitted[:] = uow.emitted
             return result
 
         async with self.client.start_session() as session:
             result = await session.with_transaction(in_transaction)
+        self._emitted(emitted)
+        return result
+
+    async def run_batch(
+        self,
+        events: Sequence[Event],
+        apply: Callable[[Event, UnitOfWork], Awaitable[None]],
+        *,
+        parked: Callable[[Event], Parked] | None = None,
+        unpark: bool = False,
+    ) -> list[Applied]:
+        """Applies a partition's events, in order, in one transaction: each event not in the
+        inbox (nor dead-lettered before) goes through `apply`, and is recorded in the inbox in
+        the same transaction. Returns each event's outcome.
+
+        An event whose handler raises WaitForCustomer is parked in the transaction (`parked`
+        says what to keep of it); with `unpark`, the events leave the parked ones as they apply.
+        Any other error of a handler rolls everything back and is raised as EventFailed, naming
+        the event; transient faults are raised as they are, for the caller to retry."""
+        emitted: list[Event] = []
+
+        async def in_transaction(session: AsyncClientSession) -> list[Applied]:
+            ids = [str(event.event_id) for event in events]
+            done = {
+                entry["_id"]
+                for entry in await self.db[INBOX]
+                .find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+                .to_list()
+            }
+            dead = {
+                entry["event_id"]
+                for entry in await self.db[DEAD_LETTERS]
+                .find({"event_id": {"$in": ids}}, {"event_id": 1}, session=session)
+                .to_list()
+            }
+            uow = UnitOfWork(self.db, session, events)
+            outcomes: list[Applied] = []
+            for index, event in enumerate(events):
+                event_id = ids[index]
+                if event_id in done:
+                    outcomes.append("duplicate")
+                    continue
+                if event_id in dead:
+                    outcomes.append("dead-lettered")
+                    continue
+                mark = uow.mark()
+                try:
+                    await apply(event, uow)
+                except WaitForCustomer as waiting:
+                    if parked is None:
+                        raise EventFailed(index, waiting) from waiting
+                    uow.undo(mark)
+                    if not unpark:
+                        uow.write(PARKED, _park(parked(event)))
+                    outcomes.append("parked")
+                    continue
+                except Exception as error:
+                    if is_transient(error):
+                        raise
+                    raise EventFailed(index, error) from error
+                done.add(event_id)
+                outcomes.append("applied")
+            entered = [
+                InsertOne(inbox_document(event))
+                for event, outcome in zip(events, outcomes, strict=True)
+                if outcome == "applied"
+            ]
+            if entered:
+                uow.write(INBOX, *entered)
+            await uow.finish()
+            if unpark:
+                left = [
+                    ids[index]
+                    for index, outcome in enumerate(outcomes)
+                    if outcome in ("applied", "duplicate", "dead-lettered")
+                ]
+                await self.db[PARKED].delete_many({"_id": {"$in": left}}, session=session)
+            await self._commit_outbox(uow, session)
+            emitted[:] = uow.emitted
+            return outcomes
+
+        async with self.client.start_session() as session:
+            outcomes = await session.with_transaction(in_transaction)
+        self._emitted(emitted)
+        return outcomes
+
+    async def _commit_outbox(self, uow: UnitOfWork, session: AsyncClientSession) -> None:
+        """The emitted events, numbered in commit order: the counter is written last in the
+        transaction, so a transaction that commits later numbers its events after (two that
+        overlap conflict on it, and one is retried)."""
+        if not uow.emitted:
+            return
+        counter = await self.db[COUNTERS].find_one_and_update(
+            {"_id": OUTBOX},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        seq = counter["seq"]
+        await self.db[OUTBOX].insert_many(
+            [outbox_document(event, seq, pos) for pos, event in enumerate(uow.emitted)],
+            session=session,
+        )
+
+    def _emitted(self, emitted: list[Event]) -> None:
         if emitted:
             for callback in self._on_emit:
                 callback()
-        return result
+
+
+def _park(parked: Parked) -> WriteModel:
+    return UpdateOne(
+        {"_id": str(parked.event.event_id)}, {"$setOnInsert": parked_document(parked)}, upsert=True
+    )

@@ -1,4 +1,6 @@
-"""The consumer's decisions, with an in-memory store and an in-memory dead-letter sink (fakes)."""
+"""The consumer's decisions, with an in-memory store and an in-memory dead-letter sink (fakes).
+The fake store keeps the real one's contract for a batch: all or nothing, duplicates by event id,
+a handler's error raised as EventFailed naming the event, transient faults raised as they are."""
 
 import json
 
@@ -6,34 +8,46 @@ from crm_contracts import CustomerCreated, CustomerCreatedPayload, CustomerScore
 from crm_runtime.consumer import EventConsumer
 from crm_runtime.dead_letters import describe, reason_of
 from crm_runtime.records import Record
-from crm_runtime.store import AlreadyApplied
+from crm_runtime.retry import is_transient
+from crm_runtime.store import EventFailed
 from pymongo.errors import AutoReconnect
 
 
 class InMemoryStore:
     def __init__(self) -> None:
-        self.applied: set[str] = set()
+        self.applied: list[str] = []
+        self.transactions = 0
 
-    async def run(self, work, *, consumed=None, unpark=False):
-        if consumed is not None and str(consumed.event_id) in self.applied:
-            raise AlreadyApplied(str(consumed.event_id))
-        result = await work(object())
-        if consumed is not None:
-            self.applied.add(str(consumed.event_id))
-        return result
+    async def run_batch(self, events, apply, *, parked=None, unpark=False):
+        applied, outcomes = list(self.applied), []
+        for index, event in enumerate(events):
+            if str(event.event_id) in applied:
+                outcomes.append("duplicate")
+                continue
+            try:
+                await apply(event, object())
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                raise EventFailed(index, error) from error
+            applied.append(str(event.event_id))
+            outcomes.append("applied")
+        self.applied = applied
+        self.transactions += 1
+        return outcomes
 
 
 class InMemoryDeadLetters:
     def __init__(self) -> None:
         self.records: list[tuple[Record, BaseException]] = []
 
-    async def put(self, record: Record, error: BaseException) -> None:
+    async def put(self, record: Record, error: BaseException, event_id=None) -> None:
         self.records.append((record, error))
 
 
-def created(name: str = "Acme") -> CustomerCreated:
+def created(name: str = "Acme", customer_id: str = "c-1") -> CustomerCreated:
     return CustomerCreated(
-        producer="test", customer_id="c-1", payload=CustomerCreatedPayload(name=name)
+        producer="test", customer_id=customer_id, payload=CustomerCreatedPayload(name=name)
     )
 
 
@@ -61,15 +75,15 @@ async def test_a_valid_event_is_applied_once_and_its_duplicate_ignored():
 
     consumer, dead_letters = consumer_with(handler)
     event = created()
-    assert await consumer.process(record(event.to_bytes(), 0)) == "applied"
-    assert await consumer.process(record(event.to_bytes(), 1)) == "duplicate"
+    assert await consumer.process([record(event.to_bytes(), 0)]) == ["applied"]
+    assert await consumer.process([record(event.to_bytes(), 1)]) == ["duplicate"]
     assert seen == [event.event_id]
     assert dead_letters.records == []
 
 
 async def test_bytes_that_are_not_json_are_dead_lettered_as_malformed():
     consumer, dead_letters = consumer_with(None)
-    assert await consumer.process(record(b"\x00not json")) == "dead-lettered"
+    assert await consumer.process([record(b"\x00not json")]) == ["dead-lettered"]
     ((dead, error),) = dead_letters.records
     assert dead.value == b"\x00not json"
     assert reason_of(error) == "malformed"
@@ -79,7 +93,7 @@ async def test_an_event_breaking_its_schema_is_dead_lettered_with_the_field_at_f
     consumer, dead_letters = consumer_with(None)
     bad = json.loads(created().to_bytes())
     bad["payload"]["name"] = ""
-    assert await consumer.process(record(json.dumps(bad).encode())) == "dead-lettered"
+    assert await consumer.process([record(json.dumps(bad).encode())]) == ["dead-lettered"]
     ((_, error),) = dead_letters.records
     assert reason_of(error) == "schema-invalid"
     assert "payload.name" in describe(error)
@@ -102,7 +116,7 @@ async def test_an_event_nobody_here_handles_is_ignored():
             }
         )
     )
-    assert await consumer.process(record(scored.to_bytes())) == "ignored"
+    assert await consumer.process([record(scored.to_bytes())]) == ["ignored"]
     assert dead_letters.records == []
 
 
@@ -114,7 +128,7 @@ async def test_a_database_that_is_away_is_waited_for_and_nothing_is_skipped():
             raise error
 
     consumer, dead_letters = consumer_with(handler, attempts=1)
-    assert await consumer.process(record(created().to_bytes())) == "applied"
+    assert await consumer.process([record(created().to_bytes())]) == ["applied"]
     assert dead_letters.records == []
 
 
@@ -126,7 +140,7 @@ async def test_a_handler_that_keeps_failing_dead_letters_the_event_after_its_att
         raise ValueError("bug")
 
     consumer, dead_letters = consumer_with(handler, attempts=3)
-    assert await consumer.process(record(created().to_bytes())) == "dead-lettered"
+    assert await consumer.process([record(created().to_bytes())]) == ["dead-lettered"]
     assert len(calls) == 3
     assert reason_of(dead_letters.records[0][1]) == "handler-failed"
 
@@ -140,5 +154,62 @@ async def test_a_handler_that_fails_once_is_tried_again():
             raise ValueError("flaky")
 
     consumer, dead_letters = consumer_with(handler, attempts=3)
-    assert await consumer.process(record(created().to_bytes())) == "applied"
+    assert await consumer.process([record(created().to_bytes())]) == ["applied"]
     assert dead_letters.records == []
+
+
+async def test_a_partition_batch_is_one_transaction():
+    seen = []
+
+    async def handler(event, uow):
+        seen.append(event.payload.name)
+
+    consumer, _ = consumer_with(handler)
+    events = [created(f"n{i}", f"c-{i}") for i in range(5)]
+    outcomes = await consumer.process([record(e.to_bytes(), i) for i, e in enumerate(events)])
+    assert outcomes == ["applied"] * 5
+    assert seen == [f"n{i}" for i in range(5)]
+    assert consumer.store.transactions == 1
+
+
+async def test_a_failing_event_is_taken_out_and_the_others_commit_in_order():
+    seen = []
+
+    async def handler(event, uow):
+        if event.payload.name == "bad":
+            raise ValueError("bug")
+        seen.append(event.payload.name)
+
+    consumer, dead_letters = consumer_with(handler, attempts=2)
+    names = ["a", "b", "bad", "c", "d"]
+    events = [created(name, f"c-{i}") for i, name in enumerate(names)]
+    outcomes = await consumer.process([record(e.to_bytes(), i) for i, e in enumerate(events)])
+    assert outcomes == ["applied", "applied", "dead-lettered", "applied", "applied"]
+    assert consumer.store.applied == [str(e.event_id) for e in events if e.payload.name != "bad"]
+    assert [r.offset for r, _ in dead_letters.records] == [2]
+
+
+async def test_a_duplicate_within_one_batch_is_applied_once():
+    seen = []
+
+    async def handler(event, uow):
+        seen.append(event.event_id)
+
+    consumer, _ = consumer_with(handler)
+    event = created()
+    outcomes = await consumer.process([record(event.to_bytes(), 0), record(event.to_bytes(), 1)])
+    assert outcomes == ["applied", "duplicate"]
+    assert seen == [event.event_id]
+
+
+async def test_after_the_batch_deadline_a_failing_event_is_not_tried_again():
+    calls = []
+
+    async def handler(event, uow):
+        calls.append(1)
+        raise ValueError("bug")
+
+    consumer, dead_letters = consumer_with(handler, attempts=5)
+    consumer.batch_deadline_s = 0
+    assert await consumer.process([record(created().to_bytes())]) == ["dead-lettered"]
+    assert len(calls) == 1

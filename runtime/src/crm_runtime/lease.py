@@ -1,0 +1,51 @@
+"""A lease in MongoDB: where exactly one instance of a service must do something (publish the
+outbox, build a model snapshot), the holder renews it and the others wait until it ends. Times
+come from the database server's clock, so hosts whose clocks differ still agree."""
+
+import socket
+import uuid
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+LEASES = "leases"
+
+
+class Lease:
+    def __init__(self, db: AsyncDatabase[Any], name: str, seconds: float) -> None:
+        self.db = db
+        self.name = name
+        self.seconds = seconds
+        self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+    async def hold(self) -> bool:
+        """Takes or renews the lease; False while another holder's lease runs."""
+        try:
+            lease = await self.db[LEASES].find_one_and_update(
+                {
+                    "_id": self.name,
+                    "$or": [
+                        {"holder": self.holder},
+                        {"$expr": {"$lt": ["$expires_at", "$$NOW"]}},
+                    ],
+                },
+                [
+                    {
+                        "$set": {
+                            "holder": self.holder,
+                            "expires_at": {"$add": ["$$NOW", int(self.seconds * 1000)]},
+                        }
+                    }
+                ],
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False  # another holder's lease runs
+        return lease is not None and lease["holder"] == self.holder
+
+    async def release(self) -> None:
+        """On a clean stop, so that another instance takes over at once."""
+        await self.db[LEASES].delete_one({"_id": self.name, "holder": self.holder})
