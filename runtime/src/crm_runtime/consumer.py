@@ -91,7 +91,9 @@ class EventConsumer:
             else:
                 items.append((index, Item(record, event)))
         applied = await self._apply_all([item for _, item in items], deadline)
-        outcomes.update((index, outcome) for (index, _), outcome in zip(items, applied, strict=True))
+        outcomes.update(
+            (index, outcome) for (index, _), outcome in zip(items, applied, strict=True)
+        )
         await self._release([item for _, item in items], applied)
         ordered = [outcomes[index] for index in range(len(records))]
         if self.counted is not None:

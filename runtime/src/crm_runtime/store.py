@@ -321,6 +321,7 @@ class Store:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        assert counter is not None  # upserted
         seq = counter["seq"]
         await self.db[OUTBOX].insert_many(
             [outbox_document(event, seq, pos) for pos, event in enumerate(uow.emitted)],

@@ -213,3 +213,4 @@ async def test_after_the_batch_deadline_a_failing_event_is_not_tried_again():
     consumer.batch_deadline_s = 0
     assert await consumer.process([record(created().to_bytes())]) == ["dead-lettered"]
     assert len(calls) == 1
+    assert len(dead_letters.records) == 1
