@@ -1,8 +1,13 @@
 """Dead letters: a record that cannot be parsed or applied goes to its topic's dead-letter topic
-with the reason in its headers, and is counted in MongoDB. The consumer then goes on."""
+with the reason in its headers, and is recorded in MongoDB (with its event_id when known, so the
+store skips a redelivered copy). The consumer then goes on.
+
+A record or event recorded already is neither sent nor counted again. It is sent, then recorded:
+a crash between the two sends it once more."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from crm_contracts import dead_letter_topic
@@ -11,10 +16,9 @@ from pydantic import ValidationError
 from crm_runtime.outbox import Send
 from crm_runtime.records import Record
 from crm_runtime.retry import until_it_works
-from crm_runtime.store import Store
+from crm_runtime.store import DEAD_LETTERS, Store
 
 log = structlog.get_logger(__name__)
-DEAD_LETTERS = "dead_letters"
 MAX_ERROR_CHARS = 4000
 
 
@@ -45,7 +49,7 @@ def reason_of(error: BaseException) -> str:
 
 
 class DeadLetters:
-    """Sends a record to its topic's dead-letter topic with the reason, and counts it in MongoDB."""
+    """Sends a record to its dead-letter topic with the reason, and records it in MongoDB."""
 
     def __init__(
         self,
@@ -61,7 +65,8 @@ class DeadLetters:
         self.max_backoff_s = max_backoff_s
         self.counted = counted  # told each dead letter's reason (metrics)
 
-    async def put(self, record: Record, error: BaseException) -> None:
+    async def put(self, record: Record, error: BaseException, event_id: str | None = None) -> None:
+        record_id = f"{record.topic}:{record.partition}:{record.offset}"
         reason, detail = reason_of(error), describe(error)
         headers = {
             "dlt.reason": reason,
@@ -72,24 +77,23 @@ class DeadLetters:
             "dlt.consumer.group": self.consumer_group,
             "dlt.at": datetime.now(UTC).isoformat(),
         }
+        known = False
         async for attempt in until_it_works(self.max_backoff_s):
             with attempt:
-                confirmation = await self.send(
-                    dead_letter_topic(record.topic), record.key or b"", record.value, headers
-                )
-                await confirmation
-                await self.store.db[DEAD_LETTERS].update_one(
-                    {"_id": f"{record.topic}:{record.partition}:{record.offset}"},
-                    {
-                        "$setOnInsert": {
-                            "reason": reason,
-                            "error": detail,
-                            "group": self.consumer_group,
-                            "at": datetime.now(UTC),
-                        }
-                    },
-                    upsert=True,
-                )
+                known = await self._recorded(record_id, event_id)
+                if not known:
+                    confirmation = await self.send(
+                        dead_letter_topic(record.topic), record.key or b"", record.value, headers
+                    )
+                    await confirmation
+                    await self.store.db[DEAD_LETTERS].update_one(
+                        {"_id": record_id},
+                        {"$setOnInsert": self._document(reason, detail, event_id)},
+                        upsert=True,
+                    )
+        if known:
+            log.info("dead-lettered before", record=record_id, event_id=event_id)
+            return
         if self.counted is not None:
             self.counted(reason)
         log.error(
@@ -99,4 +103,23 @@ class DeadLetters:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
+            event_id=event_id,
         )
+
+    async def _recorded(self, record_id: str, event_id: str | None) -> bool:
+        """This record, or another copy of its event, went to the dead-letter topic already."""
+        ids: list[dict[str, str]] = [{"_id": record_id}]
+        if event_id is not None:
+            ids.append({"event_id": event_id})
+        return await self.store.db[DEAD_LETTERS].find_one({"$or": ids}, {"_id": 1}) is not None
+
+    def _document(self, reason: str, detail: str, event_id: str | None) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "reason": reason,
+            "error": detail,
+            "group": self.consumer_group,
+            "at": datetime.now(UTC),
+        }
+        if event_id is not None:  # absent, not null: the event_id index is sparse
+            document["event_id"] = event_id
+        return document

@@ -1,6 +1,7 @@
 """A lease in MongoDB: where exactly one instance of a service must do something (publish the
-outbox, build a model snapshot), the holder renews it and the others wait until it ends. Times
-come from the database server's clock, so hosts whose clocks differ still agree."""
+outbox, build a model snapshot), the holder renews it and the others wait until it ends. Its end
+is compared with the database server's clock ($$NOW), so hosts whose clocks differ never hold it
+together."""
 
 import socket
 import uuid
@@ -21,21 +22,23 @@ class Lease:
         self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
     async def hold(self) -> bool:
-        """Takes or renews the lease; False while another holder's lease runs."""
+        """Takes or renews the lease; False while another holder's lease runs. The test of the
+        holder is in the update, not the filter: MongoDB refuses $expr in an upsert's filter."""
+        ours = {
+            "$or": [
+                {"$eq": ["$holder", self.holder]},
+                {"$lt": ["$expires_at", "$$NOW"]},  # also true of a new lease (no expires_at)
+            ]
+        }
+        ends_at = {"$add": ["$$NOW", int(self.seconds * 1000)]}
         try:
             lease = await self.db[LEASES].find_one_and_update(
-                {
-                    "_id": self.name,
-                    "$or": [
-                        {"holder": self.holder},
-                        {"$expr": {"$lt": ["$expires_at", "$$NOW"]}},
-                    ],
-                },
+                {"_id": self.name},
                 [
                     {
                         "$set": {
-                            "holder": self.holder,
-                            "expires_at": {"$add": ["$$NOW", int(self.seconds * 1000)]},
+                            "holder": {"$cond": [ours, self.holder, "$holder"]},
+                            "expires_at": {"$cond": [ours, ends_at, "$expires_at"]},
                         }
                     }
                 ],
@@ -43,7 +46,7 @@ class Lease:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
-            return False  # another holder's lease runs
+            return False  # another instance created the lease at the same moment
         return lease is not None and lease["holder"] == self.holder
 
     async def release(self) -> None:

@@ -1,5 +1,6 @@
 """What every service tells Prometheus (`/metrics`) and its readiness (`/ready`): events applied by
-outcome, dead letters by reason, HTTP latency, outbox published, and the consumer lag."""
+outcome, dead letters by reason, HTTP latency, outbox events published and set aside, and the
+consumer lag."""
 
 import asyncio
 import time
@@ -37,6 +38,11 @@ class Metrics:
         self.published = Counter(
             "crm_outbox_published_total",
             "Events the outbox relay published",
+            registry=self.registry,
+        )
+        self.set_aside = Counter(
+            "crm_outbox_set_aside_total",
+            "Events the outbox relay set aside because Kafka will never take them",
             registry=self.registry,
         )
         self.requests = Histogram(

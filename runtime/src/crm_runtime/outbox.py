@@ -1,30 +1,69 @@
 """The outbox relay: publishes committed events in commit order, then marks them sent.
 
-A crash between publish and mark re-publishes on restart (at least once; consumers dedup by
-event_id). With several instances, a lease in MongoDB lets one relay publish at a time, so one
-customer's events keep their order.
+Commit order is each row's (seq, pos), numbered inside the transaction that wrote it (see
+Store._commit_outbox); rows written before there was a seq have none, and go first. A crash between
+publish and mark re-publishes on restart (at least once; consumers dedup by event_id).
+
+An event Kafka will never take (too large, say) is set aside, with the reason, logged and counted,
+and the relay goes on; unsetting `set_aside` puts it back in line. An event that failed for now
+stays pending for the next pass. With several instances, a lease in MongoDB, timed by the database
+server's clock, lets one relay publish at a time, so one customer's events keep their order.
 """
 
 import asyncio
 import contextlib
-import socket
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from aiokafka.errors import (
+    IllegalStateError,
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    UnknownProducerId,
+)
+from faststream.exceptions import IncorrectState
 
+from crm_runtime.lease import Lease
 from crm_runtime.retry import is_transient
 from crm_runtime.store import OUTBOX, Store
 
 log = structlog.get_logger(__name__)
-LEASES = "leases"
+PENDING = {"sent": False, "set_aside": {"$exists": False}}
+COMMIT_ORDER = [("seq", 1), ("pos", 1)]
+MAX_REASON_CHARS = 1000
+# Not the record's fault but the producer's: it is not connected, or has lost its idempotence
+# sequence (after the broker refuses one record, aiokafka fails every later one of that partition
+# with OutOfOrderSequenceNumber until a new producer starts). Such records stay pending.
+PRODUCER_FAULTS = (
+    IncorrectState,
+    IllegalStateError,
+    InvalidProducerEpoch,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    UnknownProducerId,
+)
 # send(topic, key, value, headers) queues one record and returns an awaitable of its
 # acknowledgement.
 Send = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
+Document = dict[str, Any]
+Queued = tuple[Document, Awaitable[Any]]  # an outbox row and its acknowledgement
+Refused = tuple[Document, BaseException]
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """Retrying will not help this record: set it aside rather than block the outbox with it."""
+    return (
+        isinstance(error, Exception)
+        and not is_transient(error)
+        and not isinstance(error, PRODUCER_FAULTS)
+        and type(error) is not KafkaError  # aiokafka's sender itself broke down
+    )
 
 
 class OutboxRelay:
@@ -37,14 +76,15 @@ class OutboxRelay:
         batch_size: int = 200,
         lease_s: float = 10.0,
         counted: Callable[[int], None] | None = None,
+        counted_set_aside: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.send = send
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
-        self.lease_s = lease_s
         self.counted = counted  # told how many each pass published (metrics)
-        self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.counted_set_aside = counted_set_aside  # and how many it set aside
+        self.lease = Lease(store.db, "outbox-relay", lease_s)
         self._wake = asyncio.Event()
         self._stopping = False
         store.on_emit(self._wake.set)
@@ -57,76 +97,109 @@ class OutboxRelay:
     async def run_forever(self) -> None:
         while not self._stopping:
             try:
-                published = await self.publish_pending() if await self.hold_lease() else 0
+                _, settled = await self._pass() if await self.lease.hold() else (0, 0)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.error(
                     "outbox relay pass failed", error=repr(error), transient=is_transient(error)
                 )
-                published = 0
-            if published < self.batch_size and not self._stopping:
+                settled = 0
+            if settled < self.batch_size and not self._stopping:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
-    async def hold_lease(self) -> bool:
-        now = datetime.now(UTC)
-        try:
-            lease = await self.store.db[LEASES].find_one_and_update(
-                {
-                    "_id": "outbox-relay",
-                    "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}],
-                },
-                {
-                    "$set": {
-                        "holder": self.holder,
-                        "expires_at": now + timedelta(seconds=self.lease_s),
-                    }
-                },
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return False  # another relay holds a live lease
-        return lease is not None and lease["holder"] == self.holder
-
-    async def release_lease(self) -> None:
-        """On a clean stop, so another instance takes over at once rather than after the lease
-        ends."""
-        await self.store.db[LEASES].delete_one({"_id": "outbox-relay", "holder": self.holder})
-
     async def publish_pending(self) -> int:
-        """One pass: publish up to batch_size pending events, in order, then mark them sent."""
+        """One pass over up to batch_size pending events; returns how many were published."""
+        published, _ = await self._pass()
+        return published
+
+    async def _pass(self) -> tuple[int, int]:
+        """Returns how many events were published, and how many left the pending ones (published
+        or set aside)."""
         outbox = self.store.db[OUTBOX]
-        batch = (
-            await outbox.find({"sent": False})
-            .sort("created_at", 1)
-            .limit(self.batch_size)
-            .to_list()
-        )
-        if not batch:
-            return 0
+        batch = await outbox.find(PENDING).sort(COMMIT_ORDER).limit(self.batch_size).to_list()
         # Queued in commit order, then confirmed together: the idempotent producer keeps each
         # partition's order, and nothing is marked sent before the broker has acknowledged it.
-        confirmations = [
-            await self.send(
-                document["topic"],
-                bytes(document["key"]),
-                bytes(document["value"]),
-                {
-                    "event_type": document["event_type"],
-                    "correlation_id": document["correlation_id"],
-                },
+        queued, refused = await self._queue(batch)
+        sent, refused_late = await _confirmed(queued)
+        if sent:
+            await outbox.update_many(
+                {"_id": {"$in": sent}}, {"$set": {"sent": True, "sent_at": datetime.now(UTC)}}
             )
-            for document in batch
-        ]
-        await asyncio.gather(*confirmations)
-        await outbox.update_many(
-            {"_id": {"$in": [document["_id"] for document in batch]}},
-            {"$set": {"sent": True, "sent_at": datetime.now(UTC)}},
+            if self.counted is not None:
+                self.counted(len(sent))
+            log.debug("outbox published", count=len(sent))
+        for document, error in [*refused, *refused_late]:
+            await self._set_aside(document, error)
+        return len(sent), len(sent) + len(refused) + len(refused_late)
+
+    async def _queue(self, batch: list[Document]) -> tuple[list[Queued], list[Refused]]:
+        """Queues the batch up to the first record that fails for now: the next ones would fail
+        alike, or overtake it. Returns those queued, and those refused for good."""
+        queued: list[Queued] = []
+        refused: list[Refused] = []
+        for document in batch:
+            try:
+                queued.append((document, await self._send(document)))
+            except Exception as error:
+                if not refused_for_good(error):
+                    _left_pending(len(batch) - len(queued) - len(refused), error)
+                    break
+                refused.append((document, error))
+        return queued, refused
+
+    async def _send(self, document: Document) -> Awaitable[Any]:
+        return await self.send(
+            document["topic"],
+            bytes(document["key"]),
+            bytes(document["value"]),
+            {"event_type": document["event_type"], "correlation_id": document["correlation_id"]},
         )
-        if self.counted is not None:
-            self.counted(len(batch))
-        log.debug("outbox published", count=len(batch))
-        return len(batch)
+
+    async def _set_aside(self, document: Document, error: BaseException) -> None:
+        reason = f"{type(error).__name__}: {error}"[:MAX_REASON_CHARS]
+        await self.store.db[OUTBOX].update_one(
+            {"_id": document["_id"]},
+            {"$set": {"set_aside": reason, "set_aside_at": datetime.now(UTC)}},
+        )
+        if self.counted_set_aside is not None:
+            self.counted_set_aside(1)
+        log.error(
+            "outbox event set aside: Kafka will not take it",
+            event_id=str(document["_id"]),
+            event_type=document.get("event_type"),
+            topic=document.get("topic"),
+            reason=reason,
+        )
+
+
+async def _confirmed(queued: list[Queued]) -> tuple[list[Any], list[Refused]]:
+    """Waits for every acknowledgement. Returns the ids acknowledged, and the records refused for
+    good; the others stay pending."""
+    outcomes = await asyncio.gather(*(ack for _, ack in queued), return_exceptions=True)
+    sent: list[Any] = []
+    refused: list[Refused] = []
+    unsent: list[BaseException] = []
+    for (document, _), outcome in zip(queued, outcomes, strict=True):
+        if not isinstance(outcome, BaseException):
+            sent.append(document["_id"])
+        elif refused_for_good(outcome):
+            refused.append((document, outcome))
+        else:
+            unsent.append(outcome)
+    if unsent:
+        _left_pending(len(unsent), unsent[0])
+    return sent, refused
+
+
+def _left_pending(count: int, error: BaseException) -> None:
+    if isinstance(error, PRODUCER_FAULTS) or type(error) is KafkaError:
+        log.error(
+            "outbox events left pending: the producer cannot send (not connected, or must restart)",
+            count=count,
+            error=repr(error),
+        )
+    else:
+        log.warning("outbox events left pending for the next pass", count=count, error=repr(error))

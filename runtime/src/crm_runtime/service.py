@@ -2,10 +2,11 @@
 started in that order with retries, so a service comes up cleanly after a slow Kafka or MongoDB."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 import uvicorn
@@ -39,6 +40,15 @@ STOP_GRACE_S = 10
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its 256-bit hash
 
 
+class Worker(Protocol):
+    """Background work beside the consumer (scoring's model snapshots): started once the service
+    is up, stopped before it goes down."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class ServiceSpec:
     """What makes one service different from another; everything else is shared."""
@@ -51,6 +61,7 @@ class ServiceSpec:
     dependencies: Mapping[str, Any] = field(default_factory=dict)
     create_indexes: Callable[[Store], Awaitable[None]] | None = None
     on_start: Callable[["Service"], Awaitable[None]] | None = None
+    workers: Sequence[Callable[["Service"], Worker]] = ()
     releases_on: Sequence[type[Event]] = field(
         default=(),
         metadata={
@@ -83,6 +94,7 @@ class Service:
             poll_interval_s=settings.outbox_poll_interval_s,
             batch_size=settings.outbox_batch_size,
             counted=self.metrics.published.inc,
+            counted_set_aside=self.metrics.set_aside.inc,
         )
         dead_letters = DeadLetters(
             send,
@@ -110,6 +122,7 @@ class Service:
             counted=lambda topic, outcome: self.metrics.events.labels(topic, outcome).inc(),
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self.workers = [make(self) for make in spec.workers]
         self._subscribe()
         self.http = self._http_app()
 
@@ -201,9 +214,10 @@ class Service:
                 await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
         if self.parking is not None:
-            self._tasks.append(
-                asyncio.create_task(self._sweep_parked(), name="parking-sweeper")
-            )
+            self._tasks.append(asyncio.create_task(self._sweep_parked(), name="parking-sweeper"))
+        freeze_startup_heap()
+        for worker in self.workers:
+            worker.start()
         log.info(
             "service started",
             database=self.settings.database_name,
@@ -221,6 +235,8 @@ class Service:
                 log.error("parking sweep failed", error=repr(error))
 
     async def stop(self) -> None:
+        for worker in self.workers:
+            await worker.stop()
         if self._tasks:
             self.relay.stop()
             await asyncio.wait(
@@ -230,12 +246,20 @@ class Service:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             try:
-                await self.relay.release_lease()
+                await self.relay.lease.release()
             except Exception as error:
                 log.warning("could not release the outbox lease", error=repr(error))
         await self.broker.stop()
         await self.client.close()
         log.info("service stopped")
+
+
+def freeze_startup_heap() -> None:
+    """What start-up loaded (libraries, schemas, settings) lives as long as the process: the cycle
+    collector's full passes need not walk it again and again (on a busy consumer they took about
+    a third of the CPU)."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(service: Service) -> None:

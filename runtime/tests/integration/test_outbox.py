@@ -2,12 +2,15 @@
 
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
+from crm_runtime import outbox
 from crm_runtime.consumer import EventConsumer
 from crm_runtime.kafka import make_broker, sender
+from crm_runtime.lease import LEASES
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.records import Record
 from crm_runtime.settings import ServiceSettings
@@ -82,7 +85,7 @@ async def test_a_relay_that_died_after_publishing_publishes_again_and_the_consum
         applied.append(event.event_id)
 
     consumer = EventConsumer(store, {CustomerCreated: [count]}, dead_letters=None)
-    outcomes = [await consumer.process(Record.of(copy)) for copy in copies]
+    outcomes = [(await consumer.process([Record.of(copy)]))[0] for copy in copies]
     assert outcomes == ["applied", "duplicate"]
     assert await store.db["effects"].count_documents({"event_id": event_id}) == 1
 
@@ -105,8 +108,35 @@ async def test_a_failed_transaction_keeps_neither_the_state_nor_the_event(store)
 
 async def test_only_one_relay_holds_the_lease_at_a_time(store, relay):
     other = OutboxRelay(store, relay.send)
-    assert await relay.hold_lease() is True
-    assert await other.hold_lease() is False
-    assert await relay.hold_lease() is True
-    await relay.release_lease()
-    assert await other.hold_lease() is True, "a released lease is taken at once"
+    assert await relay.lease.hold() is True
+    assert await other.lease.hold() is False
+    assert await relay.lease.hold() is True
+    await relay.lease.release()
+    assert await other.lease.hold() is True, "a released lease is taken at once"
+
+
+class AnHourAhead(datetime):
+    """The clock of a host that runs an hour ahead."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.now(tz) + timedelta(hours=1)
+
+
+async def test_a_lease_ends_by_the_database_servers_clock_whatever_the_hosts_clock_says(
+    store, relay, monkeypatch
+):
+    async def held_by_another_relay_for(ms: int) -> None:
+        await store.db[LEASES].update_one(
+            {"_id": "outbox-relay"},
+            [{"$set": {"holder": "elsewhere:1", "expires_at": {"$add": ["$$NOW", ms]}}}],
+            upsert=True,
+        )
+
+    monkeypatch.setattr(outbox, "datetime", AnHourAhead)
+
+    await held_by_another_relay_for(10_000)
+    assert await relay.lease.hold() is False, "10 s are left on the server's clock"
+    await held_by_another_relay_for(-1_000)
+    assert await relay.lease.hold() is True, "the lease ended on the server's clock"
+    await relay.lease.release()
