@@ -6,7 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+TEXT_MAX_LENGTH = 500
+LABEL_MAX_LENGTH = 100
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_MAX_LENGTH)]
+# A name from a vocabulary, such as a region or an industry. 100 characters hold the longest real
+# ones ("Bayingolin Mongol Autonomous Prefecture, Xinjiang Uygur Autonomous Region" is 75), and
+# keep a list of them, and a reason that quotes one, short.
+Label = Annotated[str, Field(min_length=1, max_length=LABEL_MAX_LENGTH)]
 LongText = Annotated[str, Field(max_length=4000)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]

@@ -10,6 +10,7 @@ from crm_contracts.common import (
     CustomerNature,
     DecisionInfluence,
     Id,
+    Label,
     Lifecycle,
     LongText,
     Money,
@@ -22,6 +23,19 @@ from crm_contracts.credit_code import CreditCode
 from crm_contracts.envelope import Event, Payload
 
 Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$")]
+
+# Caps on the lists that grow with the data, so that no event nears the 1 MiB of a Kafka record
+# (worst cases below count 6 bytes a character, a JSON escape):
+# - a customer keeps at most this many contacts and competitors, so a merge moves at most that
+#   many ids (600 ids of 64 characters: under 240 kB);
+MAX_CONTACTS_PER_CUSTOMER = 500
+MAX_COMPETITORS_PER_CUSTOMER = 100
+# - an assignment lists the winner and the runners-up, not the whole sales force (the rule gives
+#   five reasons a candidate; 10 x 8 reasons of 500 characters: about 250 kB);
+MAX_CANDIDATES_LISTED = 10
+MAX_REASONS_PER_CANDIDATE = 8
+# - an update names the fields it changed (a customer has 14).
+MAX_CHANGED_FIELDS = 50
 
 
 class CreditSummary(Payload):
@@ -71,7 +85,9 @@ class CustomerCreated(Event):
 
 class CustomerUpdatedPayload(Payload):
     version: int = Field(ge=1, description="The customer's version after this change.")
-    changed: list[str] = Field(min_length=1, description="Names of the fields that changed.")
+    changed: list[Label] = Field(
+        min_length=1, max_length=MAX_CHANGED_FIELDS, description="Names of the fields that changed."
+    )
     fields: CustomerFields = Field(
         description="The new values of the changed fields (null: cleared)."
     )
@@ -206,7 +222,7 @@ class FinancialsRecorded(Event):
 class CandidateVerdict(Payload):
     salesperson_id: Id
     eligible: bool
-    reasons: list[Text]
+    reasons: list[Text] = Field(max_length=MAX_REASONS_PER_CANDIDATE)
 
 
 class CustomerAssignedPayload(Payload):
@@ -217,7 +233,19 @@ class CustomerAssignedPayload(Payload):
     trigger: Literal["created", "manual", "tier_up", "salesperson_available", "merge", "unmerge"]
     reason: Text = Field(description="Why the assignment was run (a manager's reason when manual).")
     why: Text = Field(description="Why the winner won, or why nobody could be assigned.")
-    candidates: list[CandidateVerdict] = Field(default_factory=list)
+    candidates: list[CandidateVerdict] = Field(
+        default_factory=list,
+        max_length=MAX_CANDIDATES_LISTED,
+        description=f"At most {MAX_CANDIDATES_LISTED} of the salespeople weighed: the eligible in "
+        "ranking order (the winner first), then those passed over, the ones who cover the "
+        "customer's region and industry first.",
+    )
+    candidates_considered: int | None = Field(
+        default=None,
+        ge=0,
+        description="How many salespeople the rule weighed; more than `candidates` lists when "
+        "they did not all fit. null: not run by the rule, or sent before this field existed.",
+    )
     assigned_by: Id | None = Field(default=None, description="The user who reassigned by hand.")
     tier: Tier | None = None
 
@@ -232,8 +260,10 @@ class CustomersMergedPayload(Payload):
     """Keyed by the survivor. The merged customer is archived (CustomerArchived, merged_into)."""
 
     merged_id: Id
-    moved_contact_ids: list[Id] = Field(default_factory=list)
-    moved_competitor_ids: list[Id] = Field(default_factory=list)
+    moved_contact_ids: list[Id] = Field(default_factory=list, max_length=MAX_CONTACTS_PER_CUSTOMER)
+    moved_competitor_ids: list[Id] = Field(
+        default_factory=list, max_length=MAX_COMPETITORS_PER_CUSTOMER
+    )
     reason: Text
 
 
@@ -247,8 +277,12 @@ class CustomersUnmergedPayload(Payload):
     """Keyed by the survivor of the undone merge; the merged customer is restored."""
 
     restored_id: Id
-    returned_contact_ids: list[Id] = Field(default_factory=list)
-    returned_competitor_ids: list[Id] = Field(default_factory=list)
+    returned_contact_ids: list[Id] = Field(
+        default_factory=list, max_length=MAX_CONTACTS_PER_CUSTOMER
+    )
+    returned_competitor_ids: list[Id] = Field(
+        default_factory=list, max_length=MAX_COMPETITORS_PER_CUSTOMER
+    )
     reason: Text
 
 

@@ -37,6 +37,12 @@ class CustomerScoredPayload(Payload):
     win_probability: float = Field(ge=0, le=1)
     reasons: list[Text] = Field(max_length=50)
     rule_version: Text = Field(description="The model version that scored.")
+    model_snapshot: int | None = Field(
+        default=None,
+        ge=0,
+        description="The version of the win-probability model snapshot (the deal counts) that "
+        "gave win_probability; 0 before any deal was learnt. Absent from older scores.",
+    )
     contributions: list[ScoreContribution] = Field(
         default_factory=list, description="Points per factor; they add up to score."
     )

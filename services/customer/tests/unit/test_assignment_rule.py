@@ -2,6 +2,9 @@ import itertools
 from datetime import UTC, datetime
 
 import pytest
+from crm_contracts.common import LABEL_MAX_LENGTH, TEXT_MAX_LENGTH
+from crm_contracts.customer_events import MAX_CANDIDATES_LISTED
+from crm_contracts.salesperson_events import MAX_COVERAGE
 from crm_customer.domain.assignment import (
     MIN_SENIORITY_FOR_HIGH_VALUE,
     AssignmentDecision,
@@ -10,6 +13,7 @@ from crm_customer.domain.assignment import (
     SalespersonProfile,
     decide,
     is_high_value,
+    listed_candidates,
     should_move_on_tier_up,
 )
 
@@ -326,23 +330,26 @@ def test_salespeople_may_come_from_any_iterable_such_as_a_generator():
 # --- order of candidates in the decision ----------------------------------------------------------
 
 
-def test_eligible_candidates_come_first_in_ranking_order_then_the_rest_by_id():
+def test_eligible_candidates_come_first_in_ranking_order_then_near_misses_then_the_rest():
     team = [
         salesperson("sp-z", active=False),
         salesperson("sp-c", load=5),
         salesperson("sp-a", capacity=0),
         salesperson("sp-b", load=1),
         salesperson("sp-m", regions=frozenset({"north"})),
+        salesperson("sp-n", industries=frozenset({"mining"})),
         salesperson("sp-d", load=1, last_assigned_at=MONDAY),
     ]
     decision = decide(customer(region="east"), team)
+    # Who covers the customer but was full or inactive says more than who never covered it.
     assert [(c.salesperson_id, c.eligible) for c in decision.candidates] == [
         ("sp-b", True),
         ("sp-d", True),
         ("sp-c", True),
         ("sp-a", False),
-        ("sp-m", False),
         ("sp-z", False),
+        ("sp-m", False),
+        ("sp-n", False),
     ]
     assert decision.customer_id == "c-1" and decision.winner_id == "sp-b"
 
@@ -516,3 +523,61 @@ def test_a_tier_up_moves_the_customer_from_a_junior_to_the_senior_decide_picks()
     decision = decide(customer(tier="B"), team)
     assert decision.winner_id == "senior"
     assert should_move_on_tier_up(TEAM["junior"], decision, TEAM)
+
+
+# --- whatever salespeople look like, the decision fits its event ----------------------------------
+
+LONGEST = "x" * LABEL_MAX_LENGTH
+
+
+def widest(salesperson_id="sp-wide", **changes) -> SalespersonProfile:
+    """As much coverage as a salesperson may have, every name as long as it may be."""
+    coverage = {
+        "regions": frozenset(
+            f"region {i:03} {LONGEST}"[:LABEL_MAX_LENGTH] for i in range(MAX_COVERAGE)
+        ),
+        "industries": frozenset(
+            f"trade {i:03} {LONGEST}"[:LABEL_MAX_LENGTH] for i in range(MAX_COVERAGE)
+        ),
+    }
+    return salesperson(salesperson_id, **(coverage | changes))
+
+
+def test_a_salesperson_covering_many_regions_is_summarised_by_count_and_first_names():
+    regions = frozenset({"East", "North", *(f"place {i:04}" for i in range(2198))})
+    (reason,) = only_reasons(salesperson(regions=regions), region="Mars")
+    assert reason.startswith("region 'Mars' not covered (covers: 2,200 regions: East, North, ")
+    assert reason.endswith(", …)") and len(reason) <= TEXT_MAX_LENGTH
+
+
+def test_the_reasons_and_why_fit_the_contract_with_the_widest_salespeople_and_longest_values():
+    region, industry = "y" * LABEL_MAX_LENGTH, "z" * TEXT_MAX_LENGTH
+    team = [widest(f"sp-{i}") for i in range(3)]
+    team += [widest("sp-in", regions=frozenset({region}), industries=frozenset())]
+    decision = decide(customer(region=region, industry=industry, **HIGH_VALUE), team)
+    texts = [decision.why, *(r for c in decision.candidates for r in c.reasons)]
+    assert decision.winner_id == "sp-in"
+    assert all(0 < len(text) <= TEXT_MAX_LENGTH for text in texts)
+    assert any("not covered (covers: 200 regions: region 000 " in text for text in texts)
+
+
+def test_a_customer_value_quoted_in_a_reason_is_cut_with_an_ellipsis():
+    person = salesperson(regions=frozenset({"north"}))
+    (reason,) = only_reasons(person, region="z" * TEXT_MAX_LENGTH)
+    assert reason == f"region '{'z' * (LABEL_MAX_LENGTH - 1)}…' not covered (covers: north)"
+
+
+def test_an_assignment_lists_the_winner_and_the_first_candidates_and_says_how_many_were_weighed():
+    team = [salesperson(f"sp-{i:02}", load=i) for i in range(MAX_CANDIDATES_LISTED + 5)]
+    decision = decide(customer(), team)
+    listed = listed_candidates(decision)
+    assert len(decision.candidates) == MAX_CANDIDATES_LISTED + 5
+    assert listed == decision.candidates[:MAX_CANDIDATES_LISTED]
+    assert listed[0].salesperson_id == decision.winner_id == "sp-00"
+
+
+def test_a_near_miss_is_listed_before_those_who_do_not_cover_the_customer():
+    far = [salesperson(f"sp-{i:02}", regions=frozenset({"north"})) for i in range(20)]
+    near = salesperson("sp-zz-full", capacity=0)
+    listed = listed_candidates(decide(customer(region="east"), [*far, near]))
+    assert listed[0] == CandidateVerdict("sp-zz-full", False, ("at capacity (0/0)",))

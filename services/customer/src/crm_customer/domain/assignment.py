@@ -6,9 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
+from crm_contracts.customer_events import MAX_CANDIDATES_LISTED, MAX_REASONS_PER_CANDIDATE
+
+from crm_customer.domain.texts import fit, listing, quoted
+
 MIN_SENIORITY_FOR_HIGH_VALUE = 2
 
 SENIORITY_NAMES = {1: "junior", 2: "intermediate", 3: "senior"}
+PLURALS = {"region": "regions", "industry": "industries"}
 HIGH_VALUE_TIERS = frozenset({"A", "B"})
 
 # Never-assigned first, then the longest since their last assignment.
@@ -47,8 +52,19 @@ class CandidateVerdict:
 class AssignmentDecision:
     customer_id: str
     winner_id: str | None
-    candidates: tuple[CandidateVerdict, ...]  # eligible in ranking order, then ineligible by id
+    # Eligible in ranking order, then the passed over: near misses (who cover the customer's
+    # region and industry) first, each group by id.
+    candidates: tuple[CandidateVerdict, ...]
     why: str
+
+
+def listed_candidates(decision: AssignmentDecision) -> tuple[CandidateVerdict, ...]:
+    """The candidates an assignment event lists: the first ones (the winner, the runners-up, the
+    near misses), each with its reasons; `decision.candidates` says how many were weighed."""
+    return tuple(
+        CandidateVerdict(c.salesperson_id, c.eligible, c.reasons[:MAX_REASONS_PER_CANDIDATE])
+        for c in decision.candidates[:MAX_CANDIDATES_LISTED]
+    )
 
 
 def is_high_value(customer: CustomerProfile) -> bool:
@@ -71,22 +87,28 @@ def decide(
         else:
             eligible.append((person, _what_counted(customer, person, high_value)))
     eligible.sort(key=lambda pair: _rank(pair[0], high_value))
-    passed_over.sort(key=lambda pair: pair[0].salesperson_id)
-    candidates = tuple(
-        CandidateVerdict(p.salesperson_id, True, counted) for p, counted in eligible
-    ) + tuple(
-        CandidateVerdict(p.salesperson_id, False, tuple(text for _, text in problems))
-        for p, problems in passed_over
+    passed_over.sort(key=lambda pair: (_outside_coverage(pair[1]), pair[0].salesperson_id))
+    candidates = tuple(_verdict(p, True, counted) for p, counted in eligible) + tuple(
+        _verdict(p, False, [text for _, text in problems]) for p, problems in passed_over
     )
     if not eligible:
-        return AssignmentDecision(customer.customer_id, None, candidates, _why_nobody(passed_over))
+        why = _why_nobody(passed_over)
+        return AssignmentDecision(customer.customer_id, None, candidates, fit(why))
     ranked = [p for p, _ in eligible]
-    return AssignmentDecision(
-        customer.customer_id,
-        ranked[0].salesperson_id,
-        candidates,
-        _why_winner(ranked, len(people), high_value),
-    )
+    why = _why_winner(ranked, len(people), high_value)
+    return AssignmentDecision(customer.customer_id, ranked[0].salesperson_id, candidates, fit(why))
+
+
+def _verdict(
+    person: SalespersonProfile, eligible: bool, reasons: Iterable[str]
+) -> CandidateVerdict:
+    # Reasons quote the data (regions, industries): each is cut to fit the event's limit.
+    return CandidateVerdict(person.salesperson_id, eligible, tuple(fit(text) for text in reasons))
+
+
+def _outside_coverage(problems: list[tuple[str, str]]) -> bool:
+    # Passed over for not covering the customer: the least telling, and usually the most.
+    return any(kind in COVERAGE_PROBLEMS for kind, _ in problems)
 
 
 def should_move_on_tier_up(
@@ -137,13 +159,11 @@ def _coverage_problem(
 ) -> list[tuple[str, str]]:
     if not covered:
         return []
-    listed = ", ".join(sorted((c.strip() for c in covered), key=str.casefold))
+    listed = listing(sorted((c.strip() for c in covered), key=str.casefold), PLURALS[what])
     if wanted is None or not _clean(wanted):
         return [(f"{what} unknown", f"{what} unknown (covers only: {listed})")]
     if _clean(wanted) not in {_clean(c) for c in covered}:
-        return [
-            (f"{what} not covered", f"{what} '{wanted.strip()}' not covered (covers: {listed})")
-        ]
+        return [(f"{what} not covered", f"{what} {quoted(wanted)} not covered (covers: {listed})")]
     return []
 
 
@@ -161,7 +181,7 @@ def _what_counted(
 
 def _coverage_note(what: str, wanted: str | None, covered: frozenset[str]) -> str:
     # Only called for a salesperson found eligible: one who covers `wanted`, or every value.
-    return f"covers every {what}" if not covered else f"covers {what} '{(wanted or '').strip()}'"
+    return f"covers every {what}" if not covered else f"covers {what} {quoted(wanted or '')}"
 
 
 def _rank(person: SalespersonProfile, high_value: bool) -> tuple[int, Fraction, RecencyKey, str]:
@@ -241,6 +261,9 @@ PROBLEM_ORDER = (
     "industry not covered",
     "at capacity",
     "too junior for a high-value customer",
+)
+COVERAGE_PROBLEMS = frozenset(
+    {"region unknown", "region not covered", "industry unknown", "industry not covered"}
 )
 
 

@@ -13,6 +13,7 @@ from crm_contracts import (
     CustomerUpdatedPayload,
 )
 from crm_contracts.common import Id, Text
+from crm_contracts.customer_events import MAX_COMPETITORS_PER_CUSTOMER, MAX_CONTACTS_PER_CUSTOMER
 from crm_runtime.handlers import Command, Patch
 from pydantic import Field
 
@@ -29,6 +30,11 @@ USEFUL_FIELDS = (
     "contacts",
 )
 FIELD_NAMES = tuple(CustomerFields.model_fields)
+# A merge moves all of them in one event: the contract caps how many that may be.
+MOST_PER_CUSTOMER = {
+    "contacts": MAX_CONTACTS_PER_CUSTOMER,
+    "competitors": MAX_COMPETITORS_PER_CUSTOMER,
+}
 
 
 class CreateCustomer(CustomerFields, Command):
@@ -116,6 +122,12 @@ def updated_event(
             version=version, changed=sorted(changed), fields=CustomerFields(**changed)
         ),
     )
+
+
+def too_many(what: str, count: int) -> str | None:
+    """Why a customer may not have `count` contacts (or competitors); None when it may."""
+    most = MOST_PER_CUSTOMER[what]
+    return f"{count:,} {what}, more than the {most:,} a customer may have" if count > most else None
 
 
 def completeness(document: dict[str, Any], contact_count: int) -> dict[str, Any]:

@@ -17,7 +17,12 @@ from crm_runtime.store import Store, UnitOfWork
 
 from crm_customer.adapters import customers as customer_store
 from crm_customer.adapters import people
-from crm_customer.domain.assignment import CustomerProfile, decide, should_move_on_tier_up
+from crm_customer.domain.assignment import (
+    CustomerProfile,
+    decide,
+    listed_candidates,
+    should_move_on_tier_up,
+)
 from crm_customer.domain.customers import PRODUCER
 from crm_customer.handlers.guards import customer_to_change
 from crm_customer.settings import CustomerSettings
@@ -45,6 +50,7 @@ async def set_owner(
     reason: str,
     why: str,
     candidates: list[dict[str, Any]] | None = None,
+    considered: int | None = None,
     by: str | None = None,
     correlation_id: UUID,
     causation_id: UUID | None = None,
@@ -69,6 +75,7 @@ async def set_owner(
             reason=reason,
             why=why,
             candidates=[CandidateVerdict(**candidate) for candidate in candidates or []],
+            candidates_considered=considered,
             assigned_by=by,
             tier=customer.get("tier"),
         ),
@@ -105,7 +112,7 @@ async def assign_by_rule(
         return None  # still nobody: the queue entry already says why
     candidates = [
         {"salesperson_id": c.salesperson_id, "eligible": c.eligible, "reasons": list(c.reasons)}
-        for c in decision.candidates
+        for c in listed_candidates(decision)
     ]
     return await set_owner(
         uow,
@@ -115,6 +122,7 @@ async def assign_by_rule(
         reason=reason,
         why=decision.why,
         candidates=candidates,
+        considered=len(decision.candidates),
         correlation_id=correlation_id,
         causation_id=causation_id,
     )

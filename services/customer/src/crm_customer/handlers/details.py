@@ -24,9 +24,10 @@ from crm_runtime.handlers import Command, Context, Patch
 from crm_runtime.store import UnitOfWork
 from pydantic import EmailStr, Field
 
+from crm_customer.adapters import COMPETITORS, CONTACTS
 from crm_customer.adapters import customers as customer_store
 from crm_customer.domain import financials
-from crm_customer.domain.customers import PRODUCER
+from crm_customer.domain.customers import PRODUCER, too_many
 from crm_customer.handlers.guards import customer_to_change
 from crm_customer.settings import CustomerSettings
 
@@ -116,6 +117,7 @@ async def add_contact(command: AddContact, context: Context[CustomerSettings]) -
 
     async def work(uow: UnitOfWork) -> None:
         customer = await customer_to_change(uow, context.caller, command.customer_id)
+        await _room_for_one_more(uow, CONTACTS, command.customer_id)
         await customer_store.save_contact(uow, _contact_document(command.customer_id, contact))
         await customer_store.refresh_dedup_keys(uow, customer)
         uow.emit(
@@ -129,6 +131,12 @@ async def add_contact(command: AddContact, context: Context[CustomerSettings]) -
 
     await context.store.run(work)
     return contact.model_dump(mode="json")
+
+
+async def _room_for_one_more(uow: UnitOfWork, what: str, customer_id: str) -> None:
+    held = await customer_store.child_ids(uow, what, customer_id)
+    if problem := too_many(what, len(held) + 1):
+        raise Conflict(f"customer {customer_id} would have {problem}", held=len(held))
 
 
 async def _contact_to_change(uow: UnitOfWork, customer_id: str, contact_id: str) -> dict[str, Any]:
@@ -196,6 +204,7 @@ async def record_competitor(
 
     async def work(uow: UnitOfWork) -> None:
         await customer_to_change(uow, context.caller, customer_id)
+        await _room_for_one_more(uow, COMPETITORS, customer_id)
         await customer_store.insert_competitor(
             uow,
             {

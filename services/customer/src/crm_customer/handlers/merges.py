@@ -16,7 +16,8 @@ from crm_runtime.store import UnitOfWork
 
 from crm_customer.adapters import COMPETITORS, CONTACTS, people
 from crm_customer.adapters import customers as customer_store
-from crm_customer.domain.customers import PRODUCER
+from crm_customer.domain.customers import PRODUCER, too_many
+from crm_customer.domain.texts import fit
 from crm_customer.handlers.assignment import set_owner
 from crm_customer.handlers.customers import archive, restore
 from crm_customer.handlers.guards import customer_to_change
@@ -47,13 +48,17 @@ async def merge(command: MergeCustomers, context: Context[CustomerSettings]) -> 
         merged = await customer_to_change(uow, context.caller, merged_id)
         contact_ids = await customer_store.child_ids(uow, CONTACTS, merged_id)
         competitor_ids = await customer_store.child_ids(uow, COMPETITORS, merged_id)
+        for what, moved in ((CONTACTS, contact_ids), (COMPETITORS, competitor_ids)):
+            kept = await customer_store.child_ids(uow, what, survivor_id)
+            if problem := too_many(what, len(kept) + len(moved)):
+                raise Conflict(f"the merge would give {survivor_id} {problem}")
         await customer_store.move_children(uow, CONTACTS, contact_ids, survivor_id)
         await customer_store.move_children(uow, COMPETITORS, competitor_ids, survivor_id)
         owner_taken = survivor.get("owner_id") is None and merged.get("owner_id") is not None
         await archive(
             uow,
             merged,
-            f"merged into {survivor_id}: {reason}",
+            fit(f"merged into {survivor_id}: {reason}"),
             context.correlation_id,
             merged_into=survivor_id,
         )
@@ -112,7 +117,9 @@ async def unmerge(command: UnmergeCustomers, context: Context[CustomerSettings])
         merged = await customer_to_change(uow, context.caller, merged_id, status="archived")
         await customer_store.move_children(uow, CONTACTS, record["contact_ids"], merged_id)
         await customer_store.move_children(uow, COMPETITORS, record["competitor_ids"], merged_id)
-        await restore(uow, merged, f"unmerged from {survivor_id}: {reason}", context.correlation_id)
+        await restore(
+            uow, merged, fit(f"unmerged from {survivor_id}: {reason}"), context.correlation_id
+        )
         await people.close_merge(uow, merged_id)
         for customer_id in (survivor_id, merged_id):
             customer = await customer_store.get(uow, customer_id)

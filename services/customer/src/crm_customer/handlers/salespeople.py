@@ -6,6 +6,7 @@ from typing import Any
 
 from crm_contracts import SalespersonPayload, SalespersonRegistered, SalespersonUpdated
 from crm_contracts.common import Id, Text
+from crm_contracts.salesperson_events import Coverage
 from crm_runtime.errors import Conflict, NotFound
 from crm_runtime.handlers import Command, Context, Patch
 from crm_runtime.store import UnitOfWork
@@ -21,8 +22,8 @@ class SalespersonChange(Patch):
     """What to change; nothing may be cleared (send [] to empty regions or industries)."""
 
     name: Text | None = None
-    regions: list[Text] | None = None
-    industries: list[Text] | None = None
+    regions: Coverage | None = None
+    industries: Coverage | None = None
     capacity: int | None = Field(default=None, ge=0)
     seniority: int | None = Field(default=None, ge=1, le=3)
     active: bool | None = None
@@ -31,8 +32,8 @@ class SalespersonChange(Patch):
 class RegisterSalesperson(Command):
     salesperson_id: Id | None = Field(default=None, description="Given, or made here.")
     name: Text
-    regions: list[Text] = Field(default_factory=list)
-    industries: list[Text] = Field(default_factory=list)
+    regions: Coverage = Field(default_factory=list, description="Empty: every region.")
+    industries: Coverage = Field(default_factory=list, description="Empty: every industry.")
     capacity: int = Field(ge=0)
     seniority: int = Field(ge=1, le=3)
     active: bool = True
