@@ -1,21 +1,30 @@
-"""Events scored per second from a topic of mixed events, next to a plain consume-only loop on the
-same topic in the same run (the ceiling: no parsing, no database).
+"""Scoring's throughput, on the real local Kafka and mongod, in two parts (each a few minutes at
+most; --quick for smaller sizes):
 
-    .venv/bin/python tests/benchmarks/scoring.py [--events 100000]
+1. events scored per second from a topic of mixed events, next to a consume+decode loop on the same
+   topic in the same run (aiokafka, parse every record, commit per batch: no database);
+2. the time a new model snapshot takes to re-score every customer it moves, with 100 000 customers
+   stored and a first snapshot of a few thousand deals that moves nearly all of them.
 
-The scoring service runs as in production (batches, one MongoDB transaction per event with its inbox
-marker, CustomerScored through the outbox) but on a topic of its own, and its relay sends to a
-topic of its own, so the real topics get no benchmark traffic.
+    .venv/bin/python tests/benchmarks/scoring.py [--quick] [--events N] [--customers N]
+
+The scoring service runs as in production (bootstrap: partition batches, one MongoDB transaction per
+batch with its inbox entries, CustomerScored through the outbox, the snapshot writer beside it) but
+on a topic of its own, and its relay sends to a topic of its own, so the real topics get no
+benchmark traffic.
 """
 
 import argparse
 import asyncio
+import gc
 import random
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from crm_contracts import (
     CustomerCreated,
     CustomerCreatedPayload,
@@ -27,11 +36,23 @@ from crm_contracts import (
     StageChangedPayload,
     VisitLogged,
     VisitLoggedPayload,
+    parse_event,
 )
-from crm_runtime.service import Service, ServiceSpec
-from crm_runtime.settings import ServiceSettings
-from crm_scoring.handlers import EVENT_HANDLERS
+from crm_runtime.service import freeze_startup_heap
+from crm_runtime.store import Store
+from crm_scoring import adapters
+from crm_scoring.adapters import Snapshots
+from crm_scoring.bootstrap import bootstrap
+from crm_scoring.domain.assessment import assess
+from crm_scoring.domain.features import Features
+from crm_scoring.domain.win_probability import WinModel, keys_for
+from crm_scoring.engine import key_of
+from crm_scoring.settings import ScoringSettings
+from crm_scoring.snapshots import SnapshotWriter
 from pipeline import INFRA, NOT_ACCESS, infra_running, infra_urls, new_topic
+from pymongo import AsyncMongoClient, InsertOne
+
+MODEL = "value-v1"
 
 INDUSTRIES = [
     "cold chain",
@@ -148,7 +169,8 @@ async def publish(bootstrap: str, topic: str, events: list) -> float:
     return time.perf_counter() - started
 
 
-async def consume_only(bootstrap: str, topic: str, count: int) -> float:
+async def consume_and_decode(bootstrap: str, topic: str, count: int) -> float:
+    """The ceiling without a database: consume, parse every record, commit per batch."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -159,8 +181,11 @@ async def consume_only(bootstrap: str, topic: str, count: int) -> float:
     await consumer.start()
     started, seen = time.perf_counter(), 0
     while seen < count:
-        batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
-        seen += sum(len(records) for records in batches.values())
+        batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+        for records in batches.values():
+            for record in records:
+                parse_event(record.value)
+            seen += len(records)
         if batches:
             await consumer.commit()
     elapsed = time.perf_counter() - started
@@ -168,55 +193,178 @@ async def consume_only(bootstrap: str, topic: str, count: int) -> float:
     return count / elapsed
 
 
-async def scoring(urls: dict[str, str], topic: str, count: int) -> tuple[float, int]:
-    settings = ServiceSettings(
+def settings_for(urls: dict[str, str], **overrides) -> ScoringSettings:
+    return ScoringSettings(
         service_name=f"bench{uuid.uuid4().hex[:6]}",
         namespace="bench",
         log_level="WARNING",
-        auth_secret=uuid.uuid4().hex,
+        auth_secret=uuid.uuid4().hex * 2,
         kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
         mongodb_uri=urls["MONGODB_URI"],
+        **overrides,
     )
-    service = Service(
-        ServiceSpec(
-            title="bench",
-            subscribes_to=[topic],
-            handlers=EVENT_HANDLERS,
-            dependencies={"model_version": "value-v1"},
-        ),
-        settings,
-    )
+
+
+async def scoring(urls: dict[str, str], topic: str, count: int) -> dict[str, float]:
+    """Events scored per second (from the service's start to the last one applied), then how long
+    the last snapshot took to settle after that."""
+    service = bootstrap(settings_for(urls, topics=[topic]))
     real_send = service.relay.send
 
     async def to_bench_topic(_topic, key, value, headers):
         return await real_send(f"{topic}.out", key, value, headers)
 
     service.relay.send = to_bench_topic
+    inbox = service.store.db["processed_events"]
     started = time.perf_counter()
     await service.start()
-    inbox = service.store.db["processed_events"]
-    while (done := await inbox.count_documents(NOT_ACCESS)) < count:
-        await asyncio.sleep(1)
-    elapsed = time.perf_counter() - started
-    emitted = await service.store.db["outbox"].count_documents({})
-    await service.stop()
-    return done / elapsed, emitted
+    try:
+        while (done := await inbox.count_documents(NOT_ACCESS)) < count:
+            await asyncio.sleep(0.5)
+        applied = time.perf_counter()
+        writer = service.workers[0]
+        assert isinstance(writer, SnapshotWriter)
+        while not await writer.settled():
+            await asyncio.sleep(0.2)
+        settled = time.perf_counter()
+        db = service.store.db
+        return {
+            "rate": done / (applied - started),
+            "settle_s": settled - applied,
+            "emitted": await db["outbox"].count_documents({}),
+            "snapshots": (await Snapshots().latest(db)).version,
+            "deals": await db[adapters.DEALS].count_documents({}),
+        }
+    finally:
+        await service.stop()
+        client: AsyncMongoClient = AsyncMongoClient(urls["MONGODB_URI"])
+        await client.drop_database(service.store.db.name)
+        await client.close()
+
+
+async def rescore(urls: dict[str, str], customers: int, deals: int) -> dict[str, float]:
+    """`customers` stored as scored with the empty model, `deals` waiting: the time to build the
+    snapshot and re-score everyone it moves."""
+    rng = random.Random(11)
+    settings = settings_for(urls, snapshot_max_deals=max(deals, 1))
+    client: AsyncMongoClient = AsyncMongoClient(urls["MONGODB_URI"], tz_aware=True)
+    store = Store(client, settings.database_name)
+    await adapters.create_indexes(store)
+    try:
+        seeded = time.perf_counter()
+        empty, at = WinModel(), datetime(2026, 11, 1, tzinfo=UTC)
+        docs, segments = [], []
+        for n in range(customers):
+            features = Features(
+                industry=rng.choice(INDUSTRIES),
+                region=rng.choice(REGIONS),
+                size=rng.choice(["micro", "small", "medium", "large"]),
+                nature="other",
+                monthly_freight_volume_tons=rng.uniform(0, 2000),
+                as_of=at,
+            )
+            segment = features.segment()
+            segments.append(segment)
+            docs.append(
+                InsertOne(
+                    {
+                        "_id": f"bench-{n:06d}",
+                        "features": features.model_dump(mode="json"),
+                        "segment": segment,
+                        "last": key_of(assess(features, empty, [], MODEL)),
+                        "scored_with": 0,
+                    }
+                )
+            )
+        for start in range(0, len(docs), 10_000):
+            await store.db[adapters.CUSTOMERS].bulk_write(docs[start : start + 10_000])
+        waiting = []
+        for n in range(deals):
+            segment = rng.choice(segments)
+            # Industries win at different rates, so that every value comes to count.
+            won = rng.random() < 0.2 + 0.6 * INDUSTRIES.index(segment["industry"]) / len(INDUSTRIES)
+            waiting.append(
+                InsertOne(
+                    {
+                        "_id": f"deal-{n}",
+                        "customer_id": "bench-000000",
+                        "outcome": "won" if won else "lost",
+                        "keys": keys_for(segment),
+                        "pending": True,
+                    }
+                )
+            )
+        await store.db[adapters.DEALS].bulk_write(waiting)
+        seeded = time.perf_counter() - seeded
+        writer = SnapshotWriter(store, Snapshots(), settings)
+        del docs, waiting, segments
+        freeze_startup_heap()  # as the service does once started
+        started = time.perf_counter()
+        await writer.build()
+        built = time.perf_counter()
+        while await writer.step():
+            pass
+        done = time.perf_counter()
+        assert await writer.settled()
+        announced = await store.db["outbox"].count_documents({})
+        # A snapshot that moves few customers: every one is checked, few are read in full.
+        more = [
+            InsertOne(
+                {
+                    "_id": f"deal-more-{n}",
+                    "customer_id": "bench-000000",
+                    "outcome": "won" if n % 2 else "lost",
+                    "keys": keys_for(segment),
+                    "pending": True,
+                }
+            )
+            for n, segment in enumerate([{"industry": "mining"}] * 2)
+        ]
+        await store.db[adapters.DEALS].bulk_write(more)
+        again = time.perf_counter()
+        await writer.build()
+        while await writer.step():
+            pass
+        checked = time.perf_counter()
+        return {
+            "seed_s": seeded,
+            "build_s": built - started,
+            "rescore_s": done - built,
+            "announced": announced,
+            "check_s": checked - again,
+            "moved_again": await store.db["outbox"].count_documents({}) - announced,
+        }
+    finally:
+        await client.drop_database(store.db.name)
+        await client.close()
+
+
+async def out_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(f"{topic}.out", 3, 1)])
+    await admin.close()
 
 
 async def main() -> None:
-    import subprocess
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=100_000)
-    count = parser.parse_args().events
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20 000 events, 20 000 customers")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--customers", type=int)
+    args = parser.parse_args()
+    count = args.events or (20_000 if args.quick else 100_000)
+    customers = args.customers or (20_000 if args.quick else 100_000)
     was_running = infra_running()
     urls = infra_urls()
+    bootstrap_servers = urls["KAFKA_BOOTSTRAP_SERVERS"]
     try:
-        topic = await new_topic(urls["KAFKA_BOOTSTRAP_SERVERS"])
-        events = mixed_events(count)
-        publish_s = await publish(urls["KAFKA_BOOTSTRAP_SERVERS"], topic, events)
-        plain = await consume_only(urls["KAFKA_BOOTSTRAP_SERVERS"], topic, count)
-        rate, emitted = await scoring(urls, topic, count)
+        topic = await new_topic(bootstrap_servers)
+        await out_topic(bootstrap_servers, topic)
+        publish_s = await publish(bootstrap_servers, topic, mixed_events(count))
+        gc.collect()  # the events published are not kept: the service's heap is its own
+        plain = await consume_and_decode(bootstrap_servers, topic, count)
+        scored = await scoring(urls, topic, count)
+        rescored = await rescore(urls, customers, deals=3000)
     finally:
         if not was_running:
             subprocess.run([*INFRA, "stop"], check=False)
@@ -225,10 +373,20 @@ async def main() -> None:
         "8% financials, "
         f"5% deals), 3 partitions, one instance, 2 cores; published in {publish_s:.1f} s"
     )
-    print(f"consume only (aiokafka, commit per batch) : {plain:9.0f} events/s")
+    print(f"consume+decode (aiokafka, parse, commit per batch): {plain:9.0f} events/s")
     print(
-        f"scored (parse, features, model, inbox, outbox, commit): {rate:9.0f} events/s "
-        f"({rate / plain:.1%} of consume-only); {emitted} CustomerScored emitted"
+        f"scored (parse, features, model, inbox, outbox, commit): {scored['rate']:9.0f} events/s "
+        f"({scored['rate'] / plain:.1%} of consume+decode); {scored['emitted']} CustomerScored "
+        f"emitted; {scored['deals']} deals in {scored['snapshots']} snapshots, the last settled "
+        f"{scored['settle_s']:.1f} s after the last event"
+    )
+    print(
+        f"re-scoring after a snapshot: {customers} customers, 3000 deals: snapshot built in "
+        f"{rescored['build_s']:.2f} s, everyone it moves re-scored in "
+        f"{rescored['rescore_s']:.1f} s "
+        f"({customers / rescored['rescore_s']:.0f} customers/s; "
+        f"{rescored['announced']} CustomerScored emitted); a next snapshot moving few: "
+        f"{rescored['check_s']:.1f} s to check them all ({rescored['moved_again']} re-scored)"
     )
 
 

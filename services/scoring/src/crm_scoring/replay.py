@@ -1,6 +1,7 @@
 """Replay and backtest: the topics from their beginning through a chosen model version, in memory,
 without touching the live state; then how well each model ranked customers against the deals that
-followed.
+followed. Deals reach the win model through snapshots, as live: a new one once
+`--snapshot-every-deals` deals wait or one has waited `--snapshot-every-s` (in the events' time).
 
     uv run crm-scoring-replay --models value-v1 value-v2 [--bootstrap 127.0.0.1:9092]
 """
@@ -9,14 +10,18 @@ import argparse
 import asyncio
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
 from crm_contracts import DealClosed, Event, parse_event
 from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
 
-from crm_scoring.domain.assessment import assess
-from crm_scoring.engine import ResultKey, key_of, react
+from crm_scoring.domain.assessment import Assessment, assess
+from crm_scoring.engine import ResultKey, key_of, react, snapshot_due
 from crm_scoring.memory_state import InMemoryState
+from crm_scoring.settings import ScoringSettings
+
+DEFAULTS = ScoringSettings.model_fields
 
 
 @dataclass
@@ -27,23 +32,39 @@ class Backtest:
     predictions: list[tuple[float, str, bool]] = field(
         default_factory=list
     )  # probability, tier, won
+    snapshot_every_deals: int = DEFAULTS["snapshot_every_deals"].default
+    snapshot_every_s: float = DEFAULTS["snapshot_every_s"].default
+    built_at: datetime | None = None  # the events' time when the last snapshot was built
 
     async def feed(self, event: Event) -> None:
+        await self.publish_if_due(event.occurred_at)
         if isinstance(event, DealClosed):
             # What the model said of this customer just before the deal closed.
             state = self.state
             before = assess(
                 await state.features(event.customer_id),
-                await state.counts(),
+                await state.model(),
                 await state.strategies(),
-                event.occurred_at,
                 self.model_version,
             )
             self.predictions.append(
                 (before.win.probability, before.value.tier, event.payload.outcome == "won")
             )
-        for customer_id, assessment in await react(self.state, event, self.model_version):
-            self.emitted.append((customer_id, key_of(assessment)))
+        self.record(await react(self.state, event, self.model_version))
+
+    async def publish_if_due(self, now: datetime) -> None:
+        waited = float("inf") if self.built_at is None else (now - self.built_at).total_seconds()
+        waiting = len(self.state.pending)
+        if snapshot_due(waiting, waited, self.snapshot_every_deals, self.snapshot_every_s):
+            self.record(await self.state.publish(self.model_version))
+            self.built_at = now
+
+    async def settle(self) -> None:
+        """The last snapshot, once the history has ended (live, it follows within seconds)."""
+        self.record(await self.state.publish(self.model_version))
+
+    def record(self, rescored: list[tuple[str, Assessment]]) -> None:
+        self.emitted += [(customer_id, key_of(assessment)) for customer_id, assessment in rescored]
 
     def auc(self) -> float | None:
         """Area under the ROC curve of the win probability: the chance that a won deal was ranked
@@ -105,11 +126,24 @@ async def read_history(
     return sorted(history, key=lambda event: (event.occurred_at, str(event.event_id)))
 
 
-async def run(models: list[str], history: list[Event]) -> list[Backtest]:
-    tests = [Backtest(model) for model in models]
+async def run(
+    models: list[str],
+    history: list[Event],
+    snapshot_every_deals: int = DEFAULTS["snapshot_every_deals"].default,
+    snapshot_every_s: float = DEFAULTS["snapshot_every_s"].default,
+) -> list[Backtest]:
+    """Each model's backtest of the history, with the last snapshot built at its end."""
+    tests = [
+        Backtest(
+            model, snapshot_every_deals=snapshot_every_deals, snapshot_every_s=snapshot_every_s
+        )
+        for model in models
+    ]
     for event in history:
         for test in tests:
             await test.feed(event)
+    for test in tests:
+        await test.settle()
     return tests
 
 
@@ -136,11 +170,23 @@ def main() -> None:
     )
     parser.add_argument("--models", nargs="+", default=["value-v1"])
     parser.add_argument(
+        "--snapshot-every-deals", type=int, default=DEFAULTS["snapshot_every_deals"].default
+    )
+    parser.add_argument(
+        "--snapshot-every-s", type=float, default=DEFAULTS["snapshot_every_s"].default
+    )
+    parser.add_argument(
         "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     )
     args = parser.parse_args()
     history = asyncio.run(read_history(args.bootstrap))
-    print(report(asyncio.run(run(args.models, history)), len(history)))
+    tests = run(
+        args.models,
+        history,
+        snapshot_every_deals=args.snapshot_every_deals,
+        snapshot_every_s=args.snapshot_every_s,
+    )
+    print(report(asyncio.run(tests), len(history)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What scoring knows of one customer, built from events: every event's effect, idempotence,
 tolerance of order, the segment and the freight bands. Pure: no I/O."""
 
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -335,9 +336,9 @@ def test_financials_recorded_without_ratios_clears_them():
     assert apply(before, financials()).ratios is None
 
 
-def test_financials_recorded_without_ratios_on_a_customer_without_ratios_changes_nothing():
+def test_financials_recorded_without_ratios_on_a_customer_without_ratios_only_dates_it():
     before = Features(industry="retail")
-    assert apply(before, financials()) == before
+    assert apply(before, financials()) == before.model_copy(update={"as_of": T0})
 
 
 # --- VisitLogged and FollowupRevoked ------------------------------------------------------------
@@ -683,6 +684,71 @@ def test_follow_ups_proposals_and_deals_end_the_same_in_any_order():
         == (backward.stage, backward.stage_at)
         == ("proposal", T0 + timedelta(days=3))
     )
+
+
+def test_customer_and_follow_up_events_end_the_same_in_any_interleaving_of_the_two_topics():
+    """Each topic keeps one customer's events in order; between the two topics, any order."""
+    customer_topic = [
+        created(industry="retail", size="small", monthly_freight_volume_tons=80.0),
+        financials({"year": 2024, "current_ratio": 1.4}, at=T0 + timedelta(days=1)),
+        updated(["size", "region"], at=T0 + timedelta(days=6), size="large", region="west"),
+        updated(["address"], at=T0 + timedelta(days=9), address="1 Bund Road"),
+    ]
+    follow_up_topic = [
+        visit("fu-1", at=T0 + timedelta(days=2)),
+        opened(at=T0 + timedelta(days=2)),
+        proposal(proposal_id="pr-1"),
+        corrected("fu-1", 2, "meeting", T0 + timedelta(days=4)),
+        stage_changed("proposal", 0.5, T0 + timedelta(days=5)),
+        deal("won", "d-1"),
+        decision(ProposalAccepted, "pr-1"),
+        visit("fu-2", "call", T0 + timedelta(days=7)),
+        revoked("fu-2"),
+    ]
+    rng = random.Random(5)
+    endings = set()
+    for _ in range(40):
+        customer, follow_up, merged = list(customer_topic), list(follow_up_topic), []
+        while customer or follow_up:
+            pick = customer if not follow_up or (customer and rng.random() < 0.5) else follow_up
+            merged.append(pick.pop(0))
+        endings.add(replay(*merged).model_dump_json())
+    (ending,) = endings
+    assert Features.model_validate_json(ending).as_of == T0 + timedelta(days=7)
+
+
+# --- the time a customer is scored at -----------------------------------------------------------
+
+
+def test_a_customer_is_dated_by_its_latest_event_whatever_the_order():
+    early, late = visit("fu-1", at=T0 + timedelta(days=3)), created(at=T0 + timedelta(days=1))
+    assert replay(early, late).as_of == replay(late, early).as_of == T0 + timedelta(days=3)
+
+
+def test_an_older_event_that_changes_nothing_leaves_the_customer_as_it_was():
+    current = replay(stage_changed("negotiation", 0.75, T0 + timedelta(days=10)))
+    assert current.as_of == T0 + timedelta(days=10)
+    assert apply(current, stage_changed("proposal", 0.5, T0)) is current
+
+
+def test_events_that_carry_nothing_scoring_reads_do_not_date_the_customer():
+    before = replay(created(industry="retail"))
+    later = T0 + timedelta(days=30)
+    assert apply(before, updated(["address"], at=later, address="88 Century Avenue")) is before
+    competitor = CompetitorRecorded(
+        producer="customer",
+        customer_id=CID,
+        occurred_at=later,
+        payload={"competitor_id": "c1", "name": "SF"},
+    )
+    assert apply(before, competitor) is before
+
+
+def test_a_new_event_that_changes_no_fact_still_dates_the_customer():
+    before = replay(created(industry="retail"))
+    later = T0 + timedelta(days=30)
+    again = apply(before, updated(["industry"], at=later, industry="retail"))
+    assert again == before.model_copy(update={"as_of": later})
 
 
 # --- segment ------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ async def test_a_deal_published_again_under_a_new_event_id_teaches_the_model_onc
     )
     await react(state, won("x", "d-1"), "value-v1")
     again = await react(state, won("x", "d-1"), "value-v1")
-    assert again == [] and (state.win_counts.won, state.win_counts.lost) == (1, 0)
+    await state.publish("value-v1")
+    assert again == [] and (state.snapshot.counts.won, state.snapshot.counts.lost) == (1, 0)
 
 
 def test_smoothing_is_not_undone_by_rounding():

@@ -21,7 +21,7 @@ from crm_scoring.domain.assessment import Assessment, assess
 from crm_scoring.domain.features import Features, apply
 from crm_scoring.domain.strategy import Segment, Strategy, StrategyDefinition, recommend
 from crm_scoring.domain.value_model import score
-from crm_scoring.domain.win_probability import WinCounts, learn
+from crm_scoring.domain.win_probability import WinCounts, WinModel, learn
 from crm_scoring.engine import key_of, react, rescore
 from crm_scoring.memory_state import InMemoryState
 from crm_scoring.replay import Backtest, run
@@ -32,6 +32,10 @@ MODEL = "value-v1"
 
 
 # --- builders -----------------------------------------------------------------------------------
+
+
+def snapshot(counts: WinCounts | None = None, version: int = 1) -> WinModel:
+    return WinModel(version, counts or WinCounts())
 
 
 def strategy(
@@ -299,6 +303,7 @@ def test_a_strategy_contacts_between_every_day_and_once_a_year(days):
 
 def test_assess_combines_value_win_probability_and_strategy():
     features = Features(
+        as_of=T0,
         monthly_freight_volume_tons=1200.0,
         size="large",
         nature="state_owned",
@@ -307,8 +312,8 @@ def test_assess_combines_value_win_probability_and_strategy():
     )
     counts = learn(WinCounts(), features.segment(), "won")
     catalogue = [strategy("s-b", tiers=["B"], industries=["cold chain"]), strategy("s-any")]
-    result = assess(features, counts, catalogue, T0, MODEL)
-    assert result.value == score(features, T0, MODEL)
+    result = assess(features, snapshot(counts), catalogue, MODEL)
+    assert result.value == score(features, features.as_of, MODEL)
     assert (result.value.score, result.value.tier) == (50, "B")
     assert result.win.probability == round(
         2 / 3, 4
@@ -319,14 +324,44 @@ def test_assess_combines_value_win_probability_and_strategy():
 def test_an_assessment_key_is_score_tier_probability_strategy_and_model():
     result = assess(
         Features(monthly_freight_volume_tons=1200.0),
-        WinCounts(),
+        snapshot(WinCounts(), version=7),
         [strategy("s-any", version=3)],
-        T0,
         MODEL,
     )
-    assert result.key() == (25, "C", 0.5, ("s-any", 3), "value-v1")
+    assert result.key() == (25, "C", 0.5, ("s-any", 3), "value-v1")  # not the snapshot's 7
     assert key_of(result) == [25, "C", 0.5, ["s-any", 3], "value-v1"]
-    assert assess(Features(), WinCounts(), [], T0, MODEL).key() == (0, "D", 0.5, None, "value-v1")
+    assert assess(Features(), snapshot(WinCounts()), [], MODEL).key() == (
+        0,
+        "D",
+        0.5,
+        None,
+        "value-v1",
+    )
+
+
+def test_a_new_snapshot_alone_is_no_change_worth_announcing():
+    features = Features(industry="retail", as_of=T0)
+    older = assess(features, snapshot(WinCounts(), version=1), [], MODEL)
+    newer = assess(features, snapshot(WinCounts(), version=9), [], MODEL)
+    assert (older.snapshot, newer.snapshot) == (1, 9)
+    assert older.key() == newer.key() and key_of(older) == key_of(newer)
+    assert (older.payload().model_snapshot, newer.payload().model_snapshot) == (1, 9)
+
+
+def test_the_value_is_scored_at_the_customers_own_time():
+    followed_up = {"fu-1": {"channel": "call", "at": T0.isoformat(), "revoked": False}}
+    fresh = Features(followups=followed_up, as_of=T0 + timedelta(days=1))
+    stale = Features(followups=followed_up, as_of=T0 + timedelta(days=200))
+    recency = "engagement.recency"
+    points = {
+        name: next(
+            c.points
+            for c in assess(f, snapshot(), [], MODEL).value.contributions
+            if c.factor == recency
+        )
+        for name, f in (("fresh", fresh), ("stale", stale))
+    }
+    assert points["fresh"] > points["stale"] == 0
 
 
 def test_the_same_inputs_give_the_same_assessment():
@@ -334,8 +369,8 @@ def test_the_same_inputs_give_the_same_assessment():
         industry="retail",
         followups={"fu-1": {"channel": "call", "at": T0.isoformat(), "revoked": False}},
     )
-    first = assess(features, WinCounts(), [strategy("s-any")], T0, MODEL)
-    assert assess(features, WinCounts(), [strategy("s-any")], T0, MODEL) == first
+    first = assess(features, snapshot(WinCounts()), [strategy("s-any")], MODEL)
+    assert assess(features, snapshot(WinCounts()), [strategy("s-any")], MODEL) == first
 
 
 def test_assess_uses_the_models_alpha_and_min_support():
@@ -345,14 +380,14 @@ def test_assess_uses_the_models_alpha_and_min_support():
         counts = learn(counts, segment, "won")
     for _ in range(4):
         counts = learn(counts, {"industry": "mining"}, "lost")
-    four = assess(Features(industry="retail"), counts, [], T0, MODEL)
+    four = assess(Features(industry="retail"), snapshot(counts), [], MODEL)
     assert four.win.effects[0].log_odds == 0.0  # value-v1: min_support 5
-    five = assess(Features(industry="retail"), learn(counts, segment, "won"), [], T0, MODEL)
+    five = assess(Features(industry="retail"), snapshot(learn(counts, segment, "won")), [], MODEL)
     assert five.win.effects[0].log_odds > 0
 
 
 def test_the_payload_of_a_customer_we_know_nothing_about_says_no_signals_yet():
-    payload = assess(Features(), WinCounts(), [], T0, MODEL).payload()
+    payload = assess(Features(), snapshot(WinCounts()), [], MODEL).payload()
     assert isinstance(payload, CustomerScoredPayload)
     assert (payload.score, payload.tier, payload.win_probability, payload.rule_version) == (
         0,
@@ -375,7 +410,7 @@ def test_the_payload_explains_the_score_and_the_probability():
     for outcome in ("won", "won", "lost"):
         counts = learn(counts, features.segment(), outcome)
     chosen = strategy("s-retail", industries=["retail"], version=2)
-    assessment = assess(features, counts, [chosen], T0, MODEL)
+    assessment = assess(features, snapshot(counts), [chosen], MODEL)
     payload = assessment.payload()
     assert payload.reasons == [
         "+25 freight volume 1200 t/month",
@@ -487,7 +522,17 @@ async def test_a_score_moves_after_visit_logged_and_back_after_its_revocation():
     assert withdrawn.value.score == first.value.score
 
 
-async def test_a_deal_closed_teaches_the_win_counts_with_the_customers_segment():
+async def test_a_deal_closed_is_recorded_for_the_next_snapshot_not_learnt_at_once():
+    state = InMemoryState()
+    await react(state, created("c-1", industry="retail"), MODEL)
+    before = state.results["c-1"]
+    assert await react(state, deal("c-1", "d-1", "won"), MODEL) == []  # nothing moved yet
+    assert state.pending == {"d-1"} and state.snapshot.version == 0
+    assert state.results["c-1"] == before
+    assert state.known["c-1"].deals == {"d-1": "won"}
+
+
+async def test_a_snapshot_learns_each_deal_under_every_key_of_its_customers_segment():
     state = InMemoryState()
     await react(
         state,
@@ -495,17 +540,18 @@ async def test_a_deal_closed_teaches_the_win_counts_with_the_customers_segment()
         MODEL,
     )
     await react(state, deal("c-1", "d-1", "won"), MODEL)
-    assert dict(state.win_counts.by_key) == {
+    await state.publish(MODEL)
+    assert state.snapshot.version == 1 and not state.pending
+    assert dict(state.snapshot.counts.by_key) == {
         "*": (1, 0),
         "freight_band=500-1000t": (1, 0),
         "industry=retail": (1, 0),
         "nature=other": (1, 0),
         "region=east": (1, 0),
     }
-    assert state.known["c-1"].deals == {"d-1": "won"}
 
 
-async def test_a_deal_closed_on_a_customer_re_scores_customers_of_the_same_industry_only():
+async def test_a_snapshot_re_scores_every_customer_it_moves_whatever_the_industry():
     state = InMemoryState()
     for event in (
         created("x", industry="retail"),
@@ -513,47 +559,114 @@ async def test_a_deal_closed_on_a_customer_re_scores_customers_of_the_same_indus
         created("z", industry="mining"),
     ):
         await react(state, event, MODEL)
-    before_y, before_z = state.results["y"], state.results["z"]
-    emitted = await react(state, deal("x", "d-1", "won", T0 + timedelta(days=3)), MODEL)
-    assert [customer_id for customer_id, _ in emitted] == ["x", "y"]
-    assert dict(emitted)["y"].win.probability == round(2 / 3, 4) > before_y[2] == 0.5
-    assert state.results["y"] != before_y
-    assert state.results["z"] == before_z
+    await react(state, deal("x", "d-1", "won", T0 + timedelta(days=3)), MODEL)
+    rescored = await state.publish(MODEL)
+    assert [customer_id for customer_id, _ in rescored] == ["x", "y", "z"]
+    assert {a.win.probability for _, a in rescored} == {round(2 / 3, 4)}
+    assert {a.snapshot for _, a in rescored} == {1}
+    assert state.results["z"][2] == 0.67 and state.scored_with == {"x": 1, "y": 1, "z": 1}
 
 
 async def test_a_won_deal_of_a_similar_customer_raises_the_win_probability():
     state = InMemoryState()
     for event in (created("x", industry="retail"), created("y", industry="Retail ")):
         await react(state, event, MODEL)
-    emitted = dict(await react(state, deal("x", "d-1", "won"), MODEL))
-    assert emitted["y"].win.probability > 0.5
+    await react(state, deal("x", "d-1", "won"), MODEL)
+    assert dict(await state.publish(MODEL))["y"].win.probability > 0.5
 
 
 async def test_a_lost_deal_of_a_similar_customer_lowers_the_win_probability():
     state = InMemoryState()
     for event in (created("x", industry="retail"), created("y", industry="retail")):
         await react(state, event, MODEL)
-    emitted = dict(await react(state, deal("x", "d-1", "lost"), MODEL))
-    assert emitted["y"].win.probability == round(1 / 3, 4)
+    await react(state, deal("x", "d-1", "lost"), MODEL)
+    assert dict(await state.publish(MODEL))["y"].win.probability == round(1 / 3, 4)
 
 
-async def test_a_deal_of_a_customer_without_industry_re_scores_only_that_customer():
+async def test_a_snapshot_that_moves_no_announced_probability_re_scores_nobody():
     state = InMemoryState()
-    for event in (created("x"), created("y"), created("z", industry="retail")):
+    for event in (created("m", industry="mining"), created("r", industry="retail")):
         await react(state, event, MODEL)
-    emitted = await react(state, deal("x", "d-1", "won"), MODEL)
-    assert [customer_id for customer_id, _ in emitted] == ["x"]
-    assert state.win_counts.won == 1
+    for n in range(30):
+        await react(state, deal("m", f"won-{n}", "won"), MODEL)
+        await react(state, deal("m", f"lost-{n}", "lost"), MODEL)
+    await state.publish(MODEL)
+    results = dict(state.results)
+    await react(state, deal("m", "won-30", "won"), MODEL)
+    await react(state, deal("m", "lost-30", "lost"), MODEL)
+    assert await state.publish(MODEL) == []
+    assert state.snapshot.version == 2 and state.results == results
 
 
-async def test_a_deal_re_scores_similar_customers_in_id_order_up_to_the_limit():
+async def test_no_deal_waiting_builds_no_snapshot():
     state = InMemoryState()
-    for customer_id in ("m", "b", "x", "a"):
-        await react(state, created(customer_id, industry="retail"), MODEL)
-    emitted = await react(state, deal("m", "d-1", "won"), MODEL)
-    assert [customer_id for customer_id, _ in emitted] == ["m", "a", "b", "x"]
-    similar = await state.similar("m", " RETAIL ", 2)
-    assert [customer_id for customer_id, _ in similar] == ["a", "b"]
+    await react(state, created("x", industry="retail"), MODEL)
+    assert await state.publish(MODEL) == [] and state.snapshot.version == 0
+
+
+async def test_a_deal_known_before_its_customer_counts_under_the_segment_the_customer_has():
+    state = InMemoryState()
+    await react(state, deal("x", "d-1", "won"), MODEL)  # the follow-up topic was ahead
+    await react(state, created("x", industry="retail", region="east"), MODEL)
+    await state.publish(MODEL)
+    assert dict(state.snapshot.counts.by_key) == {
+        "*": (1, 0),
+        "industry=retail": (1, 0),
+        "nature=other": (1, 0),
+        "region=east": (1, 0),
+    }
+
+
+async def test_a_customer_moving_segment_takes_its_deals_along_in_the_next_snapshot():
+    state = InMemoryState()
+    await react(state, created("x", industry="retail"), MODEL)
+    await react(state, deal("x", "d-1", "won"), MODEL)
+    await state.publish(MODEL)
+    await react(state, updated("x", ["industry"], T0 + timedelta(days=1), industry="mining"), MODEL)
+    assert state.pending == {"d-1"}
+    await state.publish(MODEL)
+    assert dict(state.snapshot.counts.by_key) == {
+        "*": (1, 0),
+        "industry=mining": (1, 0),
+        "nature=other": (1, 0),
+    }
+
+
+async def test_an_outcome_corrected_later_changes_the_features_not_what_was_learnt():
+    state = InMemoryState()
+    await react(state, created("x", industry="retail"), MODEL)
+    await react(state, deal("x", "d-1", "won"), MODEL)
+    await react(state, deal("x", "d-1", "lost", T0 + timedelta(days=1)), MODEL)
+    await state.publish(MODEL)
+    assert state.known["x"].deals == {"d-1": "lost"}
+    assert (state.snapshot.counts.won, state.snapshot.counts.lost) == (1, 0)
+
+
+async def test_the_final_results_do_not_depend_on_when_snapshots_were_built():
+    history = mixed_history()
+    [often] = await run([MODEL], history, snapshot_every_deals=1)
+    # The first deal makes a snapshot at once, the next one only the end of the history.
+    [rarely] = await run([MODEL], history, snapshot_every_deals=10_000, snapshot_every_s=1e9)
+    assert often.state.snapshot.version > rarely.state.snapshot.version == 2
+    assert often.emitted != rarely.emitted
+    assert often.state.results == rarely.state.results
+    assert often.state.snapshot.counts == rarely.state.snapshot.counts
+
+
+async def test_the_final_results_do_not_depend_on_how_the_two_topics_interleave():
+    history = mixed_history()
+    customer_topic = [
+        e for e in history if isinstance(e, (CustomerCreated, CustomerUpdated, FinancialsRecorded))
+    ]
+    follow_up_topic = [e for e in history if e not in customer_topic]
+    in_time, follow_ups_first = InMemoryState(), InMemoryState()
+    for state, events in ((in_time, history), (follow_ups_first, follow_up_topic + customer_topic)):
+        for event in events:
+            await react(state, event, MODEL)
+        await state.publish(MODEL)
+    assert follow_ups_first.known == in_time.known
+    assert follow_ups_first.snapshot.counts == in_time.snapshot.counts
+    assert follow_ups_first.results == in_time.results
 
 
 async def test_a_new_strategy_version_is_announced_with_the_next_event():
@@ -568,13 +681,12 @@ async def test_a_new_strategy_version_is_announced_with_the_next_event():
 
 async def test_rescore_announces_only_a_changed_key():
     state = InMemoryState()
-    features = Features(industry="retail")
-    cause = created("c-1", industry="retail")
-    first = await rescore(state, "c-1", features, cause, MODEL)
+    features = Features(industry="retail", as_of=T0)
+    first = await rescore(state, "c-1", features, MODEL)
     assert first is not None
-    assert await rescore(state, "c-1", features, cause, MODEL) is None
+    assert await rescore(state, "c-1", features, MODEL) is None
     assert (
-        await rescore(state, "c-1", features, cause, "value-v2") is not None
+        await rescore(state, "c-1", features, "value-v2") is not None
     )  # the model is part of the key
 
 
@@ -582,8 +694,10 @@ async def test_in_memory_state_keeps_what_it_is_given():
     state = InMemoryState()
     assert await state.features("nobody") == Features()
     assert await state.last("nobody") is None
-    await state.learn({"industry": "retail"}, "won")
-    assert (await state.counts()).won == 1
+    await state.learn("d-1", "c-1", "won")
+    await state.learn("d-1", "c-1", "lost")
+    assert state.deals["d-1"].outcome == "won" and state.pending == {"d-1"}
+    assert (await state.model()).version == 0
     assert await state.strategies() == []
 
 
@@ -704,15 +818,17 @@ async def test_a_replay_of_the_same_events_twice_emits_the_same_results():
 async def test_a_replay_does_not_depend_on_event_ids():
     first, second = await run([MODEL], mixed_history()), await run([MODEL], mixed_history())
     assert first[0].emitted == second[0].emitted
-    assert first[0].state.win_counts == second[0].state.win_counts
+    assert first[0].state.snapshot.counts == second[0].state.snapshot.counts
 
 
 async def test_a_backtest_emits_what_the_engine_emits():
     history = mixed_history()
     [test] = await run([MODEL], history)
     state, emitted = InMemoryState(), []
-    for event in history:
-        emitted += [(customer_id, key_of(a)) for customer_id, a in await react(state, event, MODEL)]
+    for event in history:  # events at least hours apart: any deal waiting makes a snapshot
+        rescored = [*await state.publish(MODEL), *await react(state, event, MODEL)]
+        emitted += [(customer_id, key_of(a)) for customer_id, a in rescored]
+    emitted += [(customer_id, key_of(a)) for customer_id, a in await state.publish(MODEL)]
     assert test.emitted == emitted
 
 
@@ -803,11 +919,12 @@ def test_win_rates_without_deals_in_a_group_are_none():
 async def test_a_replay_starts_from_empty_state_every_time():
     history = mixed_history()
     [test] = await run([MODEL], history)
-    assert test.state.win_counts.won + test.state.win_counts.lost == len(
-        [e for e in history if isinstance(e, DealClosed)]
+    counts = test.state.snapshot.counts
+    assert counts.won + counts.lost == len(
+        {e.payload.deal_id for e in history if isinstance(e, DealClosed)}
     )
     [again] = await run([MODEL], history)
-    assert again.state.win_counts == test.state.win_counts
+    assert again.state.snapshot.counts == counts
     assert again.state is not test.state
 
 

@@ -9,9 +9,11 @@ from crm_scoring.domain.win_probability import (
     GLOBAL,
     FeatureEffect,
     WinCounts,
+    WinModel,
     estimate,
     keys_for,
     learn,
+    recount,
 )
 
 RETAIL_EAST = {"industry": "retail", "region": "east", "size": "large"}
@@ -381,3 +383,46 @@ def test_keys_for_does_not_depend_on_the_order_of_the_segment():
     assert keys_for({"region": "east", "industry": "retail"}) == keys_for(
         {"industry": "retail", "region": "east"}
     )
+
+
+# --- snapshots: recounting and estimating once per segment --------------------------------------
+
+
+def test_recounting_new_deals_equals_learning_them_one_by_one():
+    deals = [(RETAIL_EAST, "won"), ({"industry": "mining"}, "lost"), (RETAIL_EAST, "lost")]
+    recounted = recount(WinCounts(), [(outcome, None, keys_for(s)) for s, outcome in deals])
+    assert recounted == history(*deals)
+
+
+def test_a_deal_recounted_under_another_segment_leaves_no_trace_of_the_old_one():
+    counts = history((RETAIL_EAST, "won"), ({"industry": "mining"}, "lost"))
+    moved = recount(counts, [("won", keys_for(RETAIL_EAST), keys_for({"industry": "mining"}))])
+    assert moved == history(({"industry": "mining"}, "won"), ({"industry": "mining"}, "lost"))
+    assert moved.values_seen("region") == moved.values_seen("size") == 0
+
+
+def test_recounts_in_any_order_and_grouping_end_alike():
+    rng = random.Random(3)
+    segments = [{"industry": rng.choice("abc"), "size": rng.choice("xy")} for _ in range(30)]
+    outcomes = [rng.choice(["won", "lost"]) for _ in segments]
+    first = [(o, None, keys_for(s)) for s, o in zip(segments, outcomes, strict=True)]
+    moved = zip(segments[:10], outcomes[:10], strict=True)
+    moves = [(o, keys_for(s), keys_for({"industry": "z"})) for s, o in moved]
+    at_once = recount(recount(WinCounts(), first), moves)
+    shuffled = first[:]
+    rng.shuffle(shuffled)
+    in_steps = recount(recount(recount(WinCounts(), shuffled[:12]), shuffled[12:]), moves[::-1])
+    assert at_once == in_steps
+
+
+def test_a_snapshot_estimates_each_segment_once_and_as_estimate_does():
+    counts = industry_history(6, 1, 1, 6)
+    model = WinModel(3, counts)
+    first = model.estimate({"industry": "a"}, 1.0, 5)
+    assert model.estimate({"industry": "a"}, 1.0, 5) is first
+    assert first == estimate(counts, {"industry": "a"}, 1.0, 5)
+    assert model.estimate({"industry": "a"}, 2.0, 5) == estimate(counts, {"industry": "a"}, 2.0, 5)
+
+
+def test_the_empty_snapshot_is_version_0_with_no_deals():
+    assert (WinModel().version, WinModel().counts) == (0, WinCounts())

@@ -1,5 +1,7 @@
 """What scoring knows of one customer, built from events. Every update is idempotent and tolerant
-of order: follow-ups, proposals and deals are kept by id, and the stage by the time it was set."""
+of order: follow-ups, proposals and deals are kept by id, the stage by the time it was set, and the
+time the customer is scored at is the latest of its events' times. The customer topic's events and
+the follow-up topic's events set different fields, so their relative order does not matter."""
 
 from datetime import datetime
 from typing import Any
@@ -26,6 +28,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_FIELDS = ("monthly_freight_volume_tons", "industry", "region", "nature", "size")
 LOGGED_VERSION = 1  # a follow-up is logged at version 1; each FollowupUpdated carries a later one
+FACT_EVENTS = (
+    CustomerCreated,
+    FinancialsRecorded,
+    VisitLogged,
+    FollowupUpdated,
+    FollowupRevoked,
+    OpportunityOpened,
+    StageChanged,
+    ProposalCreated,
+    ProposalRevised,
+    ProposalAccepted,
+    ProposalRejected,
+    ProposalWithdrawn,
+    DealClosed,
+)
 FINAL_PROPOSAL = {
     "ProposalAccepted": "accepted",
     "ProposalRejected": "rejected",
@@ -55,6 +72,11 @@ class Features(BaseModel):
     stage_probability: float | None = None
     stage_at: datetime | None = None
     deals: dict[str, str] = Field(default_factory=dict, description="id -> won/lost")
+    as_of: datetime | None = Field(
+        default=None,
+        description="The latest occurred_at of the customer's events that carry a fact scoring "
+        "reads: the time it is scored at, whichever event caused the scoring.",
+    )
 
     def active_followups(self) -> list[dict[str, Any]]:
         return [f for f in self.followups.values() if not f.get("revoked")]
@@ -140,7 +162,17 @@ def apply(features: Features, event: Event) -> Features:
         }
     elif isinstance(event, DealClosed):
         change["deals"] = {**features.deals, event.payload.deal_id: event.payload.outcome}
+    if _carries_a_fact(event) and (features.as_of is None or event.occurred_at > features.as_of):
+        change["as_of"] = event.occurred_at
     return features.model_copy(update=change) if change else features
+
+
+def _carries_a_fact(event: Event) -> bool:
+    """Whether the event says something scoring reads (whatever the features hold already): a
+    property of the event alone, so that the latest time is the same in any order."""
+    if isinstance(event, CustomerUpdated):
+        return any(name in PROFILE_FIELDS or name == "credit" for name in event.payload.changed)
+    return isinstance(event, FACT_EVENTS)
 
 
 def _followup(

@@ -1,10 +1,11 @@
 """Win probability: naive Bayes over the customer's segment (industry, region, nature, size,
-freight band), learnt incrementally from won and lost deals — counts grow with each DealClosed and
-are never rebuilt. Laplace-smoothed; a value seen in fewer than `min_support` deals falls back to
-the global rate (it contributes nothing). The explanation is each value's log-odds."""
+freight band), from won and lost deals. Customers are scored with a versioned snapshot of the
+counts (`WinModel`), which a single writer builds from the deals learnt since the one before.
+Laplace-smoothed; a value seen in fewer than `min_support` deals falls back to the global rate (it
+contributes nothing). The explanation is each value's log-odds."""
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 GLOBAL = "*"
@@ -34,11 +35,30 @@ def keys_for(segment: Mapping[str, str]) -> list[str]:
 
 
 def learn(counts: WinCounts, segment: Mapping[str, str], outcome: str) -> WinCounts:
-    won, lost = (1, 0) if outcome == "won" else (0, 1)
+    return recount(counts, [(outcome, None, keys_for(segment))])
+
+
+Recounted = tuple[str, Sequence[str] | None, Sequence[str]]  # outcome, keys counted under, now
+
+
+def recount(counts: WinCounts, deals: Iterable[Recounted]) -> WinCounts:
+    """The counts once each deal is counted under its keys now instead of those it was counted
+    under (None: not counted yet). A key no deal is counted under any more is dropped, so that the
+    counts are the same whatever way they were reached."""
     updated = dict(counts.by_key)
-    for key in keys_for(segment):
-        before = updated.get(key, (0, 0))
-        updated[key] = (before[0] + won, before[1] + lost)
+
+    def add(keys: Sequence[str], won: int, lost: int) -> None:
+        for key in keys:
+            before = updated.get(key, (0, 0))
+            updated[key] = (before[0] + won, before[1] + lost)
+            if updated[key] == (0, 0):
+                del updated[key]
+
+    for outcome, before, now in deals:
+        won, lost = (1, 0) if outcome == "won" else (0, 1)
+        if before is not None:
+            add(before, -won, -lost)
+        add(now, won, lost)
     return WinCounts(updated)
 
 
@@ -94,3 +114,24 @@ def estimate(
     # Rounded for display, but never to a certainty the smoothing does not claim.
     probability = min(0.9999, max(0.0001, round(1 / (1 + math.exp(-log_odds)), 4)))
     return WinEstimate(probability, prior, tuple(effects))
+
+
+@dataclass(frozen=True, eq=False)
+class WinModel:
+    """A versioned snapshot of the counts, applied whole: version 0 is the empty one, before any
+    deal. Each distinct segment's estimate is computed once per snapshot."""
+
+    version: int = 0
+    counts: WinCounts = field(default_factory=WinCounts)
+    _estimates: dict[tuple[tuple[tuple[str, str], ...], float, int], WinEstimate] = field(
+        default_factory=dict, repr=False
+    )
+
+    def estimate(
+        self, segment: Mapping[str, str], alpha: float = 1.0, min_support: int = 5
+    ) -> WinEstimate:
+        key = (tuple(sorted(segment.items())), alpha, min_support)
+        found = self._estimates.get(key)
+        if found is None:
+            found = self._estimates[key] = estimate(self.counts, segment, alpha, min_support)
+        return found
