@@ -28,16 +28,15 @@ from crm_contracts import (
 )
 from crm_runtime.store import UnitOfWork
 
-from crm_reporting.adapters import (
-    DEALS,
-    FOLLOWUPS,
-    OPPORTUNITIES,
-    PROFILES,
-    PROPOSALS,
+from crm_reporting.adapters import DEALS, FOLLOWUPS, OPPORTUNITIES, PROFILES, PROPOSALS
+from crm_reporting.bands import freight_band
+from crm_reporting.projection import (
+    followup_as_of,
+    update_fact_if,
     update_profile,
+    update_unless_later,
     upsert_fact,
 )
-from crm_reporting.bands import freight_band
 
 SEGMENT = ("region", "industry", "size", "nature", "monthly_freight_volume_tons")
 PROPOSAL_STATUS = {
@@ -103,16 +102,19 @@ async def customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
         event.customer_id,
         {"$push": {"score_history": {"$each": [point], "$sort": {"at": 1}, "$slice": -100}}},
     )
-    await uow.db[PROFILES].update_one(
-        {"_id": event.customer_id, "tier_at": {"$not": {"$gt": event.occurred_at}}},
-        {
-            "$set": {
-                "segment.tier": event.payload.tier.value,
-                "tier_at": event.occurred_at,
-                "win_probability": event.payload.win_probability,
-            }
-        },
-        session=uow.session,
+    tier = {
+        "segment.tier": event.payload.tier.value,
+        "tier_at": event.occurred_at,
+        "win_probability": event.payload.win_probability,
+    }
+    await update_unless_later(
+        uow,
+        PROFILES,
+        event.customer_id,
+        "tier_at",
+        event.occurred_at,
+        {"$set": tier},
+        ties_kept=False,
     )
 
 
@@ -145,14 +147,7 @@ async def _followup_as_of(
 ) -> None:
     """The follow-up as of `version`, unless a later version is there already: logged (0) and
     updated in any order, applied any number of times, it ends as its latest version."""
-    await upsert_fact(
-        uow, FOLLOWUPS, followup.followup_id, customer_id, {"$setOnInsert": {"revoked": False}}
-    )
-    await uow.db[FOLLOWUPS].update_one(
-        {"_id": followup.followup_id, "version": {"$not": {"$gt": version}}},
-        {"$set": {**_followup(followup), "version": version}},
-        session=uow.session,
-    )
+    await followup_as_of(uow, customer_id, followup.followup_id, _followup(followup), version)
 
 
 async def visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
@@ -213,17 +208,20 @@ async def pipeline_moved(event: OpportunityOpened | StageChanged, uow: UnitOfWor
         },
     )
     # The current stage is the latest by time, whatever order the events came in.
-    await uow.db[OPPORTUNITIES].update_one(
-        {"_id": payload.opportunity_id, "stage_at": {"$not": {"$gt": event.occurred_at}}},
-        {
-            "$set": {
-                "stage": stage,
-                "win_probability": payload.win_probability,
-                "stage_at": event.occurred_at,
-                "closed": stage in ("won", "lost"),
-            }
-        },
-        session=uow.session,
+    current = {
+        "stage": stage,
+        "win_probability": payload.win_probability,
+        "stage_at": event.occurred_at,
+        "closed": stage in ("won", "lost"),
+    }
+    await update_unless_later(
+        uow,
+        OPPORTUNITIES,
+        payload.opportunity_id,
+        "stage_at",
+        event.occurred_at,
+        {"$set": current},
+        ties_kept=False,
     )
 
 
@@ -248,6 +246,4 @@ async def proposal_changed(event: ProposalEvent, uow: UnitOfWork) -> None:
     )
     # A decision is final: a late revision does not reopen it.
     final = {"status": {"$in": [None, "open"]}} if status == "open" else {}
-    await uow.db[PROPOSALS].update_one(
-        {"_id": payload.proposal_id, **final}, {"$set": {"status": status}}, session=uow.session
-    )
+    await update_fact_if(uow, PROPOSALS, payload.proposal_id, final, {"$set": {"status": status}})

@@ -33,7 +33,7 @@ from crm_contracts import (
 from crm_runtime.handlers import EventHandlers
 from crm_runtime.store import UnitOfWork
 
-from crm_reporting import adapters, facts
+from crm_reporting import facts, projection
 from crm_reporting.facts import LOGGED, ProposalEvent
 
 
@@ -52,17 +52,17 @@ def _entry(event: Event, kind: str, at: datetime) -> dict[str, Any]:
 
 async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
     profile = {**event.payload.model_dump(mode="json"), "created_at": event.occurred_at}
-    await adapters.update_profile(uow, event.customer_id, {"$set": {"profile": profile}})
+    await projection.update_profile(uow, event.customer_id, {"$set": {"profile": profile}})
 
 
 async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
     entry = _entry(event, "followup", event.payload.started_at)
     # An update that came first is kept by the fact: the entry shows the follow-up as it is now.
-    fact = await adapters.followup_fact(uow, event.payload.followup_id)
+    fact = await projection.followup_fact(uow, event.payload.followup_id)
     if fact is not None and fact.get("version", LOGGED) > LOGGED:
         entry.update(details=fact["details"], at=fact["at"], version=fact["version"])
-    await adapters.add_to_timeline(uow, entry)
-    await adapters.update_profile(
+    await projection.add_to_timeline(uow, entry)
+    await projection.update_profile(
         uow,
         event.customer_id,
         {
@@ -73,27 +73,27 @@ async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
 
 
 async def on_deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
-    await adapters.add_to_timeline(uow, _entry(event, "deal", event.occurred_at))
+    await projection.add_to_timeline(uow, _entry(event, "deal", event.occurred_at))
     counter = "counts.deals_won" if event.payload.outcome == "won" else "counts.deals_lost"
-    await adapters.update_profile(
+    await projection.update_profile(
         uow, event.customer_id, {"$inc": {counter: 1}, "$setOnInsert": {"profile": None}}
     )
 
 
 async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
     score = {**event.payload.model_dump(mode="json"), "occurred_at": event.occurred_at}
-    await adapters.set_latest(uow, event.customer_id, "latest_score", score)
+    await projection.set_latest(uow, event.customer_id, "latest_score", score)
 
 
 async def on_customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
     changed = event.payload.fields.model_dump(mode="json", include=set(event.payload.changed))
-    await adapters.update_profile(
+    await projection.update_profile(
         uow, event.customer_id, {"$set": {f"profile.{k}": v for k, v in changed.items()}}
     )
 
 
 async def on_customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:
-    await adapters.update_profile(
+    await projection.update_profile(
         uow,
         event.customer_id,
         {"$set": {"owner_id": event.payload.owner_id}, "$setOnInsert": {"profile": None}},
@@ -101,20 +101,20 @@ async def on_customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None
 
 
 async def on_customer_archived(event: CustomerArchived, uow: UnitOfWork) -> None:
-    await adapters.update_profile(
+    await projection.update_profile(
         uow, event.customer_id, {"$set": {"status": "archived"}, "$setOnInsert": {"profile": None}}
     )
 
 
 async def on_customer_restored(event: CustomerRestored, uow: UnitOfWork) -> None:
-    await adapters.update_profile(
+    await projection.update_profile(
         uow, event.customer_id, {"$set": {"status": "active"}, "$setOnInsert": {"profile": None}}
     )
 
 
 async def on_followup_updated(event: FollowupUpdated, uow: UnitOfWork) -> None:
     followup = event.payload.followup
-    await adapters.update_followup_entries(
+    await projection.update_followup_entries(
         uow,
         event.customer_id,
         followup.followup_id,
@@ -125,10 +125,10 @@ async def on_followup_updated(event: FollowupUpdated, uow: UnitOfWork) -> None:
 
 async def on_followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
     payload = event.payload
-    if revoked := await adapters.revoke_followup_entries(
+    if revoked := await projection.revoke_followup_entries(
         uow, event.customer_id, payload.followup_id, payload.reason
     ):
-        await adapters.update_profile(
+        await projection.update_profile(
             uow, event.customer_id, {"$inc": {"counts.followups": -revoked}}
         )
 
@@ -136,8 +136,8 @@ async def on_followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
 async def on_pipeline_event(event: OpportunityOpened | StageChanged, uow: UnitOfWork) -> None:
     payload = event.payload
     stage = facts.stage_of(event)
-    await adapters.add_to_timeline(uow, _entry(event, "stage", event.occurred_at))
-    await adapters.update_profile(
+    await projection.add_to_timeline(uow, _entry(event, "stage", event.occurred_at))
+    await projection.update_profile(
         uow,
         event.customer_id,
         {
@@ -157,13 +157,13 @@ async def on_pipeline_event(event: OpportunityOpened | StageChanged, uow: UnitOf
 async def on_proposal_event(event: ProposalEvent, uow: UnitOfWork) -> None:
     entry = _entry(event, "proposal", event.occurred_at)
     entry["details"]["event_type"] = event.event_type
-    await adapters.add_to_timeline(uow, entry)
-    await adapters.update_profile(uow, event.customer_id, {"$setOnInsert": {"profile": None}})
+    await projection.add_to_timeline(uow, entry)
+    await projection.update_profile(uow, event.customer_id, {"$setOnInsert": {"profile": None}})
 
 
 async def on_competitor_recorded(event: CompetitorRecorded, uow: UnitOfWork) -> None:
     competitor = event.payload.model_dump(mode="json")
-    await adapters.update_profile(
+    await projection.update_profile(
         uow,
         event.customer_id,
         {
@@ -178,15 +178,15 @@ async def on_financials_recorded(event: FinancialsRecorded, uow: UnitOfWork) -> 
     ratios = sorted(event.payload.ratios, key=lambda ratio: ratio.year)
     latest = ratios[-1].model_dump(mode="json") if ratios else None
     financials = {"ratios": latest, "occurred_at": event.occurred_at}
-    await adapters.set_latest(uow, event.customer_id, "financials", financials)
+    await projection.set_latest(uow, event.customer_id, "financials", financials)
 
 
 async def on_customers_merged(event: CustomersMerged, uow: UnitOfWork) -> None:
-    await adapters.merge(uow, event.payload.merged_id, event.customer_id)
+    await projection.merge(uow, event.payload.merged_id, event.customer_id)
 
 
 async def on_customers_unmerged(event: CustomersUnmerged, uow: UnitOfWork) -> None:
-    await adapters.unmerge(uow, event.payload.restored_id)
+    await projection.unmerge(uow, event.payload.restored_id)
 
 
 # Every event updates the customer 360 (profile, timeline) and the facts the reports count, in one

@@ -1,0 +1,486 @@
+"""A partition batch is applied in one transaction with its writes coalesced: whatever the batches a
+history is cut into, the read models end in the same state as with one event per batch."""
+
+import itertools
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from crm_contracts import (
+    CompetitorRecorded,
+    CompetitorRecordedPayload,
+    Contact,
+    ContactAdded,
+    ContactPayload,
+    ContactRemoved,
+    ContactRemovedPayload,
+    ContactUpdated,
+    CustomerArchived,
+    CustomerArchivedPayload,
+    CustomerAssigned,
+    CustomerAssignedPayload,
+    CustomerCreated,
+    CustomerCreatedPayload,
+    CustomerFields,
+    CustomerRestored,
+    CustomerRestoredPayload,
+    CustomerScored,
+    CustomerScoredPayload,
+    CustomersMerged,
+    CustomersMergedPayload,
+    CustomersUnmerged,
+    CustomersUnmergedPayload,
+    CustomerUpdated,
+    CustomerUpdatedPayload,
+    DealClosed,
+    DealClosedPayload,
+    Event,
+    FinancialRatios,
+    FinancialsRecorded,
+    FinancialsRecordedPayload,
+    FinancialStatement,
+    FollowupRevoked,
+    FollowupRevokedPayload,
+    FollowupUpdated,
+    FollowupUpdatedPayload,
+    OpportunityOpened,
+    OpportunityOpenedPayload,
+    ProposalAccepted,
+    ProposalCreated,
+    ProposalDecisionPayload,
+    ProposalPayload,
+    ProposalRevised,
+    StageChanged,
+    StageChangedPayload,
+    VisitLogged,
+    VisitLoggedPayload,
+)
+from crm_reporting import adapters
+from crm_reporting.bootstrap import spec
+from crm_runtime.handlers import wire
+from crm_runtime.store import Store
+from pymongo import AsyncMongoClient
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+CUSTOMERS = [f"b-{n}" for n in range(10)]
+NEVER_CREATED = CUSTOMERS[-2:]  # their profiles have no CustomerCreated: profile stays None
+BUSY = CUSTOMERS[0]  # scored more than the 100 scores a profile keeps
+READ_MODELS = (adapters.PROFILES, adapters.TIMELINE, *adapters.FACTS)
+# Events of the follow-up and scoring topics may come late: only one topic's order is promised.
+MAY_COME_LATE = (
+    VisitLogged,
+    FollowupUpdated,
+    FollowupRevoked,
+    DealClosed,
+    OpportunityOpened,
+    StageChanged,
+    ProposalCreated,
+    ProposalRevised,
+    ProposalAccepted,
+    CustomerScored,
+)
+
+
+class History:
+    """A random history of a few customers: each thing's events in its own order, every time
+    distinct (so that time-sorted lists have one order)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.clock = itertools.count(1)
+        self.events: list[Event] = []
+        self.created: set[str] = set()
+        self.merged: set[str] = set()
+        self.followups: dict[str, tuple[str, int]] = {}  # id: customer, version
+        self.opportunities: list[tuple[str, str]] = []
+        self.proposals: list[tuple[str, str, int]] = []
+
+    def at(self) -> datetime:
+        return T0 + timedelta(minutes=next(self.clock))
+
+    def visit(self, followup_id: str, at: datetime) -> VisitLoggedPayload:
+        return VisitLoggedPayload(
+            followup_id=followup_id,
+            salesperson_id=self.rng.choice(["sp-1", "sp-2"]),
+            channel=self.rng.choice(["visit", "call", "email"]),
+            subject="s",
+            started_at=at,
+            ended_at=at + timedelta(minutes=30),
+        )
+
+    def step(self) -> None:
+        rng, at = self.rng, self.at()
+        customer = rng.choice(CUSTOMERS)
+        kinds = {
+            self.customer: 4,
+            self.score: 6,
+            self.visit_logged: 5,
+            self.followup: 3,
+            self.deal: 1,
+            self.pipeline: 3,
+            self.proposal: 2,
+            self.merge: 1,
+        }
+        [kind] = rng.choices(list(kinds), list(kinds.values()))
+        self.events.extend(kind(customer, at))
+
+    def customer(self, customer: str, at: datetime) -> list[Event]:
+        rng = self.rng
+        if customer in NEVER_CREATED:
+            return []
+        if customer not in self.created:
+            self.created.add(customer)
+            payload = CustomerCreatedPayload(name=customer, region=rng.choice(["east", "west"]))
+            return [
+                CustomerCreated(producer="t", customer_id=customer, occurred_at=at, payload=payload)
+            ]
+        contact = Contact(contact_id=f"k-{rng.randrange(3)}", name=rng.choice(["Li", "Wang"]))
+        fields = CustomerFields(
+            region=rng.choice(["north", "south"]), monthly_freight_volume_tons=rng.uniform(0, 900)
+        )
+        return [
+            rng.choice(
+                [
+                    CustomerUpdated(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=CustomerUpdatedPayload(
+                            version=2,
+                            changed=rng.choice([["region"], ["monthly_freight_volume_tons"]]),
+                            fields=fields,
+                        ),
+                    ),
+                    CustomerAssigned(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=CustomerAssignedPayload(
+                            owner_id=rng.choice(["sp-1", "sp-2"]),
+                            trigger="manual",
+                            reason="r",
+                            why="w",
+                        ),
+                    ),
+                    ContactAdded(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=ContactPayload(contact=contact),
+                    ),
+                    ContactUpdated(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=ContactPayload(contact=contact),
+                    ),
+                    ContactRemoved(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=ContactRemovedPayload(contact_id=contact.contact_id),
+                    ),
+                    CompetitorRecorded(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=CompetitorRecordedPayload(
+                            competitor_id=f"r-{rng.randrange(2)}", name="Rival", share=rng.random()
+                        ),
+                    ),
+                    FinancialsRecorded(
+                        producer="t",
+                        customer_id=customer,
+                        # Some recorded long ago and delivered only now.
+                        occurred_at=at - timedelta(days=rng.choice([0, 400])),
+                        payload=FinancialsRecordedPayload(
+                            statements=[FinancialStatement(year=2023)],
+                            ratios=[FinancialRatios(year=2023, current_ratio=rng.random())],
+                        ),
+                    ),
+                    CustomerArchived(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=CustomerArchivedPayload(version=3, reason="r"),
+                    ),
+                    CustomerRestored(
+                        producer="t",
+                        customer_id=customer,
+                        occurred_at=at,
+                        payload=CustomerRestoredPayload(version=4, reason="r"),
+                    ),
+                ]
+            )
+        ]
+
+    def score(self, customer: str, at: datetime) -> list[Event]:
+        customer = BUSY if self.rng.random() < 0.8 else customer
+        return [
+            CustomerScored(
+                producer="t",
+                customer_id=customer,
+                occurred_at=at,
+                payload=CustomerScoredPayload(
+                    score=self.rng.randrange(101),
+                    tier=self.rng.choice("ABCD"),
+                    win_probability=self.rng.random(),
+                    reasons=["r"],
+                    rule_version="t",
+                ),
+            )
+        ]
+
+    def visit_logged(self, customer: str, at: datetime) -> list[Event]:
+        followup_id = f"f-{len(self.followups)}"
+        self.followups[followup_id] = (customer, 0)
+        payload = self.visit(followup_id, at)
+        return [VisitLogged(producer="t", customer_id=customer, occurred_at=at, payload=payload)]
+
+    def followup(self, customer: str, at: datetime) -> list[Event]:
+        if not self.followups:
+            return self.visit_logged(customer, at)
+        followup_id = self.rng.choice(list(self.followups)[-4:])  # corrected soon after
+        customer, version = self.followups[followup_id]
+        if self.rng.random() < 0.25:
+            return [
+                FollowupRevoked(
+                    producer="t",
+                    customer_id=customer,
+                    occurred_at=at,
+                    payload=FollowupRevokedPayload(followup_id=followup_id, reason="wrong"),
+                )
+            ]
+        self.followups[followup_id] = (customer, version + 1)
+        return [
+            FollowupUpdated(
+                producer="t",
+                customer_id=customer,
+                occurred_at=at,
+                payload=FollowupUpdatedPayload(
+                    followup_id=followup_id,
+                    version=version + 1,
+                    changed=["channel"],
+                    followup=self.visit(followup_id, at),
+                ),
+            )
+        ]
+
+    def deal(self, customer: str, at: datetime) -> list[Event]:
+        won = self.rng.random() < 0.5
+        facts = {"amount": "10.00", "currency": "CNY"} if won else {"lost_reason": "price"}
+        return [
+            DealClosed(
+                producer="t",
+                customer_id=customer,
+                occurred_at=at,
+                payload=DealClosedPayload(
+                    deal_id=f"d-{next(self.clock)}", outcome="won" if won else "lost", **facts
+                ),
+            )
+        ]
+
+    def pipeline(self, customer: str, at: datetime) -> list[Event]:
+        if not self.opportunities or self.rng.random() < 0.3:
+            opportunity = f"o-{len(self.opportunities)}"
+            self.opportunities.append((customer, opportunity))
+            payload = OpportunityOpenedPayload(
+                opportunity_id=opportunity, stage="qualified", win_probability=0.1
+            )
+            return [
+                OpportunityOpened(
+                    producer="t", customer_id=customer, occurred_at=at, payload=payload
+                )
+            ]
+        customer, opportunity = self.rng.choice(self.opportunities)
+        return [
+            StageChanged(
+                producer="t",
+                customer_id=customer,
+                occurred_at=at,
+                payload=StageChangedPayload(
+                    opportunity_id=opportunity,
+                    from_stage="qualified",
+                    to_stage=self.rng.choice(["proposal", "negotiation", "won"]),
+                    win_probability=self.rng.random(),
+                    seconds_in_previous_stage=60,
+                ),
+            )
+        ]
+
+    def proposal(self, customer: str, at: datetime) -> list[Event]:
+        def content(proposal: str, revision: int) -> ProposalPayload:
+            return ProposalPayload(
+                proposal_id=proposal,
+                revision=revision,
+                needs=["lane"],
+                solution="trucks",
+                price=f"{self.rng.randrange(100, 999)}.00",
+                currency="CNY",
+            )
+
+        if not self.proposals or self.rng.random() < 0.4:
+            proposal = f"p-{len(self.proposals)}"
+            self.proposals.append((customer, proposal, 1))
+            return [
+                ProposalCreated(
+                    producer="t", customer_id=customer, occurred_at=at, payload=content(proposal, 1)
+                )
+            ]
+        index = self.rng.randrange(len(self.proposals))
+        customer, proposal, revision = self.proposals[index]
+        if self.rng.random() < 0.3:
+            return [
+                ProposalAccepted(
+                    producer="t",
+                    customer_id=customer,
+                    occurred_at=at,
+                    payload=ProposalDecisionPayload(proposal_id=proposal, revision=revision),
+                )
+            ]
+        self.proposals[index] = (customer, proposal, revision + 1)
+        return [
+            ProposalRevised(
+                producer="t",
+                customer_id=customer,
+                occurred_at=at,
+                payload=content(proposal, revision + 1),
+            )
+        ]
+
+    def merge(self, customer: str, at: datetime) -> list[Event]:
+        if self.merged and self.rng.random() < 0.4:
+            restored = self.rng.choice(sorted(self.merged))
+            self.merged.discard(restored)
+            return [
+                CustomersUnmerged(
+                    producer="t",
+                    customer_id=customer,
+                    occurred_at=at,
+                    payload=CustomersUnmergedPayload(restored_id=restored, reason="r"),
+                )
+            ]
+        merged = self.rng.choice([c for c in CUSTOMERS if c != customer])
+        self.merged.add(merged)
+        return [
+            CustomersMerged(
+                producer="t",
+                customer_id=customer,
+                occurred_at=at,
+                payload=CustomersMergedPayload(merged_id=merged, reason="r"),
+            )
+        ]
+
+    def delivered(self) -> list[Event]:
+        """In delivery order: some events of other topics late, some delivered twice."""
+        rng = self.rng
+        late = [
+            index
+            + (
+                rng.randrange(1, 60)
+                if isinstance(event, MAY_COME_LATE) and rng.random() < 0.3
+                else 0
+            )
+            for index, event in enumerate(self.events)
+        ]
+        order = [event for _, _, event in sorted(zip(late, itertools.count(), self.events))]
+        for event in rng.sample(self.events, 15):  # again, after it came the first time
+            order.insert(rng.randrange(order.index(event) + 1, len(order) + 1), event)
+        return order
+
+
+def history(seed: int, steps: int) -> list[Event]:
+    made = History(seed)
+    for _ in range(steps):
+        made.step()
+    made.events = [  # the same history every run, to its ids
+        event.model_copy(update={"event_id": uuid.UUID(int=made.rng.getrandbits(128))})
+        for event in made.events
+    ]
+    return made.delivered()
+
+
+async def projected(client, name: str, events: list[Event], cuts: list[int]) -> dict[str, list]:
+    """The read models after applying `events` in batches ending at `cuts`, in a database of its
+    own."""
+    store = Store(client, name)
+    await client.drop_database(name)
+    await store.ensure_indexes()
+    await adapters.create_indexes(store)
+    handlers = wire(spec().handlers, spec().dependencies)
+
+    async def apply(event, uow):
+        for handler in handlers[type(event)]:
+            await handler(event, uow)
+
+    start = 0
+    for end in [*cuts, len(events)]:
+        if end > start:
+            await store.run_batch(events[start:end], apply)
+            start = end
+    state = {
+        collection: await store.db[collection].find().sort("_id").to_list()
+        for collection in READ_MODELS
+    }
+    await client.drop_database(name)
+    return state
+
+
+@pytest.fixture
+async def client(infra):
+    client = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.mark.parametrize("seed", [20, 21])
+async def test_a_batch_of_many_events_of_the_same_customers_ends_as_one_event_per_batch_does(
+    client, namespace, seed
+):
+    events = history(seed, steps=600)
+    rng = random.Random(seed)
+    name = f"{namespace}_batches_{uuid.uuid4().hex[:6]}"
+    one_each = await projected(client, f"{name}_1", events, list(range(1, len(events))))
+    all_in_one = await projected(client, f"{name}_a", events, [])
+    cuts = sorted(rng.sample(range(1, len(events)), 12))
+    some = await projected(client, f"{name}_s", events, cuts)
+    assert all_in_one == one_each
+    assert some == one_each
+
+    # The history exercised what batches could get wrong.
+    profiles = {profile["_id"]: profile for profile in one_each[adapters.PROFILES]}
+    busy = profiles[BUSY]
+    scored = {e.event_id: e for e in events if isinstance(e, CustomerScored)}
+    scores = sorted(
+        (e.occurred_at, e.payload.score) for e in scored.values() if e.customer_id == BUSY
+    )
+    assert len(scores) > 100
+    assert [(p["at"], p["score"]) for p in busy["score_history"]] == scores[-100:]
+    assert busy["latest_score"]["score"] == scores[-1][1]
+    assert any(p.get("merged_into") for p in profiles.values())
+    assert any(entry.get("revoked") for entry in one_each[adapters.TIMELINE])
+    assert any(entry.get("version", 0) > 0 for entry in one_each[adapters.TIMELINE])
+    accounts = {fact["account_id"] != fact["customer_id"] for fact in one_each[adapters.DEALS]}
+    assert accounts == {True, False}
+
+
+async def test_the_batch_decides_unless_later_as_mongodb_does_to_the_millisecond(client, namespace):
+    from crm_reporting.batch import kept
+
+    base = datetime(2025, 5, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    times = [base + timedelta(microseconds=d) for d in (-1000, -1, 0, 1, 499, 500, 1000)]
+    stored = [*times, None, "not a time"]
+    documents = client[f"{namespace}_kept"]["times"]
+    await documents.drop()
+    await documents.insert_many([{"_id": n, "t": value} for n, value in enumerate(stored)])
+    await documents.insert_one({"_id": "no time"})
+    for at in times:
+        for ties_kept in (True, False):
+            unless = {"t": {"$not": {"$gte" if ties_kept else "$gt": at}}}
+            applied = {d["_id"] for d in await documents.find(unless, {"_id": 1}).to_list()}
+            decided = {
+                n for n, value in enumerate(stored) if not kept(value, at, ties_kept=ties_kept)
+            } | {"no time"}
+            assert decided == applied, (at, ties_kept)
+    await client.drop_database(f"{namespace}_kept")
