@@ -1,8 +1,9 @@
 """The outbox relay: publishes committed events in commit order, then marks them sent.
 
-Commit order is each row's (seq, pos), numbered inside the transaction that wrote it (see
-Store._commit_outbox); rows written before there was a seq have none, and go first. A crash between
-publish and mark re-publishes on restart (at least once; consumers dedup by event_id).
+The order is each row's (at, pos): the cluster time of its write and its place in its
+transaction (see Store._commit_outbox); rows written before rows had a time have none, and go
+first. A crash between publish and mark re-publishes on restart (at least once; consumers dedup by
+event_id).
 
 An event Kafka will never take (too large, say) is set aside, with the reason, logged and counted,
 and the relay goes on; unsetting `set_aside` puts it back in line. An event that failed for now
@@ -34,7 +35,7 @@ from crm_runtime.store import OUTBOX, Store
 
 log = structlog.get_logger(__name__)
 PENDING = {"sent": False, "set_aside": {"$exists": False}}
-COMMIT_ORDER = [("seq", 1), ("pos", 1)]
+COMMIT_ORDER = [("at", 1), ("pos", 1)]
 MAX_REASON_CHARS = 1000
 # Not the record's fault but the producer's: it is not connected, or has lost its idempotence
 # sequence (after the broker refuses one record, aiokafka fails every later one of that partition

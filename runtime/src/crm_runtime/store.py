@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from crm_contracts import Event, topic_of
-from pymongo import ASCENDING, AsyncMongoClient, InsertOne, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
@@ -24,7 +24,6 @@ OUTBOX = "outbox"
 INBOX = "processed_events"
 PARKED = "parked_events"
 DEAD_LETTERS = "dead_letters"
-COUNTERS = "counters"
 SENT_RETENTION_S = 7 * 24 * 3600
 # Kafka refuses a record over about 1 MiB (message.max.bytes); an event is refused well before,
 # when it is written, so that one can never block the outbox.
@@ -125,7 +124,7 @@ class Parked:
     record: dict[str, Any]  # topic, partition, offset, key, value
 
 
-def outbox_document(event: Event, seq: int, pos: int) -> dict[str, Any]:
+def outbox_document(event: Event, pos: int) -> dict[str, Any]:
     value = event.to_bytes()
     if len(value) > MAX_EVENT_BYTES:
         raise PayloadTooLarge(
@@ -140,9 +139,7 @@ def outbox_document(event: Event, seq: int, pos: int) -> dict[str, Any]:
         "event_type": event.event_type,
         "correlation_id": str(event.correlation_id),
         "created_at": datetime.now(UTC),
-        # Commit order: allocated in the transaction (see Store._commit_outbox), not by a clock.
-        "seq": seq,
-        "pos": pos,
+        "pos": pos,  # its place among its transaction's events; "at" is stamped when written
         "sent": False,
     }
 
@@ -185,7 +182,7 @@ class Store:
         self._on_emit.append(callback)
 
     async def ensure_indexes(self) -> None:
-        await self.db[OUTBOX].create_index([("sent", ASCENDING), ("seq", ASCENDING), ("pos", 1)])
+        await self.db[OUTBOX].create_index([("sent", ASCENDING), ("at", ASCENDING), ("pos", 1)])
         # Sent events stay a week for inspection, then MongoDB drops them; pending ones never
         # expire.
         await self.db[OUTBOX].create_index("sent_at", expireAfterSeconds=SENT_RETENTION_S)
@@ -309,29 +306,30 @@ class Store:
         return outcomes
 
     async def _commit_outbox(self, uow: UnitOfWork, session: AsyncClientSession) -> None:
-        """The emitted events, numbered in commit order: the counter is written last in the
-        transaction, so a transaction that commits later numbers its events after (two that
-        overlap conflict on it, and one is retried)."""
-        if not uow.emitted:
-            return
-        counter = await self.db[COUNTERS].find_one_and_update(
-            {"_id": OUTBOX},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        assert counter is not None  # upserted
-        seq = counter["seq"]
-        await self.db[OUTBOX].insert_many(
-            [outbox_document(event, seq, pos) for pos, event in enumerate(uow.emitted)],
-            session=session,
-        )
+        """The emitted events, each stamped with the cluster time of its write ($$CLUSTER_TIME,
+        the server's logical clock), so the relay publishes in causal order: a transaction that
+        read or overwrote another's effects began after that one committed, so its events carry
+        a later time. Unrelated transactions may interleave, which Kafka's per-key order does not
+        mind. No shared counter: transactions on different keys never conflict over the order."""
+        if uow.emitted:
+            await self.db[OUTBOX].bulk_write(
+                [_stamped(outbox_document(event, pos)) for pos, event in enumerate(uow.emitted)],
+                session=session,
+            )
 
     def _emitted(self, emitted: list[Event]) -> None:
         if emitted:
             for callback in self._on_emit:
                 callback()
+
+
+def _stamped(row: dict[str, Any]) -> WriteModel:
+    # An upsert through a pipeline, the one way to write $$CLUSTER_TIME; $literal keeps values
+    # that look like expressions ("$..." strings in a payload) as they are.
+    fields = {name: {"$literal": value} for name, value in row.items() if name != "_id"}
+    return UpdateOne(
+        {"_id": row["_id"]}, [{"$set": {**fields, "at": "$$CLUSTER_TIME"}}], upsert=True
+    )
 
 
 def _park(parked: Parked) -> WriteModel:

@@ -1,12 +1,15 @@
 """The outbox relay's order and its faults, on real mongod and Kafka: commit order rather than a
 clock, and an event Kafka will never take set aside rather than blocking every event after it."""
 
+import asyncio
 import json
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from bson import Timestamp
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
 from crm_runtime.kafka import make_broker, sender
 from crm_runtime.metrics import Metrics
@@ -59,7 +62,12 @@ def created(customer_id: str) -> CustomerCreated:
     )
 
 
-def poison(customer_id: str, seq: int) -> dict:
+def stamped(event: CustomerCreated, at: int, pos: int = 0) -> dict:
+    """An outbox row as a transaction writes it, at cluster time `at`."""
+    return {**outbox_document(event, pos), "at": Timestamp(at, 0)}
+
+
+def poison(customer_id: str, at: int) -> dict:
     """A row Kafka will never take, written before events were limited in size."""
     return {
         "_id": str(uuid.uuid4()),
@@ -69,7 +77,7 @@ def poison(customer_id: str, seq: int) -> dict:
         "event_type": "CustomerCreated",
         "correlation_id": str(uuid.uuid4()),
         "created_at": datetime.now(UTC),
-        "seq": seq,
+        "at": Timestamp(at, 0),
         "pos": 0,
         "sent": False,
     }
@@ -98,15 +106,15 @@ async def test_events_are_published_in_commit_order_whatever_their_clocks_said(s
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     legacy = {
         name: value
-        for name, value in outbox_document(events[0], 0, 0).items()
-        if name not in ("seq", "pos")  # written before transactions numbered their events
+        for name, value in outbox_document(events[0], 0).items()
+        if name != "pos"  # written before rows had a cluster time
     }
     legacy["created_at"] = an_hour_ago + timedelta(minutes=3)
     rows = [
         legacy,
-        {**outbox_document(events[1], 1, 0), "created_at": an_hour_ago + timedelta(minutes=2)},
-        {**outbox_document(events[2], 1, 1), "created_at": an_hour_ago + timedelta(minutes=1)},
-        {**outbox_document(events[3], 2, 0), "created_at": an_hour_ago},
+        {**stamped(events[1], 1), "created_at": an_hour_ago + timedelta(minutes=2)},
+        {**stamped(events[2], 1, pos=1), "created_at": an_hour_ago + timedelta(minutes=1)},
+        {**stamped(events[3], 2), "created_at": an_hour_ago},
     ]
     await store.db[OUTBOX].insert_many(list(reversed(rows)))
 
@@ -116,12 +124,37 @@ async def test_events_are_published_in_commit_order_whatever_their_clocks_said(s
     assert await arrived_in_order(kafka, ids) == ids
 
 
+async def test_transactions_on_one_customer_publish_in_the_order_they_committed(store, send, kafka):
+    """Each transaction appends to the same document, so they conflict and MongoDB serialises
+    them (retrying the losers): Kafka must show their events in that serial order."""
+    customer = f"c-serial-{uuid.uuid4().hex[:6]}"
+
+    async def append(uow):
+        event = created(customer)
+        await uow.db["effects"].update_one(
+            {"_id": customer},
+            {"$push": {"order": str(event.event_id)}},
+            upsert=True,
+            session=uow.session,
+        )
+        await asyncio.sleep(random.uniform(0, 0.02))  # let the others run into this write
+        uow.emit(event)
+
+    await asyncio.gather(*(store.run(append) for _ in range(8)))
+    committed = (await store.db["effects"].find_one({"_id": customer}))["order"]
+    while await OutboxRelay(store, send).publish_pending():
+        pass
+
+    assert len(committed) == 8
+    assert await arrived_in_order(kafka, committed) == committed
+
+
 async def test_an_event_kafka_refuses_when_queued_is_set_aside_and_the_others_go_on(
     store, send, kafka
 ):
     customer = f"c-poison-{uuid.uuid4().hex[:6]}"
     events = [created(customer) for _ in range(4)]
-    rows = [outbox_document(event, seq, 0) for event, seq in zip(events, [1, 2, 4, 5], strict=True)]
+    rows = [stamped(event, at) for event, at in zip(events, [1, 2, 4, 5], strict=True)]
     refused = poison(customer, 3)
     await store.db[OUTBOX].insert_many([*rows, refused])
     metrics = Metrics()
@@ -145,7 +178,7 @@ async def test_an_event_the_broker_refuses_is_set_aside_and_those_after_it_wait_
 ):
     customer = f"c-refused-{uuid.uuid4().hex[:6]}"
     events = [created(customer) for _ in range(4)]
-    rows = [outbox_document(event, seq, 0) for event, seq in zip(events, [1, 2, 4, 5], strict=True)]
+    rows = [stamped(event, at) for event, at in zip(events, [1, 2, 4, 5], strict=True)]
     refused = poison(customer, 3)
     await store.db[OUTBOX].insert_many([*rows, refused])
 
@@ -187,7 +220,7 @@ class FlakySend:
 async def test_an_event_kafka_cannot_take_for_now_stays_pending_for_the_next_pass(store, when):
     events = [created("c-flaky") for _ in range(3)]
     await store.db[OUTBOX].insert_many(
-        [outbox_document(event, seq, 0) for seq, event in enumerate(events, start=1)]
+        [stamped(event, at) for at, event in enumerate(events, start=1)]
     )
     ids = [str(event.event_id) for event in events]
     flaky = FlakySend(ids[1], when)
@@ -205,7 +238,7 @@ async def test_an_event_kafka_cannot_take_for_now_stays_pending_for_the_next_pas
 
 
 async def test_a_producer_not_connected_sets_nothing_aside(store, settings_for):
-    await store.db[OUTBOX].insert_one(outbox_document(created("c-unconnected"), 1, 0))
+    await store.db[OUTBOX].insert_one(stamped(created("c-unconnected"), 1))
     broker = make_broker(settings_for(ServiceSettings, service_name="relay-test"))  # not started
 
     assert await OutboxRelay(store, sender(broker)).publish_pending() == 0

@@ -17,6 +17,7 @@ from crm_contracts import (
     VisitLogged,
     parse_event,
 )
+from crm_runtime.outbox import COMMIT_ORDER
 from crm_runtime.store import Store, UnitOfWork
 from crm_scoring import adapters
 from crm_scoring.adapters import MongoState, Snapshots
@@ -96,7 +97,7 @@ class InMongoDB:
         while await self.writer.step():
             pass
         assert await self.writer.settled()
-        emitted = await self.store.db["outbox"].find({}).sort("seq").skip(before).to_list()
+        emitted = await self.store.db["outbox"].find({}).sort(COMMIT_ORDER).skip(before).to_list()
         return sorted(parse_event(doc["value"]).customer_id for doc in emitted)
 
     async def results(self) -> dict[str, ResultKey]:
