@@ -1,6 +1,6 @@
 """Throughput and latency of the event pipeline on the real local Kafka and mongod.
 
-    make bench            (or: .venv/bin/python tests/benchmarks/pipeline.py [--events N])
+    make bench            (or: .venv/bin/python tests/benchmarks/pipeline.py [--quick] [--events N])
 
 Three figures, measured in one run on the same broker and database:
 - baseline: raw aiokafka, produce N records then consume them, no database: the ceiling;
@@ -197,8 +197,10 @@ def percentile(values: list[float], p: float) -> float:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=2000)
-    count = parser.parse_args().events
+    parser.add_argument("--quick", action="store_true", help="2,000 events instead of 20,000")
+    parser.add_argument("--events", type=int)
+    args = parser.parse_args()
+    count = args.events or (2_000 if args.quick else 20_000)
     was_running = infra_running()
     urls = infra_urls()
     try:

@@ -207,20 +207,13 @@ class Store:
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Runs `work` (a command) in one transaction; its queued writes and emitted events go to
         MongoDB in that transaction."""
-        emitted: list[Event] = []
 
-        async def in_transaction(session: AsyncClientSession) -> T:
-            uow = UnitOfWork(self.db, session)
+        async def body(uow: UnitOfWork) -> T:
             result = await work(uow)
             await uow.finish()
-            await self._commit_outbox(uow, session)
-            emitted[:] = uow.emitted
             return result
 
-        async with self.client.start_session() as session:
-            result = await session.with_transaction(in_transaction)
-        self._emitted(emitted)
-        return result
+        return await self._transaction(body)
 
     async def run_batch(
         self,
@@ -238,9 +231,9 @@ class Store:
         says what to keep of it); with `unpark`, the events leave the parked ones as they apply.
         Any other error of a handler rolls everything back and is raised as EventFailed, naming
         the event; transient faults are raised as they are, for the caller to retry."""
-        emitted: list[Event] = []
 
-        async def in_transaction(session: AsyncClientSession) -> list[Applied]:
+        async def body(uow: UnitOfWork) -> list[Applied]:
+            session = uow.session
             ids = [str(event.event_id) for event in events]
             done = {
                 entry["_id"]
@@ -254,7 +247,6 @@ class Store:
                 .find({"event_id": {"$in": ids}}, {"event_id": 1}, session=session)
                 .to_list()
             }
-            uow = UnitOfWork(self.db, session, events)
             outcomes: list[Applied] = []
             for index, event in enumerate(events):
                 event_id = ids[index]
@@ -296,14 +288,28 @@ class Store:
                     if outcome in ("applied", "duplicate", "dead-lettered")
                 ]
                 await self.db[PARKED].delete_many({"_id": {"$in": left}}, session=session)
-            await self._commit_outbox(uow, session)
-            emitted[:] = uow.emitted
             return outcomes
 
+        return await self._transaction(body, events)
+
+    async def _transaction(
+        self, body: Callable[[UnitOfWork], Awaitable[T]], events: Sequence[Event] = ()
+    ) -> T:
+        """One transaction, retried whole on a transient conflict: `body`, then the events it
+        emitted into the outbox; the relay is woken once it has committed."""
+        emitted: list[Event] = []
+
+        async def in_transaction(session: AsyncClientSession) -> T:
+            uow = UnitOfWork(self.db, session, events)
+            result = await body(uow)
+            await self._commit_outbox(uow, session)
+            emitted[:] = uow.emitted
+            return result
+
         async with self.client.start_session() as session:
-            outcomes = await session.with_transaction(in_transaction)
+            result = await session.with_transaction(in_transaction)
         self._emitted(emitted)
-        return outcomes
+        return result
 
     async def _commit_outbox(self, uow: UnitOfWork, session: AsyncClientSession) -> None:
         """The emitted events, each stamped with the cluster time of its write ($$CLUSTER_TIME,
