@@ -49,8 +49,10 @@ class ServiceSettings(BaseSettings):
     )
     topic_partitions: int = Field(default=3, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1, description="3 on a production cluster.")
+    # Larger polls spread a transaction's and an offset commit's round trips over more events:
+    # the pipeline bench applied about 8,000 events/s with 500, 12,000-14,000 with 2,000.
     consumer_batch_size: int = Field(
-        default=500,
+        default=2000,
         ge=1,
         description="Records fetched together; each partition's share is one transaction.",
     )
