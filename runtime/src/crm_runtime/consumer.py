@@ -2,7 +2,9 @@
 parsed (what is bad is dead-lettered), then applied in order in one MongoDB transaction with their
 inbox entries and the events they emit. An event whose handlers fail is taken out of the batch:
 the events before it commit together, it is tried on its own (then dead-lettered), and the rest
-go on as a batch. Transient faults are retried without skipping anything. The Kafka offsets are
+go on as a batch. A failure no handler raised (the batch's queued writes refused at the end, an
+emitted event too large) names no event: the batch is halved until the event behind it stands
+alone. Transient faults are retried without skipping anything. The Kafka offsets are
 committed by the caller only after `process_batch` returns, i.e. once every effect is durable."""
 
 import asyncio
@@ -24,6 +26,16 @@ from crm_runtime.retry import until_it_works
 from crm_runtime.store import EventFailed, Parked, Store, UnitOfWork, WaitForCustomer
 
 log = structlog.get_logger(__name__)
+
+
+class BatchFailed(Exception):
+    """The batch's writes failed when sent together, for a reason that names no event."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
 Outcome = Literal["applied", "duplicate", "ignored", "dead-lettered", "parked"]
 
 
@@ -153,6 +165,11 @@ class EventConsumer:
             alone = await self._apply_one(items[index], failed.error, deadline, unpark)
             after = await self._apply_all(items[index + 1 :], deadline, unpark)
             return [*before, alone, *after]
+        except BatchFailed as failed:
+            half = len(items) // 2
+            log.warning("a batch failed as a whole, halving it", error=repr(failed.error))
+            first = await self._apply_all(items[:half], deadline, unpark)
+            return [*first, *await self._apply_all(items[half:], deadline, unpark)]
 
     async def _apply_one(
         self, item: Item, error: Exception, deadline: float, unpark: bool
@@ -203,12 +220,19 @@ class EventConsumer:
             )
 
         events = [item.event for item in items]
-        async for transient in until_it_works(self.max_backoff_s):
-            with transient:
-                applied = await self.store.run_batch(
-                    events,
-                    apply,
-                    parked=parked if self.parking is not None else None,
-                    unpark=unpark,
-                )
+        try:
+            async for transient in until_it_works(self.max_backoff_s):
+                with transient:
+                    applied = await self.store.run_batch(
+                        events,
+                        apply,
+                        parked=parked if self.parking is not None else None,
+                        unpark=unpark,
+                    )
+        except EventFailed:
+            raise
+        except Exception as error:  # not transient: until_it_works retried those
+            if len(items) == 1:
+                raise EventFailed(0, error) from error
+            raise BatchFailed(error) from error
         return list(applied)

@@ -9,8 +9,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, dead_letter_topic
 from crm_runtime.dead_letters import DEAD_LETTERS
+from crm_runtime.records import Record
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
+from pymongo import InsertOne
 
 
 async def remember(event, uow):
@@ -137,3 +139,29 @@ async def test_ready_says_503_and_why_when_mongodb_is_away(settings_for, http):
     )
     assert answer.json()["mongodb"] != "ok" and live.status_code == 200
     await service.client.close()
+
+
+async def test_a_write_refused_when_the_batch_commits_dead_letters_only_the_event_that_queued_it(
+    topic, settings_for, running
+):
+    async def remember_later(event, uow):
+        taken = event.payload.name == "Clash Ltd"  # queues an insert MongoDB will refuse
+        uow.write("seen", InsertOne({"_id": "taken" if taken else str(event.event_id)}))
+
+    spec = ServiceSpec(
+        title="test", subscribes_to=[topic], handlers={CustomerCreated: [remember_later]}
+    )
+    service = await running(Service(spec, settings_for(ServiceSettings, service_name="clash")))
+    await service.store.db["seen"].insert_one({"_id": "taken"})
+    events = [created(name) for name in ("One", "Two", "Clash Ltd", "Three", "Four")]
+    records = [
+        Record(topic, 0, offset, b"c-1", event.to_bytes()) for offset, event in enumerate(events)
+    ]
+
+    outcomes = await service.consumer.process(records)
+
+    assert outcomes == ["applied", "applied", "dead-lettered", "applied", "applied"]
+    seen = {doc["_id"] for doc in await service.store.db["seen"].find().to_list()}
+    assert seen == {"taken"} | {str(e.event_id) for e in events if e.payload.name != "Clash Ltd"}
+    (dead,) = await service.store.db[DEAD_LETTERS].find().to_list()
+    assert dead["event_id"] == str(events[2].event_id) and "E11000" in dead["error"], dead

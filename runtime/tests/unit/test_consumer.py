@@ -1,6 +1,7 @@
 """The consumer's decisions, with an in-memory store and an in-memory dead-letter sink (fakes).
 The fake store keeps the real one's contract for a batch: all or nothing, duplicates by event id,
-a handler's error raised as EventFailed naming the event, transient faults raised as they are."""
+a handler's error raised as EventFailed naming the event, transient faults and the writes' own
+failures at commit raised as they are."""
 
 import json
 
@@ -13,13 +14,18 @@ from crm_runtime.store import EventFailed
 from pymongo.errors import AutoReconnect
 
 
+class RefusedAtCommit(Exception):
+    pass
+
+
 class InMemoryStore:
     def __init__(self) -> None:
         self.applied: list[str] = []
         self.transactions = 0
+        self.refuses = lambda event: False  # whose queued writes the database refuses at commit
 
     async def run_batch(self, events, apply, *, parked=None, unpark=False):
-        applied, outcomes = list(self.applied), []
+        applied, outcomes, refused = list(self.applied), [], False
         for index, event in enumerate(events):
             if str(event.event_id) in applied:
                 outcomes.append("duplicate")
@@ -32,6 +38,10 @@ class InMemoryStore:
                 raise EventFailed(index, error) from error
             applied.append(str(event.event_id))
             outcomes.append("applied")
+            if self.refuses(event):
+                refused = True
+        if refused:
+            raise RefusedAtCommit("a write of the batch was refused")
         self.applied = applied
         self.transactions += 1
         return outcomes
@@ -214,3 +224,23 @@ async def test_after_the_batch_deadline_a_failing_event_is_not_tried_again():
     assert await consumer.process([record(created().to_bytes())]) == ["dead-lettered"]
     assert len(calls) == 1
     assert len(dead_letters.records) == 1
+
+
+async def test_a_batch_refused_at_commit_is_halved_until_the_event_behind_it_is_dead_lettered():
+    async def handler(event, uow):
+        pass
+
+    consumer, dead_letters = consumer_with(handler)
+    consumer.store.refuses = lambda event: event.payload.name == "Refused"
+    names = ["A", "B", "Refused", "C", "D", "E"]
+    events = [created(name) for name in names]
+    outcomes = await consumer.process(
+        [record(event.to_bytes(), offset) for offset, event in enumerate(events)]
+    )
+
+    assert outcomes == ["applied", "applied", "dead-lettered", "applied", "applied", "applied"]
+    assert sorted(consumer.store.applied) == sorted(
+        str(event.event_id) for event in events if event.payload.name != "Refused"
+    )
+    ((dead, error),) = dead_letters.records
+    assert dead.offset == 2 and isinstance(error, RefusedAtCommit)
