@@ -187,7 +187,13 @@ class EventConsumer:
                     return (await self._transact([item], unpark))[0]
                 except EventFailed as failed:
                     error = failed.error
-            await self.dead_letters.put(item.record, error, event_id=str(item.event.event_id))
+            unknown = isinstance(error, CustomerNotSeen)
+            await self.dead_letters.put(
+                item.record,
+                error,
+                event_id=str(item.event.event_id),
+                reason="customer-unknown" if unknown else "handler-failed",
+            )
             if unpark and self.parking is not None:
                 await self.parking.forget(item.event)
             return "dead-lettered"

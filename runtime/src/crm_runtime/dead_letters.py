@@ -65,9 +65,17 @@ class DeadLetters:
         self.max_backoff_s = max_backoff_s
         self.counted = counted  # told each dead letter's reason (metrics)
 
-    async def put(self, record: Record, error: BaseException, event_id: str | None = None) -> None:
+    async def put(
+        self,
+        record: Record,
+        error: BaseException,
+        event_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """`reason` when the error alone would mislead: a handler's own ValidationError (an event
+        it tried to emit) is not the record's schema."""
         record_id = f"{record.topic}:{record.partition}:{record.offset}"
-        reason, detail = reason_of(error), describe(error)
+        reason, detail = reason or reason_of(error), describe(error)
         headers = {
             "dlt.reason": reason,
             "dlt.error": detail,

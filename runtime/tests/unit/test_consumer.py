@@ -50,9 +50,11 @@ class InMemoryStore:
 class InMemoryDeadLetters:
     def __init__(self) -> None:
         self.records: list[tuple[Record, BaseException]] = []
+        self.reasons: list[str] = []
 
-    async def put(self, record: Record, error: BaseException, event_id=None) -> None:
+    async def put(self, record: Record, error: BaseException, event_id=None, reason=None) -> None:
         self.records.append((record, error))
+        self.reasons.append(reason or reason_of(error))
 
 
 def created(name: str = "Acme", customer_id: str = "c-1") -> CustomerCreated:
@@ -244,3 +246,12 @@ async def test_a_batch_refused_at_commit_is_halved_until_the_event_behind_it_is_
     )
     ((dead, error),) = dead_letters.records
     assert dead.offset == 2 and isinstance(error, RefusedAtCommit)
+
+
+async def test_an_event_a_handler_cannot_emit_is_dead_lettered_as_the_handlers_failure():
+    async def handler(event, uow):
+        CustomerCreated.model_validate({"producer": "test"})  # an event the handler got wrong
+
+    consumer, dead_letters = consumer_with(handler, attempts=1)
+    assert await consumer.process([record(created().to_bytes())]) == ["dead-lettered"]
+    assert dead_letters.reasons == ["handler-failed"], "the record itself is valid"

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from crm_contracts import CustomerScored, Event, events
+from crm_contracts.common import Id
 from crm_runtime.handlers import Command, Context, EventHandlers
 from crm_runtime.store import UnitOfWork
 
@@ -42,7 +43,7 @@ EVENT_HANDLERS: EventHandlers = {
 
 
 class SaveStrategy(Command):
-    strategy_id: str
+    strategy_id: Id  # it goes into every CustomerScored that recommends the strategy
     definition: StrategyDefinition
 
 

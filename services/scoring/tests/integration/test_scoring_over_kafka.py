@@ -300,12 +300,23 @@ async def test_managers_edit_strategies_and_the_matching_one_is_recommended(serv
                 "owner_seniority": 9,
             },
         )
+        too_long_an_id = await manager.put(
+            f"/strategies/{'s' * 65}",
+            json={
+                "name": "x",
+                "contact_every_days": 7,
+                "channel": "visit",
+                "offer": "x",
+                "owner_seniority": 1,
+            },
+        )
     async with http(service, role="salesperson", salesperson_id="sp-1") as salesperson:
         refused = await salesperson.put("/strategies/y", json={})
     assert (saved.json()["version"], again.json()["version"]) == (1, 2)
     assert (
         [v["version"] for v in versions] == [2, 1]
         and bad.status_code == 422
+        and too_long_an_id.status_code == 422
         and refused.status_code == 403
     )
     customer_id = f"c-{uuid.uuid4().hex[:8]}"

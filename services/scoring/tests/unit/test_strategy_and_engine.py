@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from crm_contracts import (
     CustomerCreated,
+    CustomerScored,
     CustomerScoredPayload,
     CustomerUpdated,
     DealClosed,
@@ -346,6 +347,23 @@ def test_a_new_snapshot_alone_is_no_change_worth_announcing():
     assert (older.snapshot, newer.snapshot) == (1, 9)
     assert older.key() == newer.key() and key_of(older) == key_of(newer)
     assert (older.payload().model_snapshot, newer.payload().model_snapshot) == (1, 9)
+
+
+def test_the_longest_regions_and_industries_still_make_a_valid_customer_scored():
+    # The contract allows 500 characters for each; a reason quoting one must still fit.
+    features = Features(as_of=T0, industry="i" * 500, region="r" * 500, size="large")
+    counts = WinCounts()
+    for _ in range(6):
+        counts = learn(counts, features.segment(), "won")
+    payload = assess(features, snapshot(counts), [], MODEL).payload()
+    texts = [
+        *payload.reasons,
+        *(c.reason for c in payload.contributions),
+        *(e.reason for e in payload.probability_contributions),
+    ]
+    assert any(text.endswith("…") for text in texts), "some were cut"
+    assert max(map(len, texts)) <= 500
+    CustomerScored(producer="scoring", customer_id="c-1", payload=payload)
 
 
 def test_the_value_is_scored_at_the_customers_own_time():

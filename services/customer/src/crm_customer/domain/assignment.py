@@ -7,8 +7,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from crm_contracts.customer_events import MAX_CANDIDATES_LISTED, MAX_REASONS_PER_CANDIDATE
-
-from crm_customer.domain.texts import fit, listing, quoted
+from crm_contracts.texts import fit, listing, quoted
 
 MIN_SENIORITY_FOR_HIGH_VALUE = 2
 

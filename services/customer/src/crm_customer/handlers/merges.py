@@ -10,6 +10,7 @@ from crm_contracts import (
     CustomersUnmergedPayload,
 )
 from crm_contracts.common import Id, Text
+from crm_contracts.texts import fit
 from crm_runtime.errors import Conflict, NotFound
 from crm_runtime.handlers import Command, Context
 from crm_runtime.store import UnitOfWork
@@ -17,7 +18,6 @@ from crm_runtime.store import UnitOfWork
 from crm_customer.adapters import COMPETITORS, CONTACTS, people
 from crm_customer.adapters import customers as customer_store
 from crm_customer.domain.customers import PRODUCER, too_many
-from crm_customer.domain.texts import fit
 from crm_customer.handlers.assignment import set_owner
 from crm_customer.handlers.customers import archive, restore
 from crm_customer.handlers.guards import customer_to_change

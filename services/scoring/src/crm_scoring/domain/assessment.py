@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from crm_contracts import CustomerScoredPayload
+from crm_contracts.texts import fit
 
 from crm_scoring.domain.features import Features
 from crm_scoring.domain.strategy import Strategy, recommend
@@ -37,7 +38,9 @@ class Assessment:
         )
 
     def payload(self) -> CustomerScoredPayload:
-        reasons = [f"{c.points:+d} {c.reason}" for c in self.value.contributions if c.points]
+        """The event's payload; reasons quote the data (a region, an industry), so each is cut to
+        the contract's length."""
+        reasons = [fit(f"{c.points:+d} {c.reason}") for c in self.value.contributions if c.points]
         return CustomerScoredPayload(
             score=self.value.score,
             tier=self.value.tier,
@@ -46,16 +49,16 @@ class Assessment:
             rule_version=self.value.model_version,
             model_snapshot=self.snapshot,
             contributions=[
-                {"factor": c.factor, "points": c.points, "reason": c.reason}
+                {"factor": c.factor, "points": c.points, "reason": fit(c.reason)}
                 for c in self.value.contributions
             ],
             prior_log_odds=round(self.win.prior_log_odds, 6),
             probability_contributions=[
                 {
                     "feature": e.feature,
-                    "value": e.value,
+                    "value": fit(e.value),
                     "log_odds": round(e.log_odds, 6),
-                    "reason": e.reason,
+                    "reason": fit(e.reason),
                 }
                 for e in self.win.effects
             ],

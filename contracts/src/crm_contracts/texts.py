@@ -1,4 +1,4 @@
-"""Texts the service writes from the data (reasons, summaries), made to fit the contract's
+"""Texts a producer writes from the data (reasons, summaries), made to fit the contracts'
 length limits whatever the data holds. Pure: no I/O."""
 
 from collections.abc import Sequence

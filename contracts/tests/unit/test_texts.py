@@ -1,6 +1,6 @@
 import pytest
 from crm_contracts.common import TEXT_MAX_LENGTH
-from crm_customer.domain.texts import fit, listing, quoted
+from crm_contracts.texts import fit, listing, quoted
 
 
 def test_a_text_that_fits_is_kept_as_it_is():
