@@ -153,6 +153,7 @@ async def consume(
     await asyncio.wait_for(done.wait(), timeout=600)
     elapsed = time.perf_counter() - started
     await producer.stop()
+    await service.client.drop_database(service.store.db.name)  # a bench keeps no data
     await service.stop()
     return count / elapsed, latencies
 
@@ -187,6 +188,7 @@ async def outbox(urls: dict[str, str], count: int) -> tuple[float, float]:
     elapsed = time.perf_counter() - started
     relaying.cancel()
     await producer.stop()
+    await client.drop_database(store.db.name)
     await client.close()
     return count / committed, count / elapsed
 
@@ -204,6 +206,7 @@ async def main() -> None:
     was_running = infra_running()
     urls = infra_urls()
     try:
+        await baseline(urls["KAFKA_BOOTSTRAP_SERVERS"], 2_000)  # warms a freshly started broker
         base = await baseline(urls["KAFKA_BOOTSTRAP_SERVERS"], count)
         rate, burst_latencies = await consume(urls, count)
         _, latencies = await consume(urls, 500, pace_per_s=100)
