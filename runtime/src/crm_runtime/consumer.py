@@ -127,7 +127,14 @@ class EventConsumer:
 
     async def retry_parked(self, records: list[Record]) -> list[Outcome]:
         """Parked events applied again; those still waiting stay parked."""
-        items = [Item(record, parse_event(record.value)) for record in records]
+        items = []
+        for record in records:
+            try:
+                items.append(Item(record, parse_event(record.value)))
+            except ValidationError as error:  # parked under an older schema: it cannot wait on
+                await self.dead_letters.put(record, error)
+                if self.parking is not None:
+                    await self.parking.forget_record(record)
         if not items:
             return []
         deadline = time.monotonic() + self.batch_deadline_s
@@ -155,21 +162,25 @@ class EventConsumer:
     ) -> list[Outcome]:
         """The items in one transaction; when one fails, those before it in one, it alone (tried
         again, then dead-lettered), and those after it again as a batch."""
-        if not items:
-            return []
-        try:
-            return await self._transact(items, unpark)
-        except EventFailed as failed:
-            index = failed.index
-            before = await self._apply_all(items[:index], deadline, unpark)
-            alone = await self._apply_one(items[index], failed.error, deadline, unpark)
-            after = await self._apply_all(items[index + 1 :], deadline, unpark)
-            return [*before, alone, *after]
-        except BatchFailed as failed:
-            half = len(items) // 2
-            log.warning("a batch failed as a whole, halving it", error=repr(failed.error))
-            first = await self._apply_all(items[:half], deadline, unpark)
-            return [*first, *await self._apply_all(items[half:], deadline, unpark)]
+        outcomes: list[Outcome] = []
+        remaining = items
+        # A loop, not recursion, over failing events: a batch may hold thousands of them.
+        while remaining:
+            try:
+                return [*outcomes, *await self._transact(remaining, unpark)]
+            except EventFailed as failed:
+                index = failed.index
+                outcomes += await self._apply_all(remaining[:index], deadline, unpark)
+                outcomes.append(
+                    await self._apply_one(remaining[index], failed.error, deadline, unpark)
+                )
+                remaining = remaining[index + 1 :]
+            except BatchFailed as failed:
+                half = len(remaining) // 2
+                log.warning("a batch failed as a whole, halving it", error=repr(failed.error))
+                outcomes += await self._apply_all(remaining[:half], deadline, unpark)
+                remaining = remaining[half:]
+        return outcomes
 
     async def _apply_one(
         self, item: Item, error: Exception, deadline: float, unpark: bool
@@ -187,6 +198,8 @@ class EventConsumer:
                     return (await self._transact([item], unpark))[0]
                 except EventFailed as failed:
                     error = failed.error
+                    if isinstance(error, WaitForCustomer):
+                        error = CustomerNotSeen(f"customer {error} not known")
             unknown = isinstance(error, CustomerNotSeen)
             await self.dead_letters.put(
                 item.record,

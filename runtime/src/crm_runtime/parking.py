@@ -41,6 +41,12 @@ class Parking:
     async def forget(self, event: Event) -> None:
         await self.store.db[PARKED].delete_one({"_id": str(event.event_id)})
 
+    async def forget_record(self, record: Record) -> None:
+        """A parked record that no longer parses (its id cannot be read from it)."""
+        await self.store.db[PARKED].delete_many(
+            {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        )
+
     async def waiting_for(self, customer_id: str) -> list[Record]:
         parked = (
             await self.store.db[PARKED]

@@ -55,6 +55,7 @@ class UnitOfWork:
         self.memo: dict[str, Any] = {}
         self._writes: list[tuple[str, WriteModel]] = []
         self._before_commit: dict[str, Callable[[], None]] = {}
+        self._flushes = 0
 
     def emit(self, event: Event) -> None:
         self.emitted.append(event)
@@ -85,6 +86,7 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         writes, self._writes = self._writes, []
+        self._flushes += 1
         start = 0
         while start < len(writes):
             collection = writes[start][0]
@@ -96,14 +98,20 @@ class UnitOfWork:
             )
             start = end
 
-    def mark(self) -> tuple[int, int]:
+    def mark(self) -> tuple[int, int, int]:
         """Where the queued writes and emitted events stand, to drop what one event added."""
-        return len(self._writes), len(self.emitted)
+        return len(self._writes), len(self.emitted), self._flushes
 
-    def undo(self, mark: tuple[int, int]) -> None:
-        writes, emitted = mark
+    def undo(self, mark: tuple[int, int, int]) -> bool:
+        """Drops the queued writes and emitted events since `mark`; False when some writes were
+        already sent (a read flushed them), so that only rolling back the transaction undoes
+        them. The memo is not undone: a handler that may park checks before it changes state."""
+        writes, emitted, flushes = mark
+        if self._flushes != flushes:
+            return False
         del self._writes[writes:]
         del self.emitted[emitted:]
+        return True
 
 
 class EventFailed(Exception):
@@ -260,9 +268,8 @@ class Store:
                 try:
                     await apply(event, uow)
                 except WaitForCustomer as waiting:
-                    if parked is None:
+                    if parked is None or not uow.undo(mark):
                         raise EventFailed(index, waiting) from waiting
-                    uow.undo(mark)
                     if not unpark:
                         uow.write(PARKED, _park(parked(event)))
                     outcomes.append("parked")

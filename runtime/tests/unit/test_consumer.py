@@ -255,3 +255,18 @@ async def test_an_event_a_handler_cannot_emit_is_dead_lettered_as_the_handlers_f
     consumer, dead_letters = consumer_with(handler, attempts=1)
     assert await consumer.process([record(created().to_bytes())]) == ["dead-lettered"]
     assert dead_letters.reasons == ["handler-failed"], "the record itself is valid"
+
+
+async def test_a_batch_of_thousands_of_failing_events_is_dead_lettered_without_deep_recursion():
+    async def handler(event, uow):
+        if event.payload.name.startswith("Bad"):
+            raise ValueError("a handler bug")
+
+    consumer, dead_letters = consumer_with(handler, attempts=1)
+    names = [f"Bad {n}" if n % 3 else f"Good {n}" for n in range(3000)]
+    records = [record(created(name).to_bytes(), offset) for offset, name in enumerate(names)]
+
+    outcomes = await consumer.process(records)
+
+    assert outcomes == ["dead-lettered" if n % 3 else "applied" for n in range(3000)]
+    assert len(dead_letters.records) == 2000 and len(consumer.store.applied) == 1000

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
 from crm_followup.bootstrap import bootstrap
@@ -210,3 +211,41 @@ async def test_a_parked_event_whose_customer_never_comes_is_dead_lettered_with_t
         )
 
     assert await eventually(unparked)
+
+
+async def test_a_parked_record_that_no_longer_parses_is_dead_lettered_and_the_release_goes_on(
+    service, kafka, eventually
+):
+    customer_id = f"c-{uuid.uuid4().hex[:8]}"
+    # Parked under an older schema that this version no longer accepts.
+    await service.store.db["parked_events"].insert_one(
+        {
+            "_id": str(uuid.uuid4()),
+            "topic": topic_of("VisitLogged"),
+            "partition": 0,
+            "offset": 10**9,
+            "key": customer_id.encode(),
+            "value": json.dumps({"event_type": "VisitLogged", "customer_id": customer_id}).encode(),
+            "customer_id": customer_id,
+            "event_type": "VisitLogged",
+            "parked_at": datetime.now(UTC),
+        }
+    )
+    created = CustomerCreated(
+        producer="customer",
+        customer_id=customer_id,
+        payload=CustomerCreatedPayload(name="Schema Moved Ltd", owner_id="sp-1"),
+    )
+    await kafka.publish(topic_of("CustomerCreated"), created.to_bytes(), key=created.key())
+
+    async def settled():
+        db = service.store.db
+        return (
+            await db["processed_events"].count_documents({"_id": str(created.event_id)}),
+            await db["parked_events"].count_documents({"customer_id": customer_id}),
+            await db["dead_letters"].count_documents(
+                {"_id": f"{topic_of('VisitLogged')}:0:{10**9}", "reason": "schema-invalid"}
+            ),
+        ) == (1, 0, 1) or None
+
+    assert await eventually(settled)
