@@ -190,7 +190,9 @@ async def test_nothing_is_emitted_when_nothing_that_counts_changed(service, kafk
     await scored_by(kafka, customer_id, sentinel)
     # All of them are in the topic by now: the settle only reads to its end.
     scored = await scores_of(kafka, customer_id, expect=2, settle_s=1)
-    causes = list(dict.fromkeys(event.causation_id for event in scored))  # a record may repeat
+    # A record may repeat; a new model snapshot (other tests' deals move the global rate) may
+    # re-score the customer too, caused by no event.
+    causes = list(dict.fromkeys(e.causation_id for e in scored if e.causation_id is not None))
     assert causes == [the_first.event_id, sentinel.event_id]
 
 
