@@ -1,26 +1,12 @@
 """Dead letters are remembered in MongoDB: a record, or an event, dead-lettered once is neither sent
 to the dead-letter topic nor counted again when it comes back."""
 
-import uuid
-
 import pytest
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, topic_of
 from crm_runtime.dead_letters import DEAD_LETTERS, DeadLetters
 from crm_runtime.records import Record
-from crm_runtime.store import Store
-from pymongo import AsyncMongoClient
 
 TOPIC = topic_of("CustomerCreated")
-
-
-@pytest.fixture
-async def store(infra, namespace):
-    client = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
-    store = Store(client, f"{namespace}_dead_{uuid.uuid4().hex[:6]}")
-    await store.ensure_indexes()
-    yield store
-    await client.drop_database(store.db.name)
-    await client.close()
 
 
 class DeadLetterTopic:

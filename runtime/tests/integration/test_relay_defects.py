@@ -15,22 +15,11 @@ from crm_runtime.kafka import make_broker, sender
 from crm_runtime.metrics import Metrics
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.settings import ServiceSettings
-from crm_runtime.store import OUTBOX, Store, outbox_document
+from crm_runtime.store import OUTBOX, outbox_document
 from faststream.kafka import KafkaBroker
-from pymongo import AsyncMongoClient
 
 TOPIC = topic_of("CustomerCreated")
 POISON_BYTES = 1_500_000  # over the 1 MiB a Kafka record may have
-
-
-@pytest.fixture
-async def store(infra, namespace):
-    client = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
-    store = Store(client, f"{namespace}_relay_{uuid.uuid4().hex[:6]}")
-    await store.ensure_indexes()
-    yield store
-    await client.drop_database(store.db.name)
-    await client.close()
 
 
 @pytest.fixture

@@ -23,26 +23,14 @@ from crm_contracts import (
     StageChanged,
     VisitFacts,
     VisitLogged,
+    events,
 )
 from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_FIELDS = ("monthly_freight_volume_tons", "industry", "region", "nature", "size")
 LOGGED_VERSION = 1  # a follow-up is logged at version 1; each FollowupUpdated carries a later one
-FACT_EVENTS = (
-    CustomerCreated,
-    FinancialsRecorded,
-    VisitLogged,
-    FollowupUpdated,
-    FollowupRevoked,
-    OpportunityOpened,
-    StageChanged,
-    ProposalCreated,
-    ProposalRevised,
-    ProposalAccepted,
-    ProposalRejected,
-    ProposalWithdrawn,
-    DealClosed,
-)
+# Every follow-up event says something scoring reads; of the customer's, these two always do.
+FACT_EVENTS = (CustomerCreated, FinancialsRecorded, *events.FOLLOWUP_EVENTS)
 FINAL_PROPOSAL = {
     "ProposalAccepted": "accepted",
     "ProposalRejected": "rejected",
