@@ -4,7 +4,8 @@ inbox entries and the events they emit. An event whose handlers fail is taken ou
 the events before it commit together, it is tried on its own (then dead-lettered), and the rest
 go on as a batch. A failure no handler raised (the batch's queued writes refused at the end, an
 emitted event too large) names no event: the batch is halved until the event behind it stands
-alone. Transient faults are retried without skipping anything. The Kafka offsets are
+alone. Transient faults are retried without skipping anything; a batch the database keeps
+refusing for a transient reason (conflicts, its time limit) is halved. The Kafka offsets are
 committed by the caller only after `process_batch` returns, i.e. once every effect is durable."""
 
 import asyncio
@@ -16,6 +17,7 @@ from typing import Literal
 import structlog
 from crm_contracts import Event, parse_event
 from pydantic import ValidationError
+from pymongo.errors import OperationFailure
 
 from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters
 from crm_runtime.handlers import EventHandler
@@ -26,10 +28,15 @@ from crm_runtime.retry import until_it_works
 from crm_runtime.store import EventFailed, Parked, Store, UnitOfWork, WaitForCustomer
 
 log = structlog.get_logger(__name__)
+# A transaction the database refused this many times in a row, though for a reason a retry may
+# resolve (a write conflict, its time limit exceeded), is halved rather than tried again whole:
+# a smaller one conflicts less and ends sooner. A database or broker away is waited for as is.
+SPLIT_AFTER_REFUSALS = 3
 
 
 class BatchFailed(Exception):
-    """The batch's writes failed when sent together, for a reason that names no event."""
+    """The batch's writes failed when sent together, for a reason that names no event (or were
+    refused, for a transient reason, again and again)."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__(repr(error))
@@ -239,16 +246,23 @@ class EventConsumer:
             )
 
         events = [item.event for item in items]
+        refusals: list[OperationFailure] = []
         try:
             async for transient in until_it_works(self.max_backoff_s):
                 with transient:
-                    applied = await self.store.run_batch(
-                        events,
-                        apply,
-                        parked=parked if self.parking is not None else None,
-                        unpark=unpark,
-                    )
-        except EventFailed:
+                    if len(refusals) >= SPLIT_AFTER_REFUSALS and len(items) > 1:
+                        raise BatchFailed(refusals[-1])
+                    try:
+                        applied = await self.store.run_batch(
+                            events,
+                            apply,
+                            parked=parked if self.parking is not None else None,
+                            unpark=unpark,
+                        )
+                    except OperationFailure as refused:
+                        refusals.append(refused)
+                        raise
+        except (EventFailed, BatchFailed):
             raise
         except Exception as error:  # not transient: until_it_works retried those
             if len(items) == 1:

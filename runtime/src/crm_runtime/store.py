@@ -30,6 +30,7 @@ SENT_RETENTION_S = 7 * 24 * 3600
 MAX_EVENT_BYTES = 900_000
 Applied = Literal["applied", "duplicate", "parked", "dead-lettered"]
 WriteModel = Any  # pymongo's InsertOne, UpdateOne, UpdateMany, ReplaceOne, DeleteOne...
+BeforeCommit = Callable[[], Awaitable[None] | None]
 
 
 class WaitForCustomer(Exception):
@@ -54,7 +55,7 @@ class UnitOfWork:
         self.emitted: list[Event] = []
         self.memo: dict[str, Any] = {}
         self._writes: list[tuple[str, WriteModel]] = []
-        self._before_commit: dict[str, Callable[[], None]] = {}
+        self._before_commit: dict[str, BeforeCommit] = {}
         self._flushes = 0
 
     def emit(self, event: Event) -> None:
@@ -66,9 +67,11 @@ class UnitOfWork:
         first."""
         self._writes.extend((collection, operation) for operation in operations)
 
-    def before_commit(self, name: str, callback: Callable[[], None]) -> None:
-        """`callback` runs once before the transaction commits (registered once per name): an
-        adapter that keeps changed documents in `memo` queues each one's single write there."""
+    def before_commit(self, name: str, callback: BeforeCommit) -> None:
+        """`callback` (plain or async) runs once before the transaction commits (registered once
+        per name, run in that order): an adapter that keeps changed documents in `memo` queues
+        each one's single write there; a handler may do once per batch what its events asked
+        for. One registered while the callbacks run runs after them."""
         self._before_commit.setdefault(name, callback)
 
     async def finish(self) -> None:
@@ -76,7 +79,9 @@ class UnitOfWork:
         while self._before_commit:
             callbacks, self._before_commit = self._before_commit, {}
             for callback in callbacks.values():
-                callback()
+                result = callback()
+                if result is not None:
+                    await result
         await self.flush()
 
     async def read(self, collection: str) -> Any:

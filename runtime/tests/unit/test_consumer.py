@@ -3,6 +3,7 @@ The fake store keeps the real one's contract for a batch: all or nothing, duplic
 a handler's error raised as EventFailed naming the event, transient faults and the writes' own
 failures at commit raised as they are."""
 
+import asyncio
 import json
 
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, CustomerScored
@@ -11,7 +12,7 @@ from crm_runtime.dead_letters import describe, reason_of
 from crm_runtime.records import Record
 from crm_runtime.retry import is_transient
 from crm_runtime.store import EventFailed
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 
 
 class RefusedAtCommit(Exception):
@@ -23,8 +24,17 @@ class InMemoryStore:
         self.applied: list[str] = []
         self.transactions = 0
         self.refuses = lambda event: False  # whose queued writes the database refuses at commit
+        self.largest = None  # the most events a transaction may hold before it exceeds its time
+        self.refusals = 0
 
     async def run_batch(self, events, apply, *, parked=None, unpark=False):
+        if self.largest is not None and len(events) > self.largest:
+            self.refusals += 1
+            raise OperationFailure(
+                "transaction exceeded its lifetime limit",
+                code=290,
+                details={"errorLabels": ["TransientTransactionError"]},
+            )
         applied, outcomes, refused = list(self.applied), [], False
         for index, event in enumerate(events):
             if str(event.event_id) in applied:
@@ -246,6 +256,22 @@ async def test_a_batch_refused_at_commit_is_halved_until_the_event_behind_it_is_
     )
     ((dead, error),) = dead_letters.records
     assert dead.offset == 2 and isinstance(error, RefusedAtCommit)
+
+
+async def test_a_batch_the_database_keeps_refusing_for_a_transient_reason_is_halved():
+    async def handler(event, uow):
+        pass
+
+    consumer, dead_letters = consumer_with(handler)
+    consumer.store.largest = 2
+    events = [created(f"Customer {n}") for n in range(8)]
+    records = [record(event.to_bytes(), offset) for offset, event in enumerate(events)]
+
+    outcomes = await asyncio.wait_for(consumer.process(records), timeout=10)
+
+    assert outcomes == ["applied"] * 8 and not dead_letters.records
+    assert consumer.store.applied == [str(event.event_id) for event in events]
+    assert consumer.store.transactions == 4 and consumer.store.refusals == 3 * 3
 
 
 async def test_an_event_a_handler_cannot_emit_is_dead_lettered_as_the_handlers_failure():
