@@ -2,8 +2,9 @@
 (state in MongoDB) and for replays (state in memory), so that both give the same scores for the
 same events.
 
-An event updates its customer's features and re-scores that customer with the current snapshot; a
-deal is only recorded (once per deal id). A single writer turns the deals recorded since the last
+An event updates its customer's features, and the customer is re-scored with the current snapshot
+(live, once per partition batch, whatever the number of its events in the batch); a deal is only
+recorded (once per deal id). A single writer turns the deals recorded since the last
 snapshot into the next one; then every customer whose announced result that snapshot changes is
 re-scored. Final results are thus a function of the events, whatever their interleaving."""
 
@@ -65,18 +66,41 @@ async def rescore(
 async def react(
     state: ScoringState, event: Event, model_version: str
 ) -> list[tuple[str, Assessment]]:
-    """Updates the customer's features and re-scores it. A deal is recorded for the next snapshot,
-    once whatever the event ids it comes under (an outcome corrected later changes the features,
-    not what the model learnt)."""
+    """Updates the customer's features and re-scores it."""
+    if not await update(state, event):
+        return []
+    return await rescore_each(state, [event.customer_id], model_version)
+
+
+async def update(state: ScoringState, event: Event) -> bool:
+    """Updates the customer's features; whether they changed (and the customer needs a new
+    assessment). A deal is recorded for the next snapshot, once whatever the event ids it comes
+    under (an outcome corrected later changes the features, not what the model learnt)."""
     before = await state.features(event.customer_id)
     after = apply(before, event)
     if isinstance(event, DealClosed) and event.payload.deal_id not in before.deals:
         await state.learn(event.payload.deal_id, event.customer_id, event.payload.outcome)
     if after == before:
-        return []
+        return False
     await state.save_features(event.customer_id, after)
-    assessment = await rescore(state, event.customer_id, after, model_version)
-    return [] if assessment is None else [(event.customer_id, assessment)]
+    return True
+
+
+async def rescore_each(
+    state: ScoringState, customer_ids: Iterable[str], model_version: str
+) -> list[tuple[str, Assessment]]:
+    """Re-scores each customer with its features and the current snapshot: those whose result
+    changed, with their new assessment. A customer's result depends on its features and the
+    snapshot alone, so re-scoring it once after several of its events (live: once per partition
+    batch) ends where re-scoring it after each would."""
+    rescored = []
+    for customer_id in customer_ids:
+        assessment = await rescore(
+            state, customer_id, await state.features(customer_id), model_version
+        )
+        if assessment is not None:
+            rescored.append((customer_id, assessment))
+    return rescored
 
 
 def snapshot_due(waiting: int, waited_s: float, every_deals: int, every_s: float) -> bool:
@@ -111,12 +135,6 @@ async def rescore_moved(
     state: ScoringState, customers: Iterable[Scored], model_version: str
 ) -> list[tuple[str, Assessment]]:
     """Re-scores, with the state's current snapshot, the customers it moves."""
-    model = await state.model()
-    rescored = []
-    for customer_id in moved_by(model, customers, model_version):
-        assessment = await rescore(
-            state, customer_id, await state.features(customer_id), model_version
-        )
-        if assessment is not None:
-            rescored.append((customer_id, assessment))
-    return rescored
+    return await rescore_each(
+        state, moved_by(await state.model(), customers, model_version), model_version
+    )

@@ -1,6 +1,6 @@
-"""Scoring's reactions and commands. Each event runs the engine on the MongoDB state of its
-partition batch, in the batch's transaction with the CustomerScored events it emits (only when a
-result changes)."""
+"""Scoring's reactions and commands. Each event updates its customer's features in the MongoDB
+state of its partition batch; before the batch commits, each customer it changed is re-scored once,
+and a CustomerScored is emitted in the same transaction when its result changed."""
 
 from typing import Any
 from uuid import UUID
@@ -14,15 +14,32 @@ from crm_scoring import adapters
 from crm_scoring.adapters import MongoState, Snapshots
 from crm_scoring.domain.assessment import Assessment
 from crm_scoring.domain.strategy import StrategyDefinition
-from crm_scoring.engine import react
+from crm_scoring.engine import rescore_each, update
 from crm_scoring.settings import ScoringSettings
 
 PRODUCER = "scoring"
 
 
+TOUCHED = "scoring.touched"  # in the unit of work's memo: customer id -> its latest event
+
+
 async def score(event: Event, uow: UnitOfWork, model_version: str, snapshots: Snapshots) -> None:
-    for customer_id, assessment in await react(MongoState(uow, snapshots), event, model_version):
-        uow.emit(scored(customer_id, assessment, event.correlation_id, event.event_id))
+    # Registered before the state's own write-back, so that the results join the customers'
+    # single write.
+    uow.before_commit(TOUCHED, lambda: _rescore_touched(uow, model_version, snapshots))
+    if await update(MongoState(uow, snapshots), event):
+        touched: dict[str, Event] = uow.memo.setdefault(TOUCHED, {})
+        touched[event.customer_id] = event
+
+
+async def _rescore_touched(uow: UnitOfWork, model_version: str, snapshots: Snapshots) -> None:
+    """Each customer the batch changed, re-scored once; its CustomerScored is caused by the
+    batch's latest event about it."""
+    touched: dict[str, Event] = uow.memo.pop(TOUCHED, {})
+    state = MongoState(uow, snapshots)
+    for customer_id, assessment in await rescore_each(state, touched, model_version):
+        cause = touched[customer_id]
+        uow.emit(scored(customer_id, assessment, cause.correlation_id, cause.event_id))
 
 
 def scored(
