@@ -38,7 +38,8 @@ from crm_contracts import (
     VisitLoggedPayload,
     parse_event,
 )
-from crm_runtime.service import freeze_startup_heap
+from crm_runtime.service import tune_collector
+from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
 from crm_scoring import adapters
 from crm_scoring.adapters import Snapshots
@@ -170,18 +171,23 @@ async def publish(bootstrap: str, topic: str, events: list) -> float:
 
 
 async def consume_and_decode(bootstrap: str, topic: str, count: int) -> float:
-    """The ceiling without a database: consume, parse every record, commit per batch."""
+    """The ceiling without a database: consume, parse every record, commit per batch; polls as
+    large as the service's."""
+    polls = ServiceSettings.model_fields
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         group_id=f"plain-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        max_partition_fetch_bytes=polls["consumer_partition_fetch_bytes"].default,
     )
     await consumer.start()
     started, seen = time.perf_counter(), 0
     while seen < count:
-        batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+        batches = await consumer.getmany(
+            timeout_ms=1000, max_records=polls["consumer_batch_size"].default
+        )
         for records in batches.values():
             for record in records:
                 parse_event(record.value)
@@ -298,7 +304,7 @@ async def rescore(urls: dict[str, str], customers: int, deals: int) -> dict[str,
         seeded = time.perf_counter() - seeded
         writer = SnapshotWriter(store, Snapshots(), settings)
         del docs, waiting, segments
-        freeze_startup_heap()  # as the service does once started
+        tune_collector()  # as the service does once started
         started = time.perf_counter()
         await writer.build()
         built = time.perf_counter()

@@ -23,7 +23,7 @@ from pymongo.errors import OperationFailure
 from crm_scoring.domain.features import Features
 from crm_scoring.domain.strategy import Strategy, StrategyDefinition
 from crm_scoring.domain.win_probability import WinCounts, WinModel, keys_for
-from crm_scoring.engine import ResultKey
+from crm_scoring.engine import ResultKey, Scored
 
 CUSTOMERS = "customer_features"
 # The single writer's results (a new snapshot's re-scoring) are kept apart from the customers'
@@ -32,8 +32,9 @@ CUSTOMERS = "customer_features"
 RESCORED = "rescored_customers"
 DEALS = "deals_learned"
 SNAPSHOTS = "model_snapshots"
-# Which customers each batch scored with which snapshot: a batch that commits after a newer
-# snapshot's re-scoring went past its customers is caught up from here (snapshots.py).
+# Which customers each batch scored with which snapshot, and which of them it announced: a batch
+# that commits after a newer snapshot's re-scoring went past its customers is caught up from here
+# (snapshots.py).
 SCORED = "scored_batches"
 STRATEGIES = "strategies"
 STRATEGY_VERSIONS = "strategy_versions"
@@ -153,6 +154,25 @@ class MongoState:
         self.batch.docs.update((doc["_id"], doc) for doc in found)
         self.batch.rescored.update((doc["_id"], doc) for doc in rescored)
 
+    async def as_left_by(self, batch: Document) -> list[Scored]:
+        """The customers of a consumer's batch (adapters.SCORED) as it left them. What it
+        announced is taken as their last result, whatever the single writer stored before it
+        committed (a result of the features before the batch, maybe): its CustomerScored came
+        later. Stored as such where another was."""
+        ids, announced = batch["customers"], set(batch.get("announced", []))
+        await self.prefetch(ids)
+        version = (await self.model()).version
+        customers = []
+        for customer_id in ids:
+            doc = self.batch.docs[customer_id]
+            last = latest_result(doc, self.batch.rescored.get(customer_id))
+            if customer_id in announced and doc.get("last") not in (None, last):
+                last = doc["last"]
+                self.batch.last[customer_id] = (last, version)
+                self._changed(customer_id)
+            customers.append(Scored(customer_id, doc.get("segment"), last))
+        return customers
+
     async def _doc(self, customer_id: str) -> Document:
         if customer_id not in self.batch.docs:
             # The first read of a batch reads every customer the batch's events are about.
@@ -242,7 +262,11 @@ class MongoState:
         if deals:
             self.uow.write(DEALS, *deals)
         if not self.writer and batch.model is not None and batch.dirty:
-            scored = {"version": batch.model.version, "customers": sorted(batch.dirty)}
+            scored = {
+                "version": batch.model.version,
+                "customers": sorted(batch.dirty),
+                "announced": sorted(batch.dirty & batch.last.keys()),
+            }
             self.uow.write(SCORED, InsertOne(scored))
         batch.dirty.clear()
         batch.deals.clear()

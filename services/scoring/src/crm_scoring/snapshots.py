@@ -11,7 +11,8 @@ announced result the new snapshot changes.
   round is, and goes once round from there. Customers are never re-scored with an older snapshot
   than their last result's: each page uses the latest.
 - A consumer's batch that scored with a snapshot older than the latest when it committed (it began
-  before that snapshot) is caught up from what it recorded (adapters.SCORED).
+  before that snapshot) is caught up from what it recorded (adapters.SCORED): its customers are
+  re-scored where the latest snapshot moves their result as the batch left it.
 Each distinct segment's estimate is computed once per snapshot; only the customers it moves are
 read in full."""
 
@@ -38,7 +39,7 @@ from crm_scoring.adapters import (
     snapshot_document,
 )
 from crm_scoring.domain.win_probability import WinModel, recount
-from crm_scoring.engine import Scored, moved_by, rescore, rescore_moved, snapshot_due
+from crm_scoring.engine import Scored, moved_by, rescore_moved, snapshot_due
 from crm_scoring.handlers import scored
 from crm_scoring.settings import ScoringSettings
 
@@ -138,14 +139,9 @@ class SnapshotWriter:
         )
         if late is None:
             return False
-        # In full: the result the round left may be of the features before the late batch.
-        await state.prefetch(late["customers"])
-        correlation_id = snapshot_correlation(model)
-        for customer_id in late["customers"]:
-            features = await state.features(customer_id)
-            assessment = await rescore(state, customer_id, features, self.model_version)
-            if assessment is not None:
-                uow.emit(scored(customer_id, assessment, correlation_id, None))
+        # Compared with the results as the late batch left them: only the customers whose
+        # probability the snapshot moves from there are read in full and re-scored.
+        await self._rescore(uow, state, model, await state.as_left_by(late))
         uow.write(SCORED, DeleteOne({"_id": late["_id"]}))
         return True
 
@@ -165,14 +161,6 @@ class SnapshotWriter:
             .limit(size)
             .to_list()
         )
-        await self._rescore(uow, state, model, found)
-        ranges = rest if len(found) < size else [[found[-1]["_id"], upto], *rest]
-        uow.write(PROGRESS, UpdateOne({"_id": ROUND}, {"$set": {"ranges": ranges}}))
-        return True
-
-    async def _rescore(
-        self, uow: UnitOfWork, state: MongoState, model: WinModel, found: list[Document]
-    ) -> None:
         ids = [doc["_id"] for doc in found]
         rescored = {
             doc["_id"]: doc
@@ -184,6 +172,14 @@ class SnapshotWriter:
             Scored(doc["_id"], doc.get("segment"), latest_result(doc, rescored.get(doc["_id"])))
             for doc in found
         ]
+        await self._rescore(uow, state, model, customers)
+        ranges = rest if len(found) < size else [[found[-1]["_id"], upto], *rest]
+        uow.write(PROGRESS, UpdateOne({"_id": ROUND}, {"$set": {"ranges": ranges}}))
+        return True
+
+    async def _rescore(
+        self, uow: UnitOfWork, state: MongoState, model: WinModel, customers: list[Scored]
+    ) -> None:
         moved = set(moved_by(model, customers, self.model_version))
         await state.prefetch(moved)
         moved_customers = [customer for customer in customers if customer.customer_id in moved]
