@@ -28,10 +28,11 @@ from crm_runtime.retry import until_it_works
 from crm_runtime.store import EventFailed, Parked, Store, UnitOfWork, WaitForCustomer
 
 log = structlog.get_logger(__name__)
-# A transaction the database refused this many times in a row, though for a reason a retry may
-# resolve (a write conflict, its time limit exceeded), is halved rather than tried again whole:
-# a smaller one conflicts less and ends sooner. A database or broker away is waited for as is.
-SPLIT_AFTER_REFUSALS = 3
+# A batch's transaction the database refused, though for a reason a retry may resolve (a write
+# conflict, its time limit exceeded), is halved rather than tried again whole: a smaller one
+# conflicts less and ends sooner. PyMongo's with_transaction has retried it for up to two minutes
+# already. A database or broker away is waited for as it is.
+SPLIT_AFTER_REFUSALS = 1
 
 
 class BatchFailed(Exception):
