@@ -197,7 +197,12 @@ class MongoState:
 
     async def model(self) -> WinModel:
         if self.batch.model is None:
-            self.batch.model = await self.snapshots.latest(self.uow.db, self.uow.session)
+            # A consumer's batch reads the latest snapshot as committed now, not as of its
+            # transaction's start (a snapshot never changes once written): it first asks when
+            # re-scoring, just before it commits, so it is seldom older than the latest by then
+            # and seldom needs catching up (snapshots.py).
+            session = self.uow.session if self.writer else None
+            self.batch.model = await self.snapshots.latest(self.uow.db, session)
         return self.batch.model
 
     async def strategies(self) -> list[Strategy]:
