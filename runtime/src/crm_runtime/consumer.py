@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pymongo.errors import OperationFailure
 
 from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters
+from crm_runtime.fences import fence_of
 from crm_runtime.handlers import EventHandler
 from crm_runtime.logs import bind_event_context, clear_event_context
 from crm_runtime.parking import Parking
@@ -247,6 +248,9 @@ class EventConsumer:
             )
 
         events = [item.event for item in items]
+        # A partition's batch, not parked events (from any partition): the former are paused.
+        first = items[0].record
+        fence = None if unpark else fence_of(first.topic, first.partition)
         refusals: list[OperationFailure] = []
         try:
             async for transient in until_it_works(self.max_backoff_s):
@@ -259,6 +263,7 @@ class EventConsumer:
                             apply,
                             parked=parked if self.parking is not None else None,
                             unpark=unpark,
+                            fence=fence,
                         )
                     except OperationFailure as refused:
                         refusals.append(refused)

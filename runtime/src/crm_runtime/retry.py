@@ -8,8 +8,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 log = structlog.get_logger(__name__)
 
 
+class WaitAndRetry(Exception):
+    """Raised where the work must wait for a while and is tried again (a pause, say)."""
+
+
 def is_transient(error: BaseException) -> bool:
-    """A broker or database that is away, or a conflict that a retry resolves."""
+    """A broker or database that is away, a conflict that a retry resolves, or a wait."""
+    if isinstance(error, WaitAndRetry):
+        return True
     if isinstance(error, ConnectionFailure | KafkaConnectionError | KafkaTimeoutError):
         return True
     if isinstance(error, PyMongoError):

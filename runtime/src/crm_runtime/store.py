@@ -6,6 +6,7 @@ for the whole batch, the handlers apply the events one by one against one unit o
 queued writes, the inbox entries and the outbox rows go to MongoDB together at the end."""
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -14,8 +15,9 @@ from crm_contracts import Event, topic_of
 from pymongo import ASCENDING, AsyncMongoClient, InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import CollectionInvalid, OperationFailure
 
+from crm_runtime import fences
 from crm_runtime.errors import PayloadTooLarge
 from crm_runtime.retry import is_transient
 
@@ -200,6 +202,10 @@ class Store:
         # expire.
         await self.db[OUTBOX].create_index("sent_at", expireAfterSeconds=SENT_RETENTION_S)
         await self.db[DEAD_LETTERS].create_index("event_id", sparse=True)
+        # Made here, not by a batch's first write: a pause must conflict with a batch in flight,
+        # which it does not while the collection itself is still being made in that batch.
+        with suppress(CollectionInvalid):  # made already
+            await self.db.create_collection(fences.FENCES)
         await self._inbox_retention()
 
     async def _inbox_retention(self) -> None:
@@ -235,6 +241,7 @@ class Store:
         *,
         parked: Callable[[Event], Parked] | None = None,
         unpark: bool = False,
+        fence: str | None = None,
     ) -> list[Applied]:
         """Applies a partition's events, in order, in one transaction: each event not in the
         inbox (nor dead-lettered before) goes through `apply`, and is recorded in the inbox in
@@ -243,10 +250,14 @@ class Store:
         An event whose handler raises WaitForCustomer is parked in the transaction (`parked`
         says what to keep of it); with `unpark`, the events leave the parked ones as they apply.
         Any other error of a handler rolls everything back and is raised as EventFailed, naming
-        the event; transient faults are raised as they are, for the caller to retry."""
+        the event; transient faults are raised as they are, for the caller to retry. A batch of
+        one partition names it as `fence` (fences.py): while the consumers are paused, it raises
+        Paused."""
 
         async def body(uow: UnitOfWork) -> list[Applied]:
             session = uow.session
+            if fence is not None:
+                await fences.enter(self.db, session, fence)
             ids = [str(event.event_id) for event in events]
             done = {
                 entry["_id"]

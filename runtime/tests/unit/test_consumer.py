@@ -27,7 +27,7 @@ class InMemoryStore:
         self.largest = None  # the most events a transaction may hold before it exceeds its time
         self.refusals = 0
 
-    async def run_batch(self, events, apply, *, parked=None, unpark=False):
+    async def run_batch(self, events, apply, *, parked=None, unpark=False, fence=None):
         if self.largest is not None and len(events) > self.largest:
             self.refusals += 1
             raise OperationFailure(

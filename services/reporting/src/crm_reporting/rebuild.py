@@ -3,10 +3,14 @@
     uv run crm-reporting-rebuild
 
 1. Replays every topic from its beginning into a fresh database (`<live>_rebuild`), through the
-   same projections and inbox as the live consumer.
-2. Swaps: each rebuilt collection replaces the live one (MongoDB renameCollection, one by one).
-3. Catches up: applies what arrived meanwhile, from where the replay stopped to the end now; the
-   inbox makes anything the live consumer applies as well count once.
+   same projections and inbox as the live consumer; then what arrived meanwhile.
+2. Pauses the live consumers (runtime fences: a batch in flight commits first, none after), replays
+   the last records into the fresh database, and swaps: each rebuilt collection, the inbox with
+   them, replaces the live one (MongoDB renameCollection, one by one). Paused, no live batch can
+   commit between two renames (its effect in one generation, its inbox entry in the other: applied
+   twice, or lost).
+3. Lifts the pause: the live consumers go on from their offsets, and the rebuilt inbox makes
+   anything the replay applied already count once.
 """
 
 import asyncio
@@ -16,8 +20,10 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from crm_contracts import ALL_TOPICS
+from crm_runtime import fences
 from crm_runtime.consumer import EventConsumer
 from crm_runtime.dead_letters import DeadLetters
+from crm_runtime.fences import fence_of
 from crm_runtime.handlers import WiredHandlers, wire
 from crm_runtime.kafka import topic_partitions
 from crm_runtime.logs import configure_logging
@@ -30,6 +36,8 @@ from crm_reporting.bootstrap import spec
 from crm_reporting.settings import ReportingSettings
 
 log = structlog.get_logger(__name__)
+# The longest the live consumers stay paused should the rebuild die during its swap.
+PAUSE_S = 300
 READ_MODELS = (
     adapters.PROFILES,
     adapters.TIMELINE,
@@ -89,6 +97,10 @@ async def _replay(
         await reader.stop()
 
 
+async def _rename(client: AsyncMongoClient[dict[str, Any]], source: str, to: str) -> None:
+    await client.admin.command("renameCollection", source, to=to, dropTarget=True)
+
+
 async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     live, target = settings.database_name, f"{settings.database_name}_rebuild"
@@ -100,23 +112,26 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         dead = DeadLetters(
             _no_publish, fresh, settings.consumer_group + ".rebuild", settings.retry_max_backoff_s
         )
-        replayed, read = await _replay(
-            EventConsumer(fresh, _handlers(), dead), settings.kafka_bootstrap_servers, None
-        )
-        for name in READ_MODELS:
-            if name in await client[target].list_collection_names():
-                await client.admin.command(
-                    "renameCollection", f"{target}.{name}", to=f"{live}.{name}", dropTarget=True
-                )
+        rebuilding = EventConsumer(fresh, _handlers(), dead)
+        bootstrap = settings.kafka_bootstrap_servers
+        replayed, read = await _replay(rebuilding, bootstrap, None)
+        # What arrived meanwhile, the live consumers still running: the pause stays short.
+        replayed, caught_up = await _replay(rebuilding, bootstrap, replayed)
         live_store = Store(client, live)
-        live_dead = DeadLetters(
-            _no_publish, live_store, settings.consumer_group, settings.retry_max_backoff_s
-        )
-        _, caught_up = await _replay(
-            EventConsumer(live_store, _handlers(), live_dead),
-            settings.kafka_bootstrap_servers,
-            replayed,
-        )
+        partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
+        every = [fence_of(tp.topic, tp.partition) for tp in partitions]
+        await live_store.run(lambda uow: fences.pause(uow.db, uow.session, every, PAUSE_S))
+        try:
+            _, last = await _replay(rebuilding, bootstrap, replayed)
+            rebuilt = await client[target].list_collection_names()
+            for name in READ_MODELS:
+                if name in rebuilt:
+                    await _rename(client, f"{target}.{name}", f"{live}.{name}")
+                else:  # nothing the replay read wrote there: what the live one holds is stale
+                    await client[live].drop_collection(name)
+        finally:
+            await fences.resume(live_store.db)
+        caught_up += last
         await client.drop_database(target)
         summary = {"replayed": read, "caught_up": caught_up, "database": live}
         log.info("read models rebuilt", **summary)

@@ -306,6 +306,66 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
         assert one == other
 
 
+async def test_events_applied_while_a_rebuild_swaps_the_read_models_count_once(
+    service, kafka, http, eventually, monkeypatch
+):
+    from crm_reporting import rebuild as rebuilding
+
+    region, start, events, expected = await play(service, kafka, eventually, "swap")
+    period = {"since": start.isoformat(), "until": (start + 60 * DAY).isoformat()}
+    customer_id = events[0].customer_id  # sp-a's
+    real_rename = rebuilding._rename
+
+    async def slow_rename(client, source: str, to: str) -> None:
+        await real_rename(client, source, to)
+        await asyncio.sleep(0.4)  # a window between two collections' swaps, as a big one has
+
+    monkeypatch.setattr(rebuilding, "_rename", slow_rename)
+    published: list = []
+    stop = asyncio.Event()
+
+    async def follow_up_meanwhile() -> None:
+        while not stop.is_set():
+            at = start + 30 * DAY + timedelta(minutes=len(published))
+            visit = VisitLogged(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=VisitLoggedPayload(
+                    followup_id=f"f-{uuid.uuid4().hex[:8]}",
+                    salesperson_id="sp-a",
+                    channel="visit",
+                    subject="during the rebuild",
+                    started_at=at,
+                    ended_at=at + timedelta(hours=1),
+                ),
+            )
+            await kafka.publish(topic_of(visit.event_type), visit.to_bytes(), key=visit.key())
+            published.append(str(visit.event_id))
+            await asyncio.sleep(0.05)
+
+    publishing = asyncio.create_task(follow_up_meanwhile())
+    try:
+        await rebuilding.rebuild(service.settings)
+    finally:
+        stop.set()  # not cancelled: a visit sent but not counted here would be counted there
+        await publishing
+
+    async def all_applied() -> bool:
+        inbox = service.store.db["processed_events"]
+        return await inbox.count_documents({"_id": {"$in": published}}) == len(published)
+
+    await eventually(all_applied)
+    async with http(service, role="ops") as ops:
+        scorecard = (
+            await ops.get("/reports/scorecard", params={**period, "region": region})
+        ).json()
+    rows = {row["salesperson_id"]: row for row in scorecard["rows"]}
+    assert len(published) > 20
+    assert rows["sp-a"]["followups"] == expected["sp-a"]["followups"] + len(published)
+    assert rows["sp-b"]["followups"] == expected["sp-b"]["followups"]
+
+
 async def test_the_funnel_follows_the_configured_pipeline(
     settings_for, running, kafka, http, eventually
 ):
