@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pymongo.errors import OperationFailure
 
 from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters
-from crm_runtime.fences import fence_of
+from crm_runtime.fences import fence_of, note_position
 from crm_runtime.handlers import EventHandler
 from crm_runtime.logs import bind_event_context, clear_event_context
 from crm_runtime.parking import Parking
@@ -85,14 +85,26 @@ class EventConsumer:
         self.releases_on = tuple(releases_on)
         self.counted = counted  # told each record's topic and outcome (metrics)
 
-    async def process_batch(self, records: list[Record]) -> list[Outcome]:
+    async def process_batch(
+        self, records: list[Record], ends: Mapping[tuple[str, int], int] | None = None
+    ) -> list[Outcome]:
         """Each partition's records in order, partitions side by side (one customer's events share a
-        partition, so their order holds). Returns once every effect is durable."""
+        partition, so their order holds). Returns once every effect is durable. `ends`: where each
+        partition ended when the records were fetched; each partition's position is then noted
+        (fences.note_position), so that reports tell their lag without asking Kafka."""
         by_partition: dict[tuple[str, int], list[Record]] = {}
         for record in records:
             by_partition.setdefault((record.topic, record.partition), []).append(record)
+
+        async def process(partition: tuple[str, int], batch: list[Record]) -> list[Outcome]:
+            outcomes = await self.process(batch)
+            if ends is not None and partition in ends:
+                fence = fence_of(*partition)
+                await note_position(self.store.db, fence, batch[-1].offset + 1, ends[partition])
+            return outcomes
+
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self.process(batch)) for batch in by_partition.values()]
+            tasks = [group.create_task(process(*each)) for each in by_partition.items()]
         return [outcome for task in tasks for outcome in task.result()]
 
     async def process(self, records: Sequence[Record]) -> list[Outcome]:

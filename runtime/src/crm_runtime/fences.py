@@ -1,5 +1,7 @@
-"""Pausing a database's consumers, for maintenance that must not interleave with their batches
-(such as swapping rebuilt read models in, collection by collection).
+"""Each partition's document of a database's consumers: how far they have come (for reports
+saying how fresh they are, without asking Kafka), and pausing them, for maintenance that must
+not interleave with their batches (such as swapping rebuilt read models in, collection by
+collection).
 
 Each partition batch's transaction checks the pause and writes its partition's fence document
 first. Pausing writes every fence document in the transaction that sets the pause, so a batch
@@ -55,3 +57,35 @@ async def pause(
 
 async def resume(db: AsyncDatabase[Any]) -> None:
     await db[FENCES].delete_one({"_id": PAUSE})
+
+
+async def note_position(db: AsyncDatabase[Any], fence: str, applied_to: int, end: int) -> None:
+    """After a partition batch: records before offset `applied_to` are done, and the partition
+    ended at `end` when they were fetched. Outside the batch's transaction, as some batches have
+    none (every record ignored or dead-lettered): a crash before it leaves the lag a batch
+    behind."""
+    await db[FENCES].update_one(
+        {"_id": fence},
+        [
+            {
+                "$set": {
+                    "applied_to": {"$max": ["$applied_to", applied_to]},
+                    "end": end,
+                    "at": "$$NOW",
+                }
+            }
+        ],
+        upsert=True,
+    )
+
+
+async def lag(db: AsyncDatabase[Any]) -> dict[str, Any]:
+    """Records fetched but not yet applied, in total, as of the latest batch (`at`); None before
+    any batch."""
+    noted = await db[FENCES].find({"applied_to": {"$exists": True}}).to_list()
+    if not noted:
+        return {"total": None, "at": None}
+    return {
+        "total": sum(max(0, doc["end"] - doc["applied_to"]) for doc in noted),
+        "at": max(doc["at"] for doc in noted),
+    }

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import structlog
 import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from crm_contracts import Event, UserAccessChanged
 from crm_contracts.topics import USER_EVENTS
 from fastapi import APIRouter, FastAPI, Response
@@ -144,7 +145,14 @@ class Service:
             decoder=raw_body,
         )
         async def on_batch(message: KafkaMessage) -> None:
-            await consumer.process_batch([Record.of(raw) for raw in message.raw_message])
+            records = [Record.of(raw) for raw in message.raw_message]
+            ends = {}
+            if isinstance(reader := message.consumer, AIOKafkaConsumer):
+                for record in records:  # where each partition ended, known since the fetch
+                    end = reader.highwater(TopicPartition(record.topic, record.partition))
+                    if end is not None:
+                        ends[(record.topic, record.partition)] = end
+            await consumer.process_batch(records, ends)
 
     def _http_app(self) -> FastAPI:
         secret = self.settings.auth_secret

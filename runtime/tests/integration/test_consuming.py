@@ -8,6 +8,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, dead_letter_topic
+from crm_runtime import fences
 from crm_runtime.dead_letters import DEAD_LETTERS
 from crm_runtime.records import Record
 from crm_runtime.service import Service, ServiceSpec
@@ -124,6 +125,21 @@ async def test_ready_reports_the_lag_and_metrics_count_outcomes_and_dead_letters
     assert 'crm_dead_letters_total{reason="malformed"} 1.0' in metrics
     assert 'crm_http_request_seconds_count{method="GET",route="/ready",status="200"}' in metrics
     assert 'crm_consumer_lag{partition="0",topic="' + topic + '"} 0.0' in metrics
+    # What the consumer noted itself, without asking Kafka, says the same.
+    noted = await service.store.db[fences.FENCES].find_one({"_id": fences.fence_of(topic, 0)})
+    assert (noted["applied_to"], noted["end"]) == (2, 2)
+    assert (await fences.lag(service.store.db))["total"] == 0
+
+
+async def test_the_consumer_notes_how_far_each_partition_is_behind_its_end(topic, service):
+    events = [created(name) for name in ("One", "Two")]
+    records = [Record(topic, 0, 40 + n, b"c-1", e.to_bytes()) for n, e in enumerate(events)]
+    other = Record("other.topic", 1, 7, b"c-1", created("Three").to_bytes())
+
+    await service.consumer.process_batch([*records, other], {(topic, 0): 50, ("other.topic", 1): 8})
+
+    lag = await fences.lag(service.store.db)
+    assert lag["total"] == 50 - 42 and lag["at"] is not None
 
 
 async def test_ready_says_503_and_why_when_mongodb_is_away(settings_for, http):

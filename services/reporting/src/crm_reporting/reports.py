@@ -3,9 +3,10 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from crm_runtime import fences
 from crm_runtime.errors import Unprocessable
 from crm_runtime.http import OversightContext, errors
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from crm_reporting import measures, queries
 from crm_reporting.export import to_csv
@@ -43,14 +44,15 @@ def period(since: datetime | None, until: datetime | None) -> tuple[datetime, da
     return since, until
 
 
-async def _freshness(context: OversightContext, request: Request) -> dict[str, Any]:
+async def _freshness(context: OversightContext) -> dict[str, Any]:
+    """How fresh the read models are, from what the consumer noted (no round trip to Kafka)."""
     newest = await queries.newest_applied(context.store)
-    service = request.app.state.service
-    _, ready = await service.readiness.check(service)
+    lag = await fences.lag(context.store.db)
     return {
         "newest_event_applied_at": newest["applied_at"] if newest else None,
         "newest_event_occurred_at": newest.get("occurred_at") if newest else None,
-        "consumer_lag": (ready.get("lag") or {}).get("total"),
+        "consumer_lag": lag["total"],
+        "consumer_lag_at": lag["at"],
     }
 
 
@@ -67,7 +69,6 @@ def _answer(rows: list[dict[str, Any]], meta: dict[str, Any], form: str, name: s
 @router.get("/scorecard", responses=errors(422))
 async def scorecard(
     context: OversightContext,
-    request: Request,
     since: Since = None,
     until: Until = None,
     salesperson_id: str | None = None,
@@ -92,14 +93,13 @@ async def scorecard(
     )
     if salesperson_id is not None:
         rows = [row for row in rows if row["salesperson_id"] == salesperson_id]
-    meta = {"since": since, "until": until, "as_of": await _freshness(context, request)}
+    meta = {"since": since, "until": until, "as_of": await _freshness(context)}
     return _answer(rows, meta, format, "scorecard")
 
 
 @router.get("/funnel", responses=errors(422))
 async def funnel(
     context: OversightContext,
-    request: Request,
     since: Since = None,
     until: Until = None,
     region: str | None = None,
@@ -120,7 +120,7 @@ async def funnel(
         "since": since,
         "until": until,
         "opportunities": result["opportunities"],
-        "as_of": await _freshness(context, request),
+        "as_of": await _freshness(context),
     }
     return _answer(result["stages"], meta, format, "funnel")
 
@@ -128,7 +128,6 @@ async def funnel(
 @router.get("/value", responses=errors(422))
 async def value_distribution(
     context: OversightContext,
-    request: Request,
     by: Annotated[
         list[Dimension] | None,
         Query(description="Group by these, in order (default: tier, then region)."),
@@ -152,14 +151,13 @@ async def value_distribution(
         }
         for group in groups
     ]
-    meta = {"by": list(by), "as_of": await _freshness(context, request)}
+    meta = {"by": list(by), "as_of": await _freshness(context)}
     return _answer(rows, meta, format, "value")
 
 
 @router.get("/lifecycle", responses=errors(422))
 async def lifecycle(
     context: OversightContext,
-    request: Request,
     dormant_after_days: DormantAfterDays = 90,
     region: str | None = None,
     industry: str | None = None,
@@ -182,7 +180,7 @@ async def lifecycle(
     }
     result = measures.churn(stages, {p["_id"]: p["created_at"] for p in found.profiles})
     meta = {k: v for k, v in result.items() if k != "cohorts"} | {
-        "as_of": await _freshness(context, request)
+        "as_of": await _freshness(context)
     }
     return _answer(result["cohorts"], meta, format, "lifecycle")
 
@@ -190,7 +188,6 @@ async def lifecycle(
 @router.get("/forecast", responses=errors(422))
 async def forecast(
     context: OversightContext,
-    request: Request,
     salesperson_id: str | None = None,
     format: Format = "json",
 ) -> Any:
@@ -200,4 +197,4 @@ async def forecast(
     rows = measures.forecast(found.opportunities, found.proposals, found.owners)
     if salesperson_id is not None:
         rows = [row for row in rows if row["salesperson_id"] == salesperson_id]
-    return _answer(rows, {"as_of": await _freshness(context, request)}, format, "forecast")
+    return _answer(rows, {"as_of": await _freshness(context)}, format, "forecast")
