@@ -17,6 +17,7 @@ DEALS = "fact_deals"
 OPPORTUNITIES = "fact_opportunities"
 PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
+COUNTERS = "report_counters"  # counters.py
 
 
 async def create_indexes(store: Store) -> None:
@@ -37,6 +38,14 @@ async def create_indexes(store: Store) -> None:
     # Sparse: only merged customers are in it, so that the reports' "not merged" filter, which
     # matches nearly every profile, scans the collection rather than a whole index.
     await store.db[PROFILES].create_index("merged_into", name="merged_profiles", sparse=True)
+    await store.db[COUNTERS].create_index("family")
+    await store.db[COUNTERS].create_index("change", sparse=True)  # only change documents
+    # A report's dormancy corrections: the accounts counted on one side of its threshold.
+    await store.db[PROFILES].create_index(
+        [("counted.lifecycle.key.dormant", 1), ("counted.lifecycle.activity", 1)],
+        name="counted_activity",
+        sparse=True,
+    )
 
 
 async def give_old_facts_their_account(store: Store) -> None:

@@ -5,7 +5,8 @@ at are read, one query per collection: the profiles of its customers (and of the
 merged into), the facts of the follow-ups and opportunities it changes. Its writes are queued,
 coalesced per document (coalesce.py), and sent in bulk before the commit. The handlers keep what
 was read as the batch's writes leave it, so that an event sees the earlier ones of its batch
-without reading again.
+without reading again. Then the accounts it changed are counted again for the reports'
+counters (counters.py).
 
 Deciding a condition from what was read is safe because the document is written in the same
 transaction: a change of it committed meanwhile makes the transaction conflict, and retry."""
@@ -26,10 +27,12 @@ from crm_contracts import (
 )
 from crm_runtime.store import UnitOfWork
 
+from crm_reporting import counters
 from crm_reporting.adapters import FOLLOWUPS, OPPORTUNITIES, PROFILES
 from crm_reporting.coalesce import CollectionWrites, Write
 
 MEMO = "reporting"  # where the batch is kept in the unit of work's memo
+COUNTED = "reporting.counted"  # after the batch's writes are sent
 # The times that the conditional updates of profiles and opportunities compare with.
 TIMES = {
     PROFILES: ("latest_score.occurred_at", "financials.occurred_at", "tier_at"),
@@ -53,6 +56,8 @@ class Batch:
         self.times: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes: dict[str, CollectionWrites] = {}
         self.filed: Counter[str] = Counter()  # facts filed through each profile, to count there
+        # Accounts whose profile or facts the batch changed: counted again before the commit.
+        self.touched: set[str] = set()
 
     def to(self, collection: str) -> CollectionWrites:
         queue = self.writes.get(collection)
@@ -77,6 +82,11 @@ async def batch_of(uow: UnitOfWork) -> Batch:
         batch = uow.memo[MEMO] = Batch()
         await _read(uow, batch)
         uow.before_commit(MEMO, functools.partial(batch.send, uow))
+
+        async def count() -> None:
+            await counters.recount(uow, batch.touched)
+
+        uow.before_commit(COUNTED, count)
     return batch
 
 

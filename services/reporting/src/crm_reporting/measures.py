@@ -185,6 +185,24 @@ def forecast(
     ]
 
 
+def standing(profile: Doc, has_open_opportunity: bool, won: bool, lost_only: bool) -> str:
+    """Where the customer stands, dormancy aside: lead → prospect (followed up) → opportunity →
+    client (won); churned (archived, or lost with nothing open)."""
+    if profile.get("status") == "archived" or (lost_only and not has_open_opportunity):
+        return "churned"
+    if won:
+        return "client"
+    if has_open_opportunity:
+        return "opportunity"
+    return "prospect" if profile.get("last_followup_at") else "lead"
+
+
+def activity(profile: Doc) -> datetime | None:
+    """When the customer was last followed up (or created): what dormancy is measured from."""
+    last: datetime | None = profile.get("last_followup_at") or profile.get("created_at")
+    return last
+
+
 def lifecycle_of(
     profile: Doc,
     has_open_opportunity: bool,
@@ -193,31 +211,38 @@ def lifecycle_of(
     now: datetime,
     dormant_after: timedelta,
 ) -> str:
-    """lead → prospect (followed up) → opportunity → client (won); dormant (no follow-up for too
-    long) or churned (archived, or lost with nothing open)."""
-    if profile.get("status") == "archived" or (lost_only and not has_open_opportunity):
-        return "churned"
-    last = profile.get("last_followup_at") or profile.get("created_at")
-    if last and now - last > dormant_after:
+    """Its standing, or dormant (no follow-up for too long) unless churned."""
+    stage = standing(profile, has_open_opportunity, won, lost_only)
+    last = activity(profile)
+    if stage != "churned" and last and now - last > dormant_after:
         return "dormant"
-    if won:
-        return "client"
-    if has_open_opportunity:
-        return "opportunity"
-    return "prospect" if profile.get("last_followup_at") else "lead"
+    return stage
 
 
 def churn(lifecycles: dict[str, str], created: dict[str, datetime]) -> dict[str, Any]:
-    counts = Counter(lifecycles.values())
-    cohorts: dict[str, Counter[str]] = defaultdict(Counter)
+    counts: Counter[tuple[str | None, str]] = Counter()
     for customer_id, stage in lifecycles.items():
-        if created.get(customer_id):
-            cohorts[created[customer_id].strftime("%Y-%m")][stage] += 1
-    gone = counts.get("churned", 0) + counts.get("dormant", 0)
+        at = created.get(customer_id)
+        counts[at.strftime("%Y-%m") if at else None, stage] += 1
+    return churn_by_month(counts)
+
+
+def churn_by_month(counts: Counter[tuple[str | None, str]]) -> dict[str, Any]:
+    """From customers per (creation month, or None, and lifecycle stage): the stages, the churn
+    rate, and the cohorts of each month."""
+    total: Counter[str] = Counter()
+    cohorts: dict[str, Counter[str]] = defaultdict(Counter)
+    for (month, stage), count in counts.items():
+        if count:
+            total[stage] += count
+            if month is not None:
+                cohorts[month][stage] += count
+    everyone = sum(total.values())
+    gone = total.get("churned", 0) + total.get("dormant", 0)
     return {
-        "by_lifecycle": dict(sorted(counts.items())),
-        "customers": len(lifecycles),
-        "churn_rate": rate(gone, len(lifecycles)),
+        "by_lifecycle": dict(sorted(total.items())),
+        "customers": everyone,
+        "churn_rate": rate(gone, everyone),
         "cohorts": [
             {
                 "month": month,

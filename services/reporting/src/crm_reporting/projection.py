@@ -24,6 +24,7 @@ async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, An
     batch = await batch_of(uow)
     (await profile_of(uow, batch, customer_id)).exists = True
     batch.to(PROFILES).update(customer_id, Write(update))
+    batch.touched.add(customer_id)
 
 
 async def update_unless_later(
@@ -67,6 +68,7 @@ async def upsert_fact(
     account = {"customer_id": customer_id, "account_id": await account_of(uow, customer_id)}
     update = {**update, "$set": {**update.get("$set", {}), **account}}
     batch = await batch_of(uow)
+    batch.touched.add(account["account_id"])
     # A follow-up the batch read as absent, and has not written yet, is new.
     new = collection == FOLLOWUPS and key in batch.followups and batch.followups[key] is None
     if new:
@@ -142,6 +144,7 @@ async def merge(uow: UnitOfWork, merged_id: str, survivor_id: str) -> None:
     )
     batch = await batch_of(uow)
     batch.profiles[merged_id].merged_into = survivor_id
+    batch.touched.add(survivor_id)
     for collection in FACTS:
         batch.to(collection).add(
             UpdateMany({"account_id": merged_id}, {"$set": {"account_id": survivor_id}})
@@ -155,6 +158,12 @@ async def unmerge(uow: UnitOfWork, restored_id: str) -> None:
         uow, restored_id, {"$set": {"merged_into": None}, "$setOnInsert": {"profile": None}}
     )
     batch = await batch_of(uow)
+    # The account its facts counted under until now loses them (along the chain it was merged).
+    account, chain = batch.profiles[restored_id].merged_into, set()
+    while account and account not in chain:
+        chain.add(account)
+        account = (await profile_of(uow, batch, account)).merged_into
+    batch.touched |= chain
     batch.profiles[restored_id].merged_into = None
     profiles = await sent(uow, PROFILES)  # an unmerge is rare: read what the batch wrote
     members = [

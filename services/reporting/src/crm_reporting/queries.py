@@ -1,15 +1,18 @@
 """What the reports read from the read models. Facts count under their account (the survivor of a
 merge); a customer merged into another is not counted on its own."""
 
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from crm_runtime.store import INBOX, Store
 
+from crm_reporting import counters, counting
 from crm_reporting.adapters import DEALS, FOLLOWUPS, OPPORTUNITIES, PROFILES, PROPOSALS
 
 Doc = dict[str, Any]
+VALUE, LIFECYCLE = counting.VALUE, counting.LIFECYCLE
 ACCOUNTS = {"merged_into": None}  # customers counted on their own: never merged, or unmerged
 
 
@@ -23,9 +26,13 @@ class Segment:
     def narrowed(self) -> bool:
         return any((self.region, self.industry, self.tier))
 
-    def filter(self) -> Doc:
+    def chosen(self) -> Doc:
+        """The fields filtered on, and their values."""
         chosen = {"region": self.region, "industry": self.industry, "tier": self.tier}
-        return {f"segment.{name}": value for name, value in chosen.items() if value is not None}
+        return {name: value for name, value in chosen.items() if value is not None}
+
+    def filter(self) -> Doc:
+        return {f"segment.{name}": value for name, value in self.chosen().items()}
 
 
 async def newest_applied(store: Store) -> Doc | None:
@@ -95,43 +102,44 @@ async def opportunities_opened(
 
 
 async def value_groups(store: Store, by: list[str], segment: Segment) -> list[Doc]:
-    """Active customers and their freight volume, grouped by the segment fields `by`."""
-    match = {
-        **ACCOUNTS,
-        "status": {"$ne": "archived"},
-        "created_at": {"$exists": True},
-        **segment.filter(),
-    }
-    pipeline: list[Doc] = [
-        {"$match": match},
-        {
-            "$group": {
-                "_id": {name: f"$segment.{name}" for name in by},
-                "customers": {"$sum": 1},
-                "freight_tons": {"$sum": {"$ifNull": ["$segment.monthly_freight_volume_tons", 0]}},
-            }
-        },
-        {"$sort": {"customers": -1, "_id": 1}},
+    """Active customers and their freight volume, grouped by the segment fields `by`, from the
+    counters."""
+    async with counters.snapshot(store) as session:
+        groups = await counters.totals(
+            store,
+            session,
+            VALUE,
+            segment.chosen(),
+            by,
+            ["customers", "freight_micro_tons"],
+            sort={"customers": -1, "_id": 1},
+        )
+    return [
+        {**group, "freight_tons": group.pop("freight_micro_tons") / 1_000_000} for group in groups
     ]
-    return await (await store.db[PROFILES].aggregate(pipeline)).to_list()
 
 
-@dataclass(frozen=True)
-class LifecycleFacts:
-    profiles: list[Doc]
-    with_open_opportunity: set[str]
-    outcomes: dict[str, set[str]]  # each account's deal outcomes
-
-
-async def lifecycle_facts(store: Store, segment: Segment) -> LifecycleFacts:
-    profiles = await _accounts(
-        store, segment, {"created_at": 1, "status": 1}, created_at={"$exists": True}
-    )
-    open_ids = set(await store.db[OPPORTUNITIES].distinct("account_id", {"closed": False}))
-    outcomes: dict[str, set[str]] = {}
-    for deal in await store.db[DEALS].find({}, {"account_id": 1, "outcome": 1}).to_list():
-        outcomes.setdefault(deal["account_id"], set()).add(deal["outcome"])
-    return LifecycleFacts(profiles, open_ids, outcomes)
+async def lifecycles(
+    store: Store, segment: Segment, now: datetime, dormant_after: timedelta
+) -> Counter[tuple[str | None, str]]:
+    """Customers per creation month and lifecycle stage at `now`, from the counters, corrected
+    for those whose dormancy differs from how they were counted."""
+    chosen = segment.chosen()
+    match = {**chosen, "across": counting.across(set(chosen))}
+    async with counters.snapshot(store) as session:
+        rows = await counters.totals(
+            store, session, LIFECYCLE, match, ["month", "stage", "dormant"], ["customers"]
+        )
+        moves = await counters.dormancy_moves(store, session, now - dormant_after, chosen)
+    counts: Counter[tuple[str | None, str]] = Counter()
+    for row in rows:
+        key = row["_id"]
+        counts[key["month"], "dormant" if key["dormant"] else key["stage"]] += row["customers"]
+    for entry in moves:
+        key = entry["key"]
+        counts[key["month"], "dormant" if key["dormant"] else key["stage"]] -= 1
+        counts[key["month"], key["stage"] if key["dormant"] else "dormant"] += 1
+    return counts
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from crm_runtime.records import Record
 from crm_runtime.store import INBOX, Store
 from pymongo import AsyncMongoClient
 
-from crm_reporting import adapters
+from crm_reporting import adapters, counters
 from crm_reporting.bootstrap import spec
 from crm_reporting.settings import ReportingSettings
 
@@ -42,6 +42,7 @@ READ_MODELS = (
     adapters.PROFILES,
     adapters.TIMELINE,
     *adapters.FACTS,
+    adapters.COUNTERS,
     INBOX,
 )
 
@@ -117,12 +118,14 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         replayed, read = await _replay(rebuilding, bootstrap, None)
         # What arrived meanwhile, the live consumers still running: the pause stays short.
         replayed, caught_up = await _replay(rebuilding, bootstrap, replayed)
+        await counters.fold_all(fresh)  # most of it before the pause
         live_store = Store(client, live)
         partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
         every = [fence_of(tp.topic, tp.partition) for tp in partitions]
         await live_store.run(lambda uow: fences.pause(uow.db, uow.session, every, PAUSE_S))
         try:
             _, last = await _replay(rebuilding, bootstrap, replayed)
+            await counters.fold_all(fresh)
             rebuilt = await client[target].list_collection_names()
             for name in READ_MODELS:
                 if name in rebuilt:

@@ -165,20 +165,13 @@ async def lifecycle(
 ) -> Any:
     """Customers per lifecycle stage, the churn rate (churned or dormant over all), and monthly
     cohorts by creation. Dormant: no follow-up for `dormant_after_days`."""
-    now = datetime.now(UTC)
-    found = await queries.lifecycle_facts(context.store, Segment(region, industry))
-    stages = {
-        p["_id"]: measures.lifecycle_of(
-            p,
-            p["_id"] in found.with_open_opportunity,
-            "won" in found.outcomes.get(p["_id"], ()),
-            found.outcomes.get(p["_id"]) == {"lost"},
-            now,
-            timedelta(days=dormant_after_days),
-        )
-        for p in found.profiles
-    }
-    result = measures.churn(stages, {p["_id"]: p["created_at"] for p in found.profiles})
+    counts = await queries.lifecycles(
+        context.store,
+        Segment(region, industry),
+        datetime.now(UTC),
+        timedelta(days=dormant_after_days),
+    )
+    result = measures.churn_by_month(counts)
     meta = {k: v for k, v in result.items() if k != "cohorts"} | {
         "as_of": await _freshness(context)
     }

@@ -56,8 +56,10 @@ from crm_contracts import (
     VisitLogged,
     VisitLoggedPayload,
 )
-from crm_reporting import adapters
+from crm_reporting import adapters, counters, queries
 from crm_reporting.bootstrap import spec
+from crm_reporting.measures import churn, churn_by_month, lifecycle_of
+from crm_reporting.queries import Segment
 from crm_runtime.handlers import wire
 from crm_runtime.store import Store
 from pymongo import AsyncMongoClient
@@ -484,3 +486,95 @@ async def test_the_batch_decides_unless_later_as_mongodb_does_to_the_millisecond
             } | {"no time"}
             assert decided == applied, (at, ties_kept)
     await client.drop_database(f"{namespace}_kept")
+
+
+async def _by_hand(db, segment: Segment, now: datetime, dormant_after: timedelta) -> dict:
+    """The lifecycle report computed from the read models themselves, customer by customer."""
+    profiles = (
+        await db[adapters.PROFILES]
+        .find({"merged_into": None, "created_at": {"$exists": True}, **segment.filter()})
+        .to_list()
+    )
+    last: dict[str, datetime] = {}
+    for fact in await db[adapters.FOLLOWUPS].find({"revoked": False}).to_list():
+        last[fact["account_id"]] = max(fact["at"], last.get(fact["account_id"], fact["at"]))
+    opened = {
+        o["account_id"]
+        for o in await db[adapters.OPPORTUNITIES].find().to_list()
+        if not o.get("closed")
+    }
+    outcomes: dict[str, set[str]] = {}
+    for deal in await db[adapters.DEALS].find().to_list():
+        outcomes.setdefault(deal["account_id"], set()).add(deal["outcome"])
+    stages = {
+        p["_id"]: lifecycle_of(
+            {**p, "last_followup_at": last.get(p["_id"])},
+            p["_id"] in opened,
+            "won" in outcomes.get(p["_id"], ()),
+            outcomes.get(p["_id"]) == {"lost"},
+            now,
+            dormant_after,
+        )
+        for p in profiles
+    }
+    return churn(stages, {p["_id"]: p["created_at"] for p in profiles})
+
+
+async def _value_by_hand(db, by: list[str], segment: Segment) -> list:
+    groups: dict[tuple, list] = {}
+    match = {"merged_into": None, "status": {"$ne": "archived"}, "created_at": {"$exists": True}}
+    for p in await db[adapters.PROFILES].find({**match, **segment.filter()}).to_list():
+        group = groups.setdefault(tuple(p["segment"].get(name) for name in by), [0, 0.0])
+        group[0] += 1
+        group[1] += p["segment"].get("monthly_freight_volume_tons") or 0
+    return sorted(((key, n, round(tons, 6)) for key, (n, tons) in groups.items()), key=repr)
+
+
+async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client, namespace):
+    """Value and lifecycle from the counters (changes pending, folded, dormancy recounted),
+    at several times and thresholds, against the same computed customer by customer."""
+    events = history(23, steps=600)
+    store = Store(client, f"{namespace}_counters_{uuid.uuid4().hex[:6]}")
+    await store.ensure_indexes()
+    await adapters.create_indexes(store)
+    handlers = wire(spec().handlers, spec().dependencies)
+
+    async def apply(event, uow):
+        for handler in handlers[type(event)]:
+            await handler(event, uow)
+
+    for start in range(0, len(events), 37):
+        await store.run_batch(events[start : start + 37], apply)
+    segments = [Segment(), Segment(region="east"), Segment(region="north"), Segment(tier="A")]
+    times = [T0 + timedelta(hours=h) for h in (2, 5, 9)] + [datetime.now(UTC)]
+    seen: set[str] = set()
+    for step in ("pending", "folded", "recounted"):
+        if step == "folded":
+            assert await counters.fold_all(store) > 0
+        if step == "recounted":
+            await counters.recount_turned_dormant(store)
+        for segment in segments:
+            for by in (["tier", "region"], ["band"], ["region", "industry", "tier", "band"]):
+                groups = await queries.value_groups(store, by, segment)
+                found = sorted(
+                    [
+                        (
+                            tuple(g["_id"].get(name) for name in by),
+                            g["customers"],
+                            round(g["freight_tons"], 6),
+                        )
+                        for g in groups
+                    ],
+                    key=repr,
+                )
+                assert found == await _value_by_hand(store.db, by, segment), (step, segment, by)
+            if segment.tier:
+                continue
+            for now in times:
+                for dormant_after in (timedelta(hours=1), timedelta(hours=3), timedelta(days=90)):
+                    counts = await queries.lifecycles(store, segment, now, dormant_after)
+                    expected = await _by_hand(store.db, segment, now, dormant_after)
+                    assert churn_by_month(counts) == expected, (step, segment, now, dormant_after)
+                    seen |= set(expected["by_lifecycle"])
+    assert seen >= {"dormant", "churned", "client", "opportunity"}, seen  # the history made them
+    await client.drop_database(store.db.name)

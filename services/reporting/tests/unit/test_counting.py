@@ -1,0 +1,124 @@
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from crm_reporting.counting import (
+    LIFECYCLE,
+    VALUE,
+    Account,
+    Deltas,
+    across,
+    changes,
+    contributions,
+    counted_keys,
+)
+from crm_reporting.measures import churn_by_month, lifecycle_of
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+DAY = timedelta(days=1)
+SEGMENT = {
+    "tier": "A",
+    "region": "east",
+    "industry": "retail",
+    "band": "50-200t",
+    "monthly_freight_volume_tons": 120.5,
+}
+
+
+def account(**profile: object) -> Account:
+    base = {"created_at": NOW - 10 * DAY, "segment": SEGMENT}
+    return Account({**base, **profile}, None, False, frozenset())
+
+
+def test_an_active_account_counts_its_value_and_its_lifecycle():
+    found = contributions(account(), NOW)
+    assert found[VALUE] == {
+        "key": {"tier": "A", "region": "east", "industry": "retail", "band": "50-200t"},
+        "n": {"customers": 1, "freight_micro_tons": 120_500_000},
+    }
+    assert found[LIFECYCLE] == {
+        "key": {
+            "region": "east",
+            "industry": "retail",
+            "month": "2026-11",
+            "stage": "lead",
+            "dormant": False,
+        },
+        "n": {"customers": 1},
+        "activity": NOW - 10 * DAY,
+    }
+
+
+def test_merged_and_uncreated_accounts_count_nothing_and_archived_ones_no_value():
+    assert contributions(account(merged_into="c-2"), NOW) == {}
+    assert contributions(Account({"segment": SEGMENT}, NOW, True, frozenset()), NOW) == {}
+    archived = contributions(account(status="archived"), NOW)
+    assert VALUE not in archived and archived[LIFECYCLE]["key"]["stage"] == "churned"
+
+
+def test_the_lifecycle_counted_is_the_one_the_reports_computed_per_customer():
+    old = NOW - 200 * DAY
+    cases = [
+        (account(), None, False, frozenset()),
+        (account(), NOW - DAY, False, frozenset()),
+        (account(), NOW - DAY, True, frozenset()),
+        (account(), None, False, frozenset({"won", "lost"})),
+        (account(), None, False, frozenset({"lost"})),
+        (account(), None, True, frozenset({"lost"})),
+        (account(created_at=old), None, False, frozenset()),
+        (account(created_at=old), old, True, frozenset({"won"})),
+        (account(created_at=old, status="archived"), None, False, frozenset()),
+    ]
+    for base, last, open_, outcomes in cases:
+        entry = contributions(Account(base.profile, last, open_, outcomes), NOW)[LIFECYCLE]
+        shown = "dormant" if entry["key"]["dormant"] else entry["key"]["stage"]
+        profile = {**base.profile, "last_followup_at": last}
+        expected = lifecycle_of(
+            profile, open_, "won" in outcomes, outcomes == {"lost"}, NOW, timedelta(days=90)
+        )
+        assert shown == expected, (profile, open_, outcomes)
+
+
+def test_lifecycle_entries_also_count_summed_over_each_filter():
+    key = {"region": "east", "industry": "retail", "month": "2026-11", "stage": "lead"}
+    keys = list(counted_keys(LIFECYCLE, key))
+    assert [(k["region"], k["industry"], k["across"]) for k in keys] == [
+        ("east", "retail", ""),
+        ("east", None, "industry"),
+        (None, "retail", "region"),
+        (None, None, "industry,region"),
+    ]
+    assert list(counted_keys(VALUE, {"tier": "A"})) == [{"tier": "A"}]
+    assert across(set()) == "industry,region" and across({"region"}) == "industry"
+    assert across({"region", "industry", "tier"}) == ""
+
+
+def test_changes_take_away_what_was_counted_and_add_what_is_now():
+    before = contributions(account(), NOW)
+    moved = {**SEGMENT, "tier": "B", "monthly_freight_volume_tons": 10.0}
+    after = contributions(account(segment=moved), NOW)
+    deltas = Deltas()
+    changes(before, after, deltas)
+    value = {(name, dict(pairs)["tier"]): n for (f, name, pairs), n in deltas.items() if f == VALUE}
+    assert value == {
+        ("customers", "A"): -1,
+        ("freight_micro_tons", "A"): -120_500_000,
+        ("customers", "B"): 1,
+        ("freight_micro_tons", "B"): 10_000_000,
+    }
+    assert not [n for (family, _, _), n in deltas.items() if family == LIFECYCLE]
+
+    unchanged = Deltas()
+    changes(before, before, unchanged)
+    gone = Deltas()
+    changes(before, {}, gone)
+    assert not unchanged and len(gone) == 2 + 4  # value's two amounts; four lifecycle counters
+    assert all(n == -1 for (family, _, _), n in gone.items() if family == LIFECYCLE)
+
+
+def test_lifecycle_counts_by_month_give_the_stages_churn_and_cohorts():
+    counts = Counter({("2026-10", "lead"): 2, ("2026-10", "dormant"): 2, ("2026-11", "client"): 1})
+    counts["2026-11", "churned"] = 0  # taken away again: not shown
+    result = churn_by_month(counts)
+    assert result["by_lifecycle"] == {"client": 1, "dormant": 2, "lead": 2}
+    assert result["customers"] == 5 and result["churn_rate"] == 0.4
+    assert [c["month"] for c in result["cohorts"]] == ["2026-10", "2026-11"]
