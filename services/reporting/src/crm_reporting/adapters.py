@@ -18,6 +18,7 @@ OPPORTUNITIES = "fact_opportunities"
 PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
 COUNTERS = "report_counters"  # counters.py
+COUNTED = "counted_accounts"  # what each account adds to the counters
 
 
 async def create_indexes(store: Store) -> None:
@@ -41,10 +42,8 @@ async def create_indexes(store: Store) -> None:
     await store.db[COUNTERS].create_index("family")
     await store.db[COUNTERS].create_index("change", sparse=True)  # only change documents
     # A report's dormancy corrections: the accounts counted on one side of its threshold.
-    await store.db[PROFILES].create_index(
-        [("counted.lifecycle.key.dormant", 1), ("counted.lifecycle.activity", 1)],
-        name="counted_activity",
-        sparse=True,
+    await store.db[COUNTED].create_index(
+        [("lifecycle.key.dormant", 1), ("lifecycle.activity", 1)], sparse=True
     )
 
 

@@ -5,8 +5,8 @@ documents, only ever inserted, so that batches of different partitions never wri
 document and never conflict over a counter. `fold` adds the changes into the totals and deletes
 them, in one transaction; a report reads totals and changes in one snapshot and sums them.
 
-Each profile keeps what its account was counted as (`counted`): a batch counts the accounts it
-changed again before it commits (`recount`), and writes only the difference."""
+COUNTED keeps what each account was counted as: a batch counts the accounts it changed again
+before it commits (`recount`), and writes only the difference."""
 
 import asyncio
 import functools
@@ -20,39 +20,66 @@ from typing import Any
 import structlog
 from crm_runtime.retry import is_transient
 from crm_runtime.store import Store, UnitOfWork
-from pymongo import DeleteMany, InsertOne, UpdateOne
+from pymongo import DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_reporting.adapters import COUNTERS, DEALS, FOLLOWUPS, OPPORTUNITIES, PROFILES
+from crm_reporting.adapters import (
+    COUNTED,
+    COUNTERS,
+    DEALS,
+    FOLLOWUPS,
+    OPPORTUNITIES,
+    PROFILES,
+    PROPOSALS,
+)
 from crm_reporting.counting import DORMANT_AFTER, LIFECYCLE, Account, Deltas, changes
 from crm_reporting.counting import contributions as contributions_of
 
 log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
-PROFILE_FIELDS = {"merged_into": 1, "created_at": 1, "status": 1, "segment": 1, "counted": 1}
+PROFILE_FIELDS = {"merged_into": 1, "created_at": 1, "status": 1, "segment": 1, "owner_id": 1}
 FOLD_AT_ONCE = 10_000
 RECOUNT_AT_ONCE = 2_000
 
 
-async def _summaries(uow: UnitOfWork, ids: list[str]) -> tuple[Doc, set[str], dict[str, set[str]]]:
-    """Of each account: its latest follow-up not revoked, whether it has an open opportunity,
-    and its deals' outcomes."""
+async def _accounts(uow: UnitOfWork, ids: list[str]) -> dict[str, Account]:
+    """Each account as the counters need it: its profile ({} where none) and its facts."""
     session, scope = uow.session, {"account_id": {"$in": ids}}
+    profiles = (
+        await (await uow.read(PROFILES))
+        .find({"_id": {"$in": ids}}, PROFILE_FIELDS, session=session)
+        .to_list()
+    )
     pipeline: list[Doc] = [
         {"$match": {**scope, "revoked": False}},
         {"$group": {"_id": "$account_id", "at": {"$max": "$at"}}},
     ]
     followups = await (await uow.db[FOLLOWUPS].aggregate(pipeline, session=session)).to_list()
-    open_ids = set(
-        await uow.db[OPPORTUNITIES].distinct(
-            "account_id", {**scope, "closed": False}, session=session
+    facts: dict[str, dict[str, list[Doc]]] = defaultdict(lambda: defaultdict(list))
+    for collection, query, fields in (
+        (OPPORTUNITIES, {"closed": False}, {"win_probability": 1}),
+        (DEALS, {}, {"outcome": 1}),
+        (PROPOSALS, {}, {"opportunity_id": 1, "price": 1, "currency": 1, "status": 1}),
+    ):
+        found = uow.db[collection].find(
+            {**scope, **query},
+            {"account_id": 1, "created_at": 1, **fields},
+            session=session,
         )
-    )
-    outcomes: dict[str, set[str]] = defaultdict(set)
-    deals = uow.db[DEALS].find(scope, {"account_id": 1, "outcome": 1}, session=session)
-    for deal in await deals.to_list():
-        outcomes[deal["account_id"]].add(deal["outcome"])
-    return {f["_id"]: f["at"] for f in followups}, open_ids, outcomes
+        for fact in await found.to_list():
+            facts[fact["account_id"]][collection].append(fact)
+    last = {followup["_id"]: followup["at"] for followup in followups}
+    by_id = {profile["_id"]: profile for profile in profiles}
+    return {
+        account_id: Account(
+            by_id.get(account_id, {}),
+            last.get(account_id),
+            frozenset(deal["outcome"] for deal in facts[account_id][DEALS]),
+            tuple(facts[account_id][OPPORTUNITIES]),
+            tuple(facts[account_id][PROPOSALS]),
+        )
+        for account_id in ids
+    }
 
 
 async def recount(uow: UnitOfWork, ids: Iterable[str], now: datetime | None = None) -> int:
@@ -62,29 +89,23 @@ async def recount(uow: UnitOfWork, ids: Iterable[str], now: datetime | None = No
     if not ids:
         return 0
     now = now or datetime.now(UTC)
-    profiles = (
-        await (await uow.read(PROFILES))
-        .find({"_id": {"$in": ids}}, PROFILE_FIELDS, session=uow.session)
+    accounts = await _accounts(uow, ids)
+    counted = {
+        document.pop("_id"): document
+        for document in await uow.db[COUNTED]
+        .find({"_id": {"$in": ids}}, session=uow.session)
         .to_list()
-    )
-    last, open_ids, outcomes = await _summaries(uow, ids)
+    }
     deltas: Deltas = Deltas()
     updates = []
-    for profile in profiles:
-        account_id = profile["_id"]
-        account = Account(
-            profile,
-            last.get(account_id),
-            account_id in open_ids,
-            frozenset(outcomes.get(account_id, ())),
-        )
+    for account_id, account in accounts.items():
         after = contributions_of(account, now)
-        before = profile.get("counted")
+        before = counted.get(account_id)
         if before != after:
             changes(before or {}, after, deltas)
-            updates.append(UpdateOne({"_id": account_id}, {"$set": {"counted": after}}))
+            updates.append(ReplaceOne({"_id": account_id}, after, upsert=True))
     if updates:
-        uow.write(PROFILES, *updates)
+        uow.write(COUNTED, *updates)
     if change := _change_documents(deltas):
         uow.write(COUNTERS, *(InsertOne(document) for document in change))
     return len(updates)
@@ -160,26 +181,23 @@ async def snapshot(store: Store) -> AsyncIterator[AsyncClientSession]:
 
 
 async def totals(
-    store: Store,
-    session: AsyncClientSession,
-    family: str,
-    match: Doc,
-    by: list[str],
-    amounts: list[str],
-    sort: Doc | None = None,
+    store: Store, session: AsyncClientSession, family: str, match: Doc, by: list[str]
 ) -> list[Doc]:
-    """The family's counters that match (`match` on key fields), summed per value of `by`; those
-    whose first amount sums to nothing left out."""
+    """The family's counters that match (`match` on key fields), summed per value of `by`: each
+    group's `_id` and its amounts `n`, those with no `n.first` left out."""
     pipeline: list[Doc] = [
         {"$match": {"family": family, **{f"key.{k}": v for k, v in match.items()}}},
+        {"$project": {"key": 1, "n": {"$objectToArray": "$n"}}},
+        {"$unwind": "$n"},
         {
             "$group": {
-                "_id": {name: f"$key.{name}" for name in by},
-                **{name: {"$sum": f"$n.{name}"} for name in amounts},
+                "_id": {"group": {name: f"$key.{name}" for name in by}, "name": "$n.k"},
+                "sum": {"$sum": "$n.v"},
             }
         },
-        {"$match": {amounts[0]: {"$ne": 0}}},
-        *([{"$sort": sort}] if sort else []),
+        {"$match": {"sum": {"$ne": 0}}},
+        {"$group": {"_id": "$_id.group", "n": {"$push": {"k": "$_id.name", "v": "$sum"}}}},
+        {"$project": {"n": {"$arrayToObject": "$n"}}},
     ]
     return await (await store.db[COUNTERS].aggregate(pipeline, session=session)).to_list()
 
@@ -189,36 +207,48 @@ async def dormancy_moves(
 ) -> list[Doc]:
     """The lifecycle entries of the accounts whose dormancy with the threshold `before` differs
     from how they were counted (`match` on key fields)."""
-    scope = {f"counted.lifecycle.key.{k}": v for k, v in match.items()}
-    turned = {
-        "counted.lifecycle.key.dormant": False,
-        "counted.lifecycle.key.stage": {"$ne": "churned"},
-        "counted.lifecycle.activity": {"$lt": before},
-    }
-    woke = {"counted.lifecycle.key.dormant": True, "counted.lifecycle.activity": {"$gte": before}}
-    found = store.db[PROFILES].find(
-        {**scope, "$or": [turned, woke]}, {"counted.lifecycle": 1}, session=session
+    scope = {f"lifecycle.key.{k}": v for k, v in match.items()}
+    woke = {"lifecycle.key.dormant": True, "lifecycle.activity": {"$gte": before}}
+    found = store.db[COUNTED].find(
+        {**scope, "$or": [_turned_dormant(before), woke]}, {LIFECYCLE: 1}, session=session
     )
-    return [profile["counted"][LIFECYCLE] for profile in await found.to_list()]
+    return [account[LIFECYCLE] for account in await found.to_list()]
+
+
+def _turned_dormant(before: datetime) -> Doc:
+    return {
+        "lifecycle.key.dormant": False,
+        "lifecycle.key.stage": {"$ne": "churned"},
+        "lifecycle.activity": {"$lt": before},
+    }
 
 
 async def recount_all(store: Store) -> int:
-    """Counts every profile not counted yet (read models kept before the counters), in _id
-    order, a chunk per transaction; returns how many it counted."""
-    counted, after = 0, ""
-    while True:
-        chunk = (
-            await store.db[PROFILES]
-            .find({"_id": {"$gt": after}, "counted": {"$exists": False}}, {"_id": 1})
-            .sort("_id", 1)
-            .limit(RECOUNT_AT_ONCE)
-            .to_list()
-        )
-        if not chunk:
-            return counted
-        ids = [profile["_id"] for profile in chunk]
-        counted += await store.run(functools.partial(recount, ids=ids))
-        after = ids[-1]
+    """Counts every account not counted yet (read models kept before the counters): each profile,
+    and each account with an open opportunity, in _id order, a chunk per transaction; returns
+    how many it counted."""
+    counted = 0
+    for collection, field, query in (
+        (PROFILES, "_id", {}),
+        (OPPORTUNITIES, "account_id", {"closed": False}),
+    ):
+        after = ""
+        while True:
+            chunk = (
+                await store.db[collection]
+                .find({field: {"$gt": after}, **query}, {field: 1})
+                .sort(field, 1)
+                .limit(RECOUNT_AT_ONCE)
+                .to_list()
+            )
+            if not chunk:
+                break
+            ids = sorted({document[field] for document in chunk})
+            after = ids[-1]
+            done = await store.db[COUNTED].distinct("_id", {"_id": {"$in": ids}})
+            if todo := sorted(set(ids) - set(done)):
+                counted += await store.run(functools.partial(recount, ids=todo))
+    return counted
 
 
 async def recount_turned_dormant(store: Store) -> int:
@@ -228,15 +258,8 @@ async def recount_turned_dormant(store: Store) -> int:
     while True:
         now = datetime.now(UTC)
         found = (
-            await store.db[PROFILES]
-            .find(
-                {
-                    "counted.lifecycle.key.dormant": False,
-                    "counted.lifecycle.key.stage": {"$ne": "churned"},
-                    "counted.lifecycle.activity": {"$lt": now - DORMANT_AFTER},
-                },
-                {"_id": 1},
-            )
+            await store.db[COUNTED]
+            .find(_turned_dormant(now - DORMANT_AFTER), {"_id": 1})
             .limit(RECOUNT_AT_ONCE)
             .to_list()
         )

@@ -16,36 +16,45 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from crm_reporting.measures import activity, standing
+from crm_reporting.measures import activity, latest_prices, standing
 
 Doc = dict[str, Any]
 DORMANT_AFTER = timedelta(days=90)  # the reports' default: corrections stay few
 VALUE = "value"
 LIFECYCLE = "lifecycle"
+FORECAST = "forecast"
 VALUE_KEY = ("tier", "region", "industry", "band")
-# The lifecycle counters are also kept summed over each of these, so that a report without a
-# filter on one reads few counters.
-LIFECYCLE_FILTERS = ("industry", "region")
+# The lifecycle and forecast counters are also kept summed over each of these, so that a report
+# without a filter on one reads few counters.
+FILTERS = ("industry", "region")
+SUMMED = (LIFECYCLE, FORECAST)
 
 
 @dataclass(frozen=True)
 class Account:
     """What the counters need of an account: its profile, and a summary of its facts."""
 
-    profile: Doc
-    last_followup_at: datetime | None
-    has_open_opportunity: bool
-    outcomes: frozenset[str]
+    profile: Doc  # {} where there is none (facts of a customer not created, as far as seen)
+    last_followup_at: datetime | None = None
+    outcomes: frozenset[str] = frozenset()
+    open_opportunities: tuple[Doc, ...] = ()  # each with its win_probability
+    proposals: tuple[Doc, ...] = ()
+
+    @property
+    def has_open_opportunity(self) -> bool:
+        return bool(self.open_opportunities)
 
 
 def contributions(account: Account, now: datetime) -> dict[str, Doc]:
     """Each family's entry for the account: {"key": ..., "n": amounts}, and for the lifecycle
     the `activity` dormancy is measured from."""
     profile = account.profile
-    if profile.get("merged_into") or not profile.get("created_at"):
-        return {}
     segment = profile.get("segment") or {}
     found: dict[str, Doc] = {}
+    if forecast := _forecast(account, segment):
+        found[FORECAST] = forecast
+    if profile.get("merged_into") or not profile.get("created_at"):
+        return found
     if profile.get("status", "active") != "archived":
         tons = segment.get("monthly_freight_volume_tons") or 0
         found[VALUE] = {
@@ -73,15 +82,35 @@ def contributions(account: Account, now: datetime) -> dict[str, Doc]:
     return found
 
 
+def _forecast(account: Account, segment: Doc) -> Doc | None:
+    """Its open opportunities under its owner, valued at their latest priced proposals, and
+    weighted by their stages' win probabilities (in millionths, which add up exactly)."""
+    if not account.open_opportunities:
+        return None
+    price_of = latest_prices(list(account.proposals))
+    n: Counter[str] = Counter(open=len(account.open_opportunities))
+    for opportunity in account.open_opportunities:
+        if opportunity["_id"] not in price_of:
+            n["unvalued"] += 1
+            continue
+        price, currency = price_of[opportunity["_id"]]
+        n[f"pipeline_{currency}"] += round(price * 1_000_000)
+        weighted = price * (opportunity.get("win_probability") or 0)
+        n[f"weighted_{currency}"] += round(weighted * 1_000_000)
+    owner = account.profile.get("owner_id") or "unassigned"
+    key = {"owner": owner, "region": segment.get("region"), "industry": segment.get("industry")}
+    return {"key": key, "n": dict(n)}
+
+
 def is_dormant(stage: str, last: datetime | None, before: datetime) -> bool:
     """Not followed up since `before` (the churned are churned, not dormant)."""
     return stage != "churned" and last is not None and last < before
 
 
 def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
-    """The counters an entry adds to: its key, and for the lifecycle the same summed over each
-    subset of LIFECYCLE_FILTERS (`across` names them, comma-separated; "" for none)."""
-    if family != LIFECYCLE:
+    """The counters an entry adds to: its key, and for the families SUMMED the same summed over
+    each subset of FILTERS (`across` names them, comma-separated; "" for none)."""
+    if family not in SUMMED:
         yield key
         return
     for across in ([], ["industry"], ["region"], ["industry", "region"]):
@@ -89,8 +118,8 @@ def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
 
 
 def across(filtered: set[str]) -> str:
-    """The lifecycle counters to read for a report filtered on `filtered`."""
-    return ",".join(name for name in LIFECYCLE_FILTERS if name not in filtered)
+    """The counters of a family SUMMED to read for a report filtered on `filtered`."""
+    return ",".join(name for name in FILTERS if name not in filtered)
 
 
 Deltas = Counter[tuple[str, str, tuple[tuple[str, Any], ...]]]

@@ -2,7 +2,7 @@
 the shapes the endpoints return."""
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from statistics import mean
 from typing import Any
 
@@ -143,13 +143,11 @@ def funnel(opportunities: list[Doc], stages: list[str], now: datetime) -> dict[s
     return {"stages": rows, "opportunities": len(opportunities)}
 
 
-def forecast(
-    opportunities: list[Doc], proposals: list[Doc], owner_of: dict[str, str | None]
-) -> list[Doc]:
-    """Open opportunities weighted by their stage's win probability, valued at their latest
-    proposal's price (an opportunity without a priced proposal is counted, not valued)."""
+def latest_prices(proposals: list[Doc]) -> dict[str, tuple[float, str]]:
+    """Each opportunity's price and currency, at its latest priced proposal not rejected."""
     price_of: dict[str, tuple[float, str]] = {}
-    for proposal in sorted(proposals, key=lambda p: p.get("created_at") or datetime.min):
+    earliest = datetime.min.replace(tzinfo=UTC)  # one without a date: before all others
+    for proposal in sorted(proposals, key=lambda p: p.get("created_at") or earliest):
         if (
             proposal.get("opportunity_id")
             and proposal.get("price") is not None
@@ -159,6 +157,15 @@ def forecast(
                 proposal["price"],
                 proposal.get("currency") or "?",
             )
+    return price_of
+
+
+def forecast(
+    opportunities: list[Doc], proposals: list[Doc], owner_of: dict[str, str | None]
+) -> list[Doc]:
+    """Open opportunities weighted by their stage's win probability, valued at their latest
+    proposal's price (an opportunity without a priced proposal is counted, not valued)."""
+    price_of = latest_prices(proposals)
     rows: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"open": 0, "unvalued": 0, "weighted": Counter(), "unweighted": Counter()}
     )

@@ -12,7 +12,6 @@ from crm_reporting import counters, counting
 from crm_reporting.adapters import DEALS, FOLLOWUPS, OPPORTUNITIES, PROFILES, PROPOSALS
 
 Doc = dict[str, Any]
-VALUE, LIFECYCLE = counting.VALUE, counting.LIFECYCLE
 ACCOUNTS = {"merged_into": None}  # customers counted on their own: never merged, or unmerged
 
 
@@ -102,21 +101,29 @@ async def opportunities_opened(
 
 
 async def value_groups(store: Store, by: list[str], segment: Segment) -> list[Doc]:
-    """Active customers and their freight volume, grouped by the segment fields `by`, from the
-    counters."""
+    """Active customers and their freight volume, grouped by the segment fields `by`, most
+    customers first, from the counters."""
     async with counters.snapshot(store) as session:
-        groups = await counters.totals(
-            store,
-            session,
-            VALUE,
-            segment.chosen(),
-            by,
-            ["customers", "freight_micro_tons"],
-            sort={"customers": -1, "_id": 1},
-        )
-    return [
-        {**group, "freight_tons": group.pop("freight_micro_tons") / 1_000_000} for group in groups
+        groups = await counters.totals(store, session, counting.VALUE, segment.chosen(), by)
+    found = [
+        {
+            "_id": group["_id"],
+            "customers": group["n"]["customers"],
+            "freight_tons": group["n"].get("freight_micro_tons", 0) / 1_000_000,
+        }
+        for group in groups
     ]
+    # As MongoDB orders the groups: null before any text.
+    return sorted(
+        found,
+        key=lambda g: (-g["customers"], [(v is not None, v or "") for v in g["_id"].values()]),
+    )
+
+
+def _summed(segment: Segment) -> Doc:
+    """What to match of a family kept summed over the filters not chosen (counting.SUMMED)."""
+    chosen = segment.chosen()
+    return {**chosen, "across": counting.across(set(chosen))}
 
 
 async def lifecycles(
@@ -124,17 +131,14 @@ async def lifecycles(
 ) -> Counter[tuple[str | None, str]]:
     """Customers per creation month and lifecycle stage at `now`, from the counters, corrected
     for those whose dormancy differs from how they were counted."""
-    chosen = segment.chosen()
-    match = {**chosen, "across": counting.across(set(chosen))}
+    group = ["month", "stage", "dormant"]
     async with counters.snapshot(store) as session:
-        rows = await counters.totals(
-            store, session, LIFECYCLE, match, ["month", "stage", "dormant"], ["customers"]
-        )
-        moves = await counters.dormancy_moves(store, session, now - dormant_after, chosen)
+        rows = await counters.totals(store, session, counting.LIFECYCLE, _summed(segment), group)
+        moves = await counters.dormancy_moves(store, session, now - dormant_after, segment.chosen())
     counts: Counter[tuple[str | None, str]] = Counter()
     for row in rows:
         key = row["_id"]
-        counts[key["month"], "dormant" if key["dormant"] else key["stage"]] += row["customers"]
+        counts[key["month"], "dormant" if key["dormant"] else key["stage"]] += row["n"]["customers"]
     for entry in moves:
         key = entry["key"]
         counts[key["month"], "dormant" if key["dormant"] else key["stage"]] -= 1
@@ -142,16 +146,28 @@ async def lifecycles(
     return counts
 
 
-@dataclass(frozen=True)
-class ForecastFacts:
-    opportunities: list[Doc]
-    proposals: list[Doc]
-    owners: dict[str, str | None]
-
-
-async def forecast_facts(store: Store) -> ForecastFacts:
-    opportunities = await store.db[OPPORTUNITIES].find({"closed": False}).to_list()
-    accounts = list({o["account_id"] for o in opportunities})
-    profiles = await store.db[PROFILES].find({"_id": {"$in": accounts}}, {"owner_id": 1}).to_list()
-    proposals = await store.db[PROPOSALS].find({"account_id": {"$in": accounts}}).to_list()
-    return ForecastFacts(opportunities, proposals, {p["_id"]: p.get("owner_id") for p in profiles})
+async def forecast(store: Store, segment: Segment) -> list[Doc]:
+    """The open pipeline per owner of the accounts, from the counters."""
+    async with counters.snapshot(store) as session:
+        rows = await counters.totals(store, session, counting.FORECAST, _summed(segment), ["owner"])
+    found = []
+    for row in sorted(rows, key=lambda r: r["_id"]["owner"]):
+        n = row["n"]
+        money = {
+            kind: {
+                name.removeprefix(f"{kind}_"): round(amount / 1_000_000, 2)
+                for name, amount in sorted(n.items())
+                if name.startswith(f"{kind}_")
+            }
+            for kind in ("pipeline", "weighted")
+        }
+        found.append(
+            {
+                "salesperson_id": row["_id"]["owner"],
+                "open_opportunities": n.get("open", 0),
+                "without_priced_proposal": n.get("unvalued", 0),
+                "pipeline_value": money["pipeline"],
+                "weighted_forecast": money["weighted"],
+            }
+        )
+    return found

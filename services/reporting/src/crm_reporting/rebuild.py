@@ -43,6 +43,7 @@ READ_MODELS = (
     adapters.TIMELINE,
     *adapters.FACTS,
     adapters.COUNTERS,
+    adapters.COUNTED,
     INBOX,
 )
 

@@ -182,12 +182,13 @@ async def lifecycle(
 async def forecast(
     context: OversightContext,
     salesperson_id: str | None = None,
+    region: str | None = None,
+    industry: str | None = None,
     format: Format = "json",
 ) -> Any:
-    """The open pipeline per salesperson, valued at each opportunity's latest priced proposal and
-    weighted by its stage's win probability."""
-    found = await queries.forecast_facts(context.store)
-    rows = measures.forecast(found.opportunities, found.proposals, found.owners)
+    """The open pipeline per salesperson (the owner of each opportunity's customer), valued at
+    each opportunity's latest priced proposal and weighted by its stage's win probability."""
+    rows = await queries.forecast(context.store, Segment(region, industry))
     if salesperson_id is not None:
         rows = [row for row in rows if row["salesperson_id"] == salesperson_id]
     return _answer(rows, {"as_of": await _freshness(context)}, format, "forecast")

@@ -58,7 +58,7 @@ from crm_contracts import (
 )
 from crm_reporting import adapters, counters, queries
 from crm_reporting.bootstrap import spec
-from crm_reporting.measures import churn, churn_by_month, lifecycle_of
+from crm_reporting.measures import churn, churn_by_month, forecast, lifecycle_of
 from crm_reporting.queries import Segment
 from crm_runtime.handlers import wire
 from crm_runtime.store import Store
@@ -530,6 +530,22 @@ async def _value_by_hand(db, by: list[str], segment: Segment) -> list:
     return sorted(((key, n, round(tons, 6)) for key, (n, tons) in groups.items()), key=repr)
 
 
+async def _forecast_by_hand(db, segment: Segment) -> list:
+    opportunities = await db[adapters.OPPORTUNITIES].find({"closed": False}).to_list()
+    profiles = {p["_id"]: p for p in await db[adapters.PROFILES].find().to_list()}
+    chosen = segment.chosen()
+    opportunities = [  # under the account's segment; an account without a profile has none
+        o
+        for o in opportunities
+        if all(
+            (profiles.get(o["account_id"], {}).get("segment") or {}).get(name) == value
+            for name, value in chosen.items()
+        )
+    ]
+    owners = {account: p.get("owner_id") for account, p in profiles.items()}
+    return forecast(opportunities, await db[adapters.PROPOSALS].find().to_list(), owners)
+
+
 async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client, namespace):
     """Value and lifecycle from the counters (changes pending, folded, dormancy recounted),
     at several times and thresholds, against the same computed customer by customer."""
@@ -548,6 +564,7 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
     segments = [Segment(), Segment(region="east"), Segment(region="north"), Segment(tier="A")]
     times = [T0 + timedelta(hours=h) for h in (2, 5, 9)] + [datetime.now(UTC)]
     seen: set[str] = set()
+    forecasts = 0
     for step in ("pending", "folded", "recounted"):
         if step == "folded":
             assert await counters.fold_all(store) > 0
@@ -570,6 +587,9 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
                 assert found == await _value_by_hand(store.db, by, segment), (step, segment, by)
             if segment.tier:
                 continue
+            found = await queries.forecast(store, segment)
+            assert found == await _forecast_by_hand(store.db, segment), (step, segment)
+            forecasts += len(found)
             for now in times:
                 for dormant_after in (timedelta(hours=1), timedelta(hours=3), timedelta(days=90)):
                     counts = await queries.lifecycles(store, segment, now, dormant_after)
@@ -577,4 +597,5 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
                     assert churn_by_month(counts) == expected, (step, segment, now, dormant_after)
                     seen |= set(expected["by_lifecycle"])
     assert seen >= {"dormant", "churned", "client", "opportunity"}, seen  # the history made them
+    assert forecasts
     await client.drop_database(store.db.name)

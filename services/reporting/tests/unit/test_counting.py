@@ -2,6 +2,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from crm_reporting.counting import (
+    FORECAST,
     LIFECYCLE,
     VALUE,
     Account,
@@ -26,7 +27,7 @@ SEGMENT = {
 
 def account(**profile: object) -> Account:
     base = {"created_at": NOW - 10 * DAY, "segment": SEGMENT}
-    return Account({**base, **profile}, None, False, frozenset())
+    return Account({**base, **profile})
 
 
 def test_an_active_account_counts_its_value_and_its_lifecycle():
@@ -50,7 +51,7 @@ def test_an_active_account_counts_its_value_and_its_lifecycle():
 
 def test_merged_and_uncreated_accounts_count_nothing_and_archived_ones_no_value():
     assert contributions(account(merged_into="c-2"), NOW) == {}
-    assert contributions(Account({"segment": SEGMENT}, NOW, True, frozenset()), NOW) == {}
+    assert contributions(Account({"segment": SEGMENT}, NOW), NOW) == {}
     archived = contributions(account(status="archived"), NOW)
     assert VALUE not in archived and archived[LIFECYCLE]["key"]["stage"] == "churned"
 
@@ -69,7 +70,8 @@ def test_the_lifecycle_counted_is_the_one_the_reports_computed_per_customer():
         (account(created_at=old, status="archived"), None, False, frozenset()),
     ]
     for base, last, open_, outcomes in cases:
-        entry = contributions(Account(base.profile, last, open_, outcomes), NOW)[LIFECYCLE]
+        opened = ({"_id": "o-1"},) if open_ else ()
+        entry = contributions(Account(base.profile, last, outcomes, opened), NOW)[LIFECYCLE]
         shown = "dormant" if entry["key"]["dormant"] else entry["key"]["stage"]
         profile = {**base.profile, "last_followup_at": last}
         expected = lifecycle_of(
@@ -122,3 +124,33 @@ def test_lifecycle_counts_by_month_give_the_stages_churn_and_cohorts():
     assert result["by_lifecycle"] == {"client": 1, "dormant": 2, "lead": 2}
     assert result["customers"] == 5 and result["churn_rate"] == 0.4
     assert [c["month"] for c in result["cohorts"]] == ["2026-10", "2026-11"]
+
+
+def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_proposal():
+    opportunities = ({"_id": "o-1", "win_probability": 0.5}, {"_id": "o-2"}, {"_id": "o-3"})
+    proposals = (
+        {"opportunity_id": "o-1", "price": 100.0, "currency": "CNY", "created_at": NOW - DAY},
+        {"opportunity_id": "o-1", "price": 80.5, "currency": "CNY", "created_at": NOW},
+        {"opportunity_id": "o-2", "price": 9.0, "currency": "USD", "status": "rejected"},
+        {"opportunity_id": "o-3", "price": 10.0, "currency": "USD", "created_at": NOW},
+    )
+    owned = {"owner_id": "sp-1", "segment": SEGMENT}
+    entry = contributions(Account(owned, None, frozenset(), opportunities, proposals), NOW)
+    assert entry[FORECAST] == {
+        "key": {"owner": "sp-1", "region": "east", "industry": "retail"},
+        "n": {
+            "open": 3,
+            "unvalued": 1,
+            "pipeline_CNY": 80_500_000,
+            "weighted_CNY": 40_250_000,
+            "pipeline_USD": 10_000_000,
+            "weighted_USD": 0,
+        },
+    }
+    # Facts of a customer never created (or merged away) count under nobody's name.
+    assert contributions(Account({}, None, frozenset(), opportunities[1:]), NOW) == {
+        FORECAST: {
+            "key": {"owner": "unassigned", "region": None, "industry": None},
+            "n": {"open": 2, "unvalued": 2},
+        }
+    }
