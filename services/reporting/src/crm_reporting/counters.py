@@ -56,15 +56,14 @@ async def _accounts(uow: UnitOfWork, ids: list[str]) -> dict[str, Account]:
     ]
     followups = await (await uow.db[FOLLOWUPS].aggregate(pipeline, session=session)).to_list()
     facts: dict[str, dict[str, list[Doc]]] = defaultdict(lambda: defaultdict(list))
-    for collection, query, fields in (
-        (OPPORTUNITIES, {"closed": False}, {"win_probability": 1}),
-        (DEALS, {}, {"outcome": 1}),
-        (PROPOSALS, {}, {"opportunity_id": 1, "price": 1, "currency": 1, "status": 1}),
+    opportunity = {"win_probability": 1, "closed": 1, "stage": 1, "history": 1, "opened_at": 1}
+    for collection, fields in (
+        (OPPORTUNITIES, opportunity),
+        (DEALS, {"outcome": 1}),
+        (PROPOSALS, {"opportunity_id": 1, "price": 1, "currency": 1, "status": 1}),
     ):
         found = uow.db[collection].find(
-            {**scope, **query},
-            {"account_id": 1, "created_at": 1, **fields},
-            session=session,
+            scope, {"account_id": 1, "created_at": 1, **fields}, session=session
         )
         for fact in await found.to_list():
             facts[fact["account_id"]][collection].append(fact)
@@ -212,7 +211,7 @@ async def dormancy_moves(
     found = store.db[COUNTED].find(
         {**scope, "$or": [_turned_dormant(before), woke]}, {LIFECYCLE: 1}, session=session
     )
-    return [account[LIFECYCLE] for account in await found.to_list()]
+    return [entry for account in await found.to_list() for entry in account[LIFECYCLE]]
 
 
 def _turned_dormant(before: datetime) -> Doc:
@@ -225,18 +224,15 @@ def _turned_dormant(before: datetime) -> Doc:
 
 async def recount_all(store: Store) -> int:
     """Counts every account not counted yet (read models kept before the counters): each profile,
-    and each account with an open opportunity, in _id order, a chunk per transaction; returns
-    how many it counted."""
+    and each account with an opportunity (it may have no profile), in _id order, a chunk per
+    transaction; returns how many it counted."""
     counted = 0
-    for collection, field, query in (
-        (PROFILES, "_id", {}),
-        (OPPORTUNITIES, "account_id", {"closed": False}),
-    ):
+    for collection, field in ((PROFILES, "_id"), (OPPORTUNITIES, "account_id")):
         after = ""
         while True:
             chunk = (
                 await store.db[collection]
-                .find({field: {"$gt": after}, **query}, {field: 1})
+                .find({field: {"$gt": after}}, {field: 1})
                 .sort(field, 1)
                 .limit(RECOUNT_AT_ONCE)
                 .to_list()

@@ -1,10 +1,10 @@
 """What each account adds to the reports' counters, pure.
 
 An account (a customer counted on its own: not merged into another) contributes to each family
-of counters one entry: a key (the counter it adds to) and amounts. Whenever a batch changes an
-account, its contributions are computed again from its whole state, and the difference from what
-it contributed before goes to the counters (counters.py): whatever order the events came in, the
-counters end as the sum over the accounts as they are.
+of counters its entries: each a key (the counter it adds to) and amounts. Whenever a batch
+changes an account, its contributions are computed again from its whole state, and the
+difference from what it contributed before goes to the counters (counters.py): whatever order
+the events came in, the counters end as the sum over the accounts as they are.
 
 Dormancy depends on the time: an account is counted dormant as of when it was last counted,
 with DORMANT_AFTER; a report corrects, from each account's counted `activity`, those whose
@@ -13,21 +13,22 @@ dormancy differs at its own time or with its own threshold."""
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crm_reporting.measures import activity, latest_prices, standing
+from crm_reporting.measures import EPOCH, activity, funnel_amounts, latest_prices, standing
 
 Doc = dict[str, Any]
 DORMANT_AFTER = timedelta(days=90)  # the reports' default: corrections stay few
 VALUE = "value"
 LIFECYCLE = "lifecycle"
 FORECAST = "forecast"
+FUNNEL = "funnel"
 VALUE_KEY = ("tier", "region", "industry", "band")
-# The lifecycle and forecast counters are also kept summed over each of these, so that a report
-# without a filter on one reads few counters.
+# The lifecycle, forecast and funnel counters are also kept summed over each of these, so that a
+# report without a filter on one reads few counters.
 FILTERS = ("industry", "region")
-SUMMED = (LIFECYCLE, FORECAST)
+SUMMED = (LIFECYCLE, FORECAST, FUNNEL)
 
 
 @dataclass(frozen=True)
@@ -37,38 +38,45 @@ class Account:
     profile: Doc  # {} where there is none (facts of a customer not created, as far as seen)
     last_followup_at: datetime | None = None
     outcomes: frozenset[str] = frozenset()
-    open_opportunities: tuple[Doc, ...] = ()  # each with its win_probability
+    opportunities: tuple[Doc, ...] = ()
     proposals: tuple[Doc, ...] = ()
+
+    @property
+    def open_opportunities(self) -> list[Doc]:
+        return [o for o in self.opportunities if not o.get("closed")]
 
     @property
     def has_open_opportunity(self) -> bool:
         return bool(self.open_opportunities)
 
 
-def contributions(account: Account, now: datetime) -> dict[str, Doc]:
-    """Each family's entry for the account: {"key": ..., "n": amounts}, and for the lifecycle
+def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
+    """Each family's entries for the account: {"key": ..., "n": amounts}, and for the lifecycle
     the `activity` dormancy is measured from."""
     profile = account.profile
     segment = profile.get("segment") or {}
-    found: dict[str, Doc] = {}
+    found: dict[str, list[Doc]] = {}
     if forecast := _forecast(account, segment):
-        found[FORECAST] = forecast
+        found[FORECAST] = [forecast]
+    if funnel := _funnel(account, segment):
+        found[FUNNEL] = funnel
     if profile.get("merged_into") or not profile.get("created_at"):
         return found
     if profile.get("status", "active") != "archived":
         tons = segment.get("monthly_freight_volume_tons") or 0
-        found[VALUE] = {
+        value = {
             "key": {name: segment.get(name) for name in VALUE_KEY},
             # In millionths of a ton: integer sums stay exact whatever is added and taken away.
             "n": {"customers": 1, "freight_micro_tons": round(tons * 1_000_000)},
         }
+        found[VALUE] = [value]
     followed = {**profile, "last_followup_at": account.last_followup_at}
     outcomes = account.outcomes
     stage = standing(
         followed, account.has_open_opportunity, "won" in outcomes, outcomes == {"lost"}
     )
     last = activity(followed)
-    found[LIFECYCLE] = {
+    lifecycle = {
         "key": {
             "region": segment.get("region"),
             "industry": segment.get("industry"),
@@ -79,7 +87,20 @@ def contributions(account: Account, now: datetime) -> dict[str, Doc]:
         "n": {"customers": 1},
         "activity": last,
     }
+    found[LIFECYCLE] = [lifecycle]
     return found
+
+
+def _funnel(account: Account, segment: Doc) -> list[Doc]:
+    """Each opportunity, under the hour and the day it was opened."""
+    entries = []
+    for opportunity in account.opportunities:
+        if opened := opportunity.get("opened_at"):
+            n = dict(funnel_amounts(opportunity))
+            for bucket in buckets_of(opened):
+                key = {"bucket": bucket, **{name: segment.get(name) for name in FILTERS}}
+                entries.append({"key": key, "n": n})
+    return entries
 
 
 def _forecast(account: Account, segment: Doc) -> Doc | None:
@@ -125,17 +146,52 @@ def across(filtered: set[str]) -> str:
 Deltas = Counter[tuple[str, str, tuple[tuple[str, Any], ...]]]
 
 
-def changes(before: dict[str, Doc], after: dict[str, Doc], into: Deltas) -> None:
+def changes(before: dict[str, list[Doc]], after: dict[str, list[Doc]], into: Deltas) -> None:
     """Adds to `into` what goes from counting the account as `before` to counting it as `after`:
     (family, amount's name, key as sorted pairs) -> change."""
     for family in sorted(set(before) | set(after)):
-        old, new = before.get(family), after.get(family)
-        if old is not None and new is not None and (old["key"], old["n"]) == (new["key"], new["n"]):
+        old, new = before.get(family, []), after.get(family, [])
+        if [(e["key"], e["n"]) for e in old] == [(e["key"], e["n"]) for e in new]:
             continue
-        for entry, sign in ((old, -1), (new, 1)):
-            if entry is None:
-                continue
-            for key in counted_keys(family, entry["key"]):
-                pairs = tuple(sorted(key.items()))
-                for name, amount in entry["n"].items():
-                    into[family, name, pairs] += sign * amount
+        for entries, sign in ((old, -1), (new, 1)):
+            for entry in entries:
+                for key in counted_keys(family, entry["key"]):
+                    pairs = tuple(sorted(key.items()))
+                    for name, amount in entry["n"].items():
+                        into[family, name, pairs] += sign * amount
+
+
+# --- periods -------------------------------------------------------------------------------------
+
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+
+
+def buckets_of(at: datetime) -> list[str]:
+    """The day and the hour (UTC) a time falls in, as the counters of a period name them."""
+    at = at.astimezone(UTC)
+    return [f"d{at:%Y-%m-%d}", f"h{at:%Y-%m-%dT%H}"]
+
+
+def _floor(at: datetime, step: timedelta) -> datetime:
+    return at - (at - EPOCH) % step
+
+
+def _ceil(at: datetime, step: timedelta) -> datetime:
+    floor = _floor(at, step)
+    return floor if floor == at else floor + step
+
+
+def cover(since: datetime, until: datetime) -> tuple[list[str], list[tuple[datetime, datetime]]]:
+    """[since, until) as whole days and hours (their bucket names), and what is left at either
+    end (under an hour each), for a report to count from the facts themselves."""
+    first_hour, last_hour = _ceil(since, HOUR), _floor(until, HOUR)
+    if first_hour >= last_hour:
+        return [], [(since, until)]
+    edges = [(a, b) for a, b in ((since, first_hour), (last_hour, until)) if a < b]
+    first_day, last_day = _ceil(first_hour, DAY), _floor(last_hour, DAY)
+    if first_day >= last_day:
+        first_day = last_day = last_hour
+    names = [buckets_of(first_day + n * DAY)[0] for n in range((last_day - first_day) // DAY)]
+    for start, end in ((first_hour, first_day), (last_day, last_hour)):
+        names += [buckets_of(start + n * HOUR)[1] for n in range((end - start) // HOUR)]
+    return names, edges

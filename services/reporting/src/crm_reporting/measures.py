@@ -2,11 +2,13 @@
 the shapes the endpoints return."""
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from statistics import mean
 from typing import Any
 
 Doc = dict[str, Any]
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # what times are counted from, in milliseconds
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -106,21 +108,37 @@ def scorecard(
     ]
 
 
-def funnel(opportunities: list[Doc], stages: list[str], now: datetime) -> dict[str, Any]:
-    """Open opportunities per stage, how many reached each stage, conversion from the stage before,
-    and the average days spent in each stage."""
-    current = Counter(o["stage"] for o in opportunities if not o.get("closed"))
-    reached: Counter[str] = Counter()
-    spent: dict[str, list[float]] = defaultdict(list)
-    for opportunity in opportunities:
-        history = opportunity.get("history", [])
-        for stage in {visit["stage"] for visit in history}:
-            reached[stage] += 1
-        for visit, following in zip(history, [*history[1:], None], strict=True):
-            if visit["stage"] in ("won", "lost"):
-                continue
-            until = following["at"] if following else now
-            spent[visit["stage"]].append((until - visit["at"]).total_seconds() / 86400)
+def _ms(delta: timedelta) -> int:
+    return delta // timedelta(milliseconds=1)
+
+
+def funnel_amounts(opportunity: Doc) -> Counter[str]:
+    """What one opportunity adds to the funnel: it opened; open in its stage; each stage it
+    reached; its time in each stage, in milliseconds where a later stage ended it, else from
+    when it began (`ongoing_ms`, after EPOCH) to the report's end, which only the report knows."""
+    n: Counter[str] = Counter(opened=1)
+    if not opportunity.get("closed") and opportunity.get("stage"):
+        n[f"open_{opportunity['stage']}"] += 1
+    history = opportunity.get("history", [])
+    for stage in {visit["stage"] for visit in history}:
+        n[f"reached_{stage}"] += 1
+    for visit, following in zip(history, [*history[1:], None], strict=True):
+        stage = visit["stage"]
+        if stage in ("won", "lost"):
+            continue
+        if following:
+            n[f"spent_ms_{stage}"] += _ms(following["at"] - visit["at"])
+            n[f"spent_n_{stage}"] += 1
+        else:
+            n[f"ongoing_ms_{stage}"] += _ms(visit["at"] - EPOCH)
+            n[f"ongoing_n_{stage}"] += 1
+    return n
+
+
+def funnel_of(n: Mapping[str, int], stages: list[str], now: datetime) -> dict[str, Any]:
+    """The funnel's rows from the opportunities' amounts summed: open per stage, how many
+    reached each, the conversion from the stage before, and the average days in each (a stage
+    not left yet counts until `now`)."""
     order = [*stages, "won", "lost"]
     rows = []
     for index, stage in enumerate(order):
@@ -129,18 +147,32 @@ def funnel(opportunities: list[Doc], stages: list[str], now: datetime) -> dict[s
             if 0 < index < len(stages) + 1
             else (stages[-1] if stage == "won" else None)
         )
+        reached = n.get(f"reached_{stage}", 0)
+        ongoing = n.get(f"ongoing_n_{stage}", 0)
+        spent = n.get(f"spent_ms_{stage}", 0) + ongoing * _ms(now - EPOCH)
+        spent -= n.get(f"ongoing_ms_{stage}", 0)
+        visits = n.get(f"spent_n_{stage}", 0) + ongoing
         rows.append(
             {
                 "stage": stage,
-                "open": current.get(stage, 0),
-                "reached": reached.get(stage, 0),
-                "conversion_from_previous": rate(reached.get(stage, 0), reached.get(previous, 0))
+                "open": n.get(f"open_{stage}", 0),
+                "reached": reached,
+                "conversion_from_previous": rate(reached, n.get(f"reached_{previous}", 0))
                 if previous
                 else None,
-                "average_days_in_stage": round(mean(spent[stage]), 2) if spent.get(stage) else None,
+                "average_days_in_stage": round(spent / visits / 86_400_000, 2) if visits else None,
             }
         )
-    return {"stages": rows, "opportunities": len(opportunities)}
+    return {"stages": rows, "opportunities": n.get("opened", 0)}
+
+
+def funnel(opportunities: list[Doc], stages: list[str], now: datetime) -> dict[str, Any]:
+    """Open opportunities per stage, how many reached each stage, conversion from the stage before,
+    and the average days spent in each stage."""
+    total: Counter[str] = Counter()
+    for opportunity in opportunities:
+        total.update(funnel_amounts(opportunity))
+    return funnel_of(total, stages, now)
 
 
 def latest_prices(proposals: list[Doc]) -> dict[str, tuple[float, str]]:

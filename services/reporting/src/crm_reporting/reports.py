@@ -110,12 +110,10 @@ async def funnel(
     configured, CRM_PIPELINE) now, how many reached each stage, the conversion from the stage
     before, and the average days spent in each."""
     since, until = period(since, until)
-    opportunities = await queries.opportunities_opened(
-        context.store, since, until, Segment(region, industry)
-    )
+    amounts = await queries.funnel(context.store, since, until, Segment(region, industry))
     # Time in the current stage counts to the end of the period: the same period, the same answer.
     stages = context.settings.pipeline.open_stages()
-    result = measures.funnel(opportunities, stages, min(until, datetime.now(UTC)))
+    result = measures.funnel_of(amounts, stages, min(until, datetime.now(UTC)))
     meta = {
         "since": since,
         "until": until,

@@ -58,13 +58,28 @@ from crm_contracts import (
 )
 from crm_reporting import adapters, counters, queries
 from crm_reporting.bootstrap import spec
-from crm_reporting.measures import churn, churn_by_month, forecast, lifecycle_of
+from crm_reporting.measures import (
+    churn,
+    churn_by_month,
+    forecast,
+    funnel,
+    funnel_of,
+    lifecycle_of,
+)
 from crm_reporting.queries import Segment
 from crm_runtime.handlers import wire
 from crm_runtime.store import Store
 from pymongo import AsyncMongoClient
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+STAGES = ["qualified", "needs_analysed", "proposal", "negotiation"]
+# Periods of the reports: whole days, whole hours, and parts of hours at either end.
+PERIODS = [
+    (T0 - timedelta(days=1), T0 + timedelta(days=2)),
+    (T0, T0 + timedelta(hours=10)),
+    (T0 + timedelta(minutes=30), T0 + timedelta(hours=7, minutes=20)),
+    (T0 + timedelta(hours=1, minutes=17), T0 + timedelta(hours=1, minutes=50)),
+]
 CUSTOMERS = [f"b-{n}" for n in range(10)]
 NEVER_CREATED = CUSTOMERS[-2:]  # their profiles have no CustomerCreated: profile stays None
 BUSY = CUSTOMERS[0]  # scored more than the 100 scores a profile keeps
@@ -546,6 +561,16 @@ async def _forecast_by_hand(db, segment: Segment) -> list:
     return forecast(opportunities, await db[adapters.PROPOSALS].find().to_list(), owners)
 
 
+async def _funnel_by_hand(db, since: datetime, until: datetime, segment: Segment) -> dict:
+    opened = await db[adapters.OPPORTUNITIES].find().to_list()
+    opened = [o for o in opened if o.get("opened_at") and since <= o["opened_at"] < until]
+    if segment.narrowed:
+        chosen = {"merged_into": None, **segment.filter()}
+        accounts = set(await db[adapters.PROFILES].distinct("_id", chosen))
+        opened = [o for o in opened if o["account_id"] in accounts]
+    return funnel(opened, STAGES, T0 + timedelta(hours=12))
+
+
 async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client, namespace):
     """Value and lifecycle from the counters (changes pending, folded, dormancy recounted),
     at several times and thresholds, against the same computed customer by customer."""
@@ -564,7 +589,7 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
     segments = [Segment(), Segment(region="east"), Segment(region="north"), Segment(tier="A")]
     times = [T0 + timedelta(hours=h) for h in (2, 5, 9)] + [datetime.now(UTC)]
     seen: set[str] = set()
-    forecasts = 0
+    forecasts = opportunities = 0
     for step in ("pending", "folded", "recounted"):
         if step == "folded":
             assert await counters.fold_all(store) > 0
@@ -587,6 +612,12 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
                 assert found == await _value_by_hand(store.db, by, segment), (step, segment, by)
             if segment.tier:
                 continue
+            for since, until in PERIODS:
+                amounts = await queries.funnel(store, since, until, segment)
+                found = funnel_of(amounts, STAGES, T0 + timedelta(hours=12))
+                expected = await _funnel_by_hand(store.db, since, until, segment)
+                assert found == expected, (step, segment, since, until)
+                opportunities += expected["opportunities"]
             found = await queries.forecast(store, segment)
             assert found == await _forecast_by_hand(store.db, segment), (step, segment)
             forecasts += len(found)
@@ -597,5 +628,5 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
                     assert churn_by_month(counts) == expected, (step, segment, now, dormant_after)
                     seen |= set(expected["by_lifecycle"])
     assert seen >= {"dormant", "churned", "client", "opportunity"}, seen  # the history made them
-    assert forecasts
+    assert forecasts and opportunities
     await client.drop_database(store.db.name)

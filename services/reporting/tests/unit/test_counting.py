@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 from crm_reporting.counting import (
     FORECAST,
+    FUNNEL,
     LIFECYCLE,
     VALUE,
     Account,
@@ -11,8 +12,9 @@ from crm_reporting.counting import (
     changes,
     contributions,
     counted_keys,
+    cover,
 )
-from crm_reporting.measures import churn_by_month, lifecycle_of
+from crm_reporting.measures import churn_by_month, funnel_amounts, lifecycle_of
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -32,11 +34,13 @@ def account(**profile: object) -> Account:
 
 def test_an_active_account_counts_its_value_and_its_lifecycle():
     found = contributions(account(), NOW)
-    assert found[VALUE] == {
-        "key": {"tier": "A", "region": "east", "industry": "retail", "band": "50-200t"},
-        "n": {"customers": 1, "freight_micro_tons": 120_500_000},
-    }
-    assert found[LIFECYCLE] == {
+    assert found[VALUE] == [
+        {
+            "key": {"tier": "A", "region": "east", "industry": "retail", "band": "50-200t"},
+            "n": {"customers": 1, "freight_micro_tons": 120_500_000},
+        }
+    ]
+    assert found[LIFECYCLE][0] == {
         "key": {
             "region": "east",
             "industry": "retail",
@@ -53,7 +57,7 @@ def test_merged_and_uncreated_accounts_count_nothing_and_archived_ones_no_value(
     assert contributions(account(merged_into="c-2"), NOW) == {}
     assert contributions(Account({"segment": SEGMENT}, NOW), NOW) == {}
     archived = contributions(account(status="archived"), NOW)
-    assert VALUE not in archived and archived[LIFECYCLE]["key"]["stage"] == "churned"
+    assert VALUE not in archived and archived[LIFECYCLE][0]["key"]["stage"] == "churned"
 
 
 def test_the_lifecycle_counted_is_the_one_the_reports_computed_per_customer():
@@ -71,7 +75,7 @@ def test_the_lifecycle_counted_is_the_one_the_reports_computed_per_customer():
     ]
     for base, last, open_, outcomes in cases:
         opened = ({"_id": "o-1"},) if open_ else ()
-        entry = contributions(Account(base.profile, last, outcomes, opened), NOW)[LIFECYCLE]
+        [entry] = contributions(Account(base.profile, last, outcomes, opened), NOW)[LIFECYCLE]
         shown = "dormant" if entry["key"]["dormant"] else entry["key"]["stage"]
         profile = {**base.profile, "last_followup_at": last}
         expected = lifecycle_of(
@@ -136,21 +140,56 @@ def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_
     )
     owned = {"owner_id": "sp-1", "segment": SEGMENT}
     entry = contributions(Account(owned, None, frozenset(), opportunities, proposals), NOW)
-    assert entry[FORECAST] == {
-        "key": {"owner": "sp-1", "region": "east", "industry": "retail"},
-        "n": {
-            "open": 3,
-            "unvalued": 1,
-            "pipeline_CNY": 80_500_000,
-            "weighted_CNY": 40_250_000,
-            "pipeline_USD": 10_000_000,
-            "weighted_USD": 0,
-        },
-    }
+    assert entry[FORECAST] == [
+        {
+            "key": {"owner": "sp-1", "region": "east", "industry": "retail"},
+            "n": {
+                "open": 3,
+                "unvalued": 1,
+                "pipeline_CNY": 80_500_000,
+                "weighted_CNY": 40_250_000,
+                "pipeline_USD": 10_000_000,
+                "weighted_USD": 0,
+            },
+        }
+    ]
     # Facts of a customer never created (or merged away) count under nobody's name.
     assert contributions(Account({}, None, frozenset(), opportunities[1:]), NOW) == {
-        FORECAST: {
-            "key": {"owner": "unassigned", "region": None, "industry": None},
-            "n": {"open": 2, "unvalued": 2},
-        }
+        FORECAST: [
+            {
+                "key": {"owner": "unassigned", "region": None, "industry": None},
+                "n": {"open": 2, "unvalued": 2},
+            }
+        ]
     }
+
+
+def test_each_opportunity_counts_in_the_funnel_under_the_hour_and_day_it_was_opened():
+    opened = datetime(2026, 11, 27, 13, 45, tzinfo=UTC)
+    history = [{"stage": "qualified", "at": opened}, {"stage": "proposal", "at": opened + DAY}]
+    opportunity = {"_id": "o-1", "opened_at": opened, "stage": "proposal", "history": history}
+    entries = contributions(Account({}, None, frozenset(), (opportunity,)), NOW)[FUNNEL]
+    assert [e["key"] for e in entries] == [
+        {"bucket": "d2026-11-27", "industry": None, "region": None},
+        {"bucket": "h2026-11-27T13", "industry": None, "region": None},
+    ]
+    assert entries[0]["n"] == dict(funnel_amounts(opportunity))
+    assert entries[0]["n"]["spent_ms_qualified"] == 86_400_000
+
+
+def test_a_period_is_covered_by_whole_days_and_hours_and_what_is_left_at_either_end():
+    since = datetime(2026, 11, 1, 22, 30, tzinfo=UTC)
+    until = datetime(2026, 11, 4, 1, 10, tzinfo=UTC)
+    names, edges = cover(since, until)
+    assert names == ["d2026-11-02", "d2026-11-03", "h2026-11-01T23", "h2026-11-04T00"]
+    assert edges == [(since, since.replace(hour=23, minute=0)), (until.replace(minute=0), until)]
+    within = cover(since, since + timedelta(hours=3))  # to 01:30 the next day
+    next_hour = since.replace(hour=23, minute=0)
+    later = (since + timedelta(hours=2, minutes=30), since + timedelta(hours=3))
+    assert within == (["h2026-11-01T23", "h2026-11-02T00"], [(since, next_hour), later])
+    assert cover(since, since + timedelta(minutes=20)) == (
+        [],
+        [(since, since + timedelta(minutes=20))],
+    )
+    whole = cover(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
+    assert whole == (["d2026-11-01", "d2026-11-02"], [])
