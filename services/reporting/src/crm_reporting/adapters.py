@@ -10,6 +10,8 @@ from crm_runtime.pagination import after, next_cursor, sort_by
 from crm_runtime.store import Store
 from pymongo import DESCENDING
 
+from crm_reporting import counting
+
 PROFILES = "customer_profiles"
 TIMELINE = "timeline"
 FOLLOWUPS = "fact_followups"
@@ -42,9 +44,12 @@ async def create_indexes(store: Store) -> None:
     await store.db[COUNTERS].create_index("family")
     await store.db[COUNTERS].create_index("change", sparse=True)  # only change documents
     # A report's dormancy corrections: the accounts counted on one side of its threshold.
-    await store.db[COUNTED].create_index(
-        [("lifecycle.key.dormant", 1), ("lifecycle.activity", 1)], sparse=True
-    )
+    for family in (counting.LIFECYCLE, counting.OWNERS):
+        await store.db[COUNTED].create_index(
+            [(f"{family}.key.dormant", 1), (f"{family}.activity", 1)], sparse=True
+        )
+    await store.db[COUNTED].create_index(f"{counting.CROSS}.won.at", sparse=True)
+    await store.db[PROFILES].create_index("created_at")  # the scorecard's new leads, at its ends
 
 
 async def give_old_facts_their_account(store: Store) -> None:

@@ -56,8 +56,10 @@ class Batch:
         self.times: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes: dict[str, CollectionWrites] = {}
         self.filed: Counter[str] = Counter()  # facts filed through each profile, to count there
-        # Accounts whose profile or facts the batch changed: counted again before the commit.
+        # Accounts whose profile the batch changed, or that its merges moved facts to or from,
+        # and the facts it wrote (their accounts too): counted again before the commit.
         self.touched: set[str] = set()
+        self.facts: dict[str, set[str]] = {}
 
     def to(self, collection: str) -> CollectionWrites:
         queue = self.writes.get(collection)
@@ -84,6 +86,12 @@ async def batch_of(uow: UnitOfWork) -> Batch:
         uow.before_commit(MEMO, functools.partial(batch.send, uow))
 
         async def count() -> None:
+            await uow.flush()
+            for collection, ids in batch.facts.items():
+                accounts = await uow.db[collection].distinct(
+                    "account_id", {"_id": {"$in": sorted(ids)}}, session=uow.session
+                )
+                batch.touched.update(accounts)
             await counters.recount(uow, batch.touched)
 
         uow.before_commit(COUNTED, count)

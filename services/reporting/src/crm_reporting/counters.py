@@ -22,6 +22,7 @@ from crm_runtime.retry import is_transient
 from crm_runtime.store import Store, UnitOfWork
 from pymongo import DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_reporting.adapters import (
     COUNTED,
@@ -32,7 +33,7 @@ from crm_reporting.adapters import (
     PROFILES,
     PROPOSALS,
 )
-from crm_reporting.counting import DORMANT_AFTER, LIFECYCLE, Account, Deltas, changes
+from crm_reporting.counting import CROSS, DORMANT_AFTER, LIFECYCLE, OWNERS, Account, Deltas, changes
 from crm_reporting.counting import contributions as contributions_of
 
 log = structlog.get_logger(__name__)
@@ -42,40 +43,33 @@ FOLD_AT_ONCE = 10_000
 RECOUNT_AT_ONCE = 2_000
 
 
-async def _accounts(uow: UnitOfWork, ids: list[str]) -> dict[str, Account]:
+async def accounts(
+    db: AsyncDatabase[Any], session: AsyncClientSession | None, ids: list[str]
+) -> dict[str, Account]:
     """Each account as the counters need it: its profile ({} where none) and its facts."""
-    session, scope = uow.session, {"account_id": {"$in": ids}}
+    scope = {"account_id": {"$in": ids}}
     profiles = (
-        await (await uow.read(PROFILES))
-        .find({"_id": {"$in": ids}}, PROFILE_FIELDS, session=session)
-        .to_list()
+        await db[PROFILES].find({"_id": {"$in": ids}}, PROFILE_FIELDS, session=session).to_list()
     )
-    pipeline: list[Doc] = [
-        {"$match": {**scope, "revoked": False}},
-        {"$group": {"_id": "$account_id", "at": {"$max": "$at"}}},
-    ]
-    followups = await (await uow.db[FOLLOWUPS].aggregate(pipeline, session=session)).to_list()
-    facts: dict[str, dict[str, list[Doc]]] = defaultdict(lambda: defaultdict(list))
     opportunity = {"win_probability": 1, "closed": 1, "stage": 1, "history": 1, "opened_at": 1}
+    deal = {"outcome": 1, "salesperson_id": 1, "amount": 1, "currency": 1, "freight_tons": 1}
+    facts: dict[str, dict[str, list[Doc]]] = defaultdict(lambda: defaultdict(list))
     for collection, fields in (
+        (FOLLOWUPS, {"at": 1, "salesperson_id": 1, "channel": 1, "revoked": 1}),
+        (DEALS, {**deal, "product_lines": 1, "closed_at": 1}),
         (OPPORTUNITIES, opportunity),
-        (DEALS, {"outcome": 1}),
         (PROPOSALS, {"opportunity_id": 1, "price": 1, "currency": 1, "status": 1}),
     ):
-        found = uow.db[collection].find(
+        found = db[collection].find(
             scope, {"account_id": 1, "created_at": 1, **fields}, session=session
         )
         for fact in await found.to_list():
             facts[fact["account_id"]][collection].append(fact)
-    last = {followup["_id"]: followup["at"] for followup in followups}
     by_id = {profile["_id"]: profile for profile in profiles}
     return {
         account_id: Account(
             by_id.get(account_id, {}),
-            last.get(account_id),
-            frozenset(deal["outcome"] for deal in facts[account_id][DEALS]),
-            tuple(facts[account_id][OPPORTUNITIES]),
-            tuple(facts[account_id][PROPOSALS]),
+            *(tuple(facts[account_id][c]) for c in (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)),
         )
         for account_id in ids
     }
@@ -88,7 +82,8 @@ async def recount(uow: UnitOfWork, ids: Iterable[str], now: datetime | None = No
     if not ids:
         return 0
     now = now or datetime.now(UTC)
-    accounts = await _accounts(uow, ids)
+    await uow.flush()  # what the batch wrote, read back
+    found = await accounts(uow.db, uow.session, ids)
     counted = {
         document.pop("_id"): document
         for document in await uow.db[COUNTED]
@@ -97,7 +92,7 @@ async def recount(uow: UnitOfWork, ids: Iterable[str], now: datetime | None = No
     }
     deltas: Deltas = Deltas()
     updates = []
-    for account_id, account in accounts.items():
+    for account_id, account in found.items():
         after = contributions_of(account, now)
         before = counted.get(account_id)
         if before != after:
@@ -201,25 +196,51 @@ async def totals(
     return await (await store.db[COUNTERS].aggregate(pipeline, session=session)).to_list()
 
 
+# What an account counted on one side of a dormancy threshold must be, for the other side to
+# matter: lifecycle, not churned; the scorecard's customers, active.
+TURNABLE: dict[str, Doc] = {LIFECYCLE: {"key.stage": {"$ne": "churned"}}, OWNERS: {"n.active": 1}}
+
+
 async def dormancy_moves(
-    store: Store, session: AsyncClientSession, before: datetime, match: Doc
+    store: Store, session: AsyncClientSession, family: str, before: datetime, match: Doc
 ) -> list[Doc]:
-    """The lifecycle entries of the accounts whose dormancy with the threshold `before` differs
-    from how they were counted (`match` on key fields)."""
-    scope = {f"lifecycle.key.{k}": v for k, v in match.items()}
-    woke = {"lifecycle.key.dormant": True, "lifecycle.activity": {"$gte": before}}
+    """The family's entries (LIFECYCLE, OWNERS) of the accounts whose dormancy with the threshold
+    `before` differs from how they were counted (`match` on key fields)."""
+    scope = {f"key.{k}": v for k, v in match.items()}
+    woke = {"key.dormant": True, "activity": {"$gte": before}}
+    # $elemMatch: the index's bounds on both fields of the same entry are then combined.
+    either = [
+        {family: {"$elemMatch": {**scope, **side}}} for side in (_turning(family, before), woke)
+    ]
+    found = store.db[COUNTED].find({"$or": either}, {family: 1}, session=session)
+    return [entry for account in await found.to_list() for entry in account[family]]
+
+
+def _turning(family: str, before: datetime) -> Doc:
+    """An entry of the family counted awake, though not followed up since `before`."""
+    return {"key.dormant": False, "activity": {"$lt": before}, **TURNABLE[family]}
+
+
+def _turned_dormant(family: str, before: datetime) -> Doc:
+    return {family: {"$elemMatch": _turning(family, before)}}
+
+
+async def cross_selling(
+    store: Store, session: AsyncClientSession, since: datetime, until: datetime, match: Doc
+) -> list[str]:
+    """The owner of each account whose won deals of [since, until) hold more than one product
+    line, once per account."""
+    scope = {f"{CROSS}.key.{k}": v for k, v in match.items()}
     found = store.db[COUNTED].find(
-        {**scope, "$or": [_turned_dormant(before), woke]}, {LIFECYCLE: 1}, session=session
+        {f"{CROSS}.won.at": {"$gte": since, "$lt": until}, **scope}, {CROSS: 1}, session=session
     )
-    return [entry for account in await found.to_list() for entry in account[LIFECYCLE]]
-
-
-def _turned_dormant(before: datetime) -> Doc:
-    return {
-        "lifecycle.key.dormant": False,
-        "lifecycle.key.stage": {"$ne": "churned"},
-        "lifecycle.activity": {"$lt": before},
-    }
+    owners = []
+    for account in await found.to_list():
+        for entry in account[CROSS]:
+            won = [deal for deal in entry["won"] if since <= deal["at"] < until]
+            if len({line for deal in won for line in deal["lines"]}) > 1:
+                owners.append(entry["key"]["owner"])
+    return owners
 
 
 async def recount_all(store: Store) -> int:
@@ -251,21 +272,21 @@ async def recount_turned_dormant(store: Store) -> int:
     """Counts again the accounts that have turned dormant since they were counted (so that the
     reports' corrections stay few)."""
     recounted = 0
-    while True:
-        now = datetime.now(UTC)
-        found = (
-            await store.db[COUNTED]
-            .find(_turned_dormant(now - DORMANT_AFTER), {"_id": 1})
-            .limit(RECOUNT_AT_ONCE)
-            .to_list()
-        )
-        if not found:
-            return recounted
-        ids = [profile["_id"] for profile in found]
-        changed = await store.run(functools.partial(recount, ids=ids, now=now))
-        if not changed:  # counted as they are: nothing more to do now
-            return recounted
-        recounted += changed
+    for family in TURNABLE:
+        while True:
+            now = datetime.now(UTC)
+            found = (
+                await store.db[COUNTED]
+                .find(_turned_dormant(family, now - DORMANT_AFTER), {"_id": 1})
+                .limit(RECOUNT_AT_ONCE)
+                .to_list()
+            )
+            ids = [account["_id"] for account in found]
+            changed = await store.run(functools.partial(recount, ids=ids, now=now)) if ids else 0
+            if not changed:  # counted as they are: nothing more to do now
+                break
+            recounted += changed
+    return recounted
 
 
 class Upkeep:

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crm_reporting.measures import EPOCH, activity, funnel_amounts, latest_prices, standing
+from crm_reporting.measures import (
+    EPOCH,
+    activity,
+    deal_amounts,
+    funnel_amounts,
+    latest_prices,
+    standing,
+)
 
 Doc = dict[str, Any]
 DORMANT_AFTER = timedelta(days=90)  # the reports' default: corrections stay few
@@ -24,22 +31,33 @@ VALUE = "value"
 LIFECYCLE = "lifecycle"
 FORECAST = "forecast"
 FUNNEL = "funnel"
+OWNERS = "owners"  # the scorecard's customers of each salesperson
+SCORECARD = "scorecard"  # the scorecard's period
+CROSS = "cross"  # accounts that may cross-sell: not counted, read by the scorecard
 VALUE_KEY = ("tier", "region", "industry", "band")
 # The lifecycle, forecast and funnel counters are also kept summed over each of these, so that a
 # report without a filter on one reads few counters.
 FILTERS = ("industry", "region")
-SUMMED = (LIFECYCLE, FORECAST, FUNNEL)
+SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD)
 
 
 @dataclass(frozen=True)
 class Account:
-    """What the counters need of an account: its profile, and a summary of its facts."""
+    """What the counters need of an account: its profile and its facts."""
 
     profile: Doc  # {} where there is none (facts of a customer not created, as far as seen)
-    last_followup_at: datetime | None = None
-    outcomes: frozenset[str] = frozenset()
+    followups: tuple[Doc, ...] = ()
+    deals: tuple[Doc, ...] = ()
     opportunities: tuple[Doc, ...] = ()
     proposals: tuple[Doc, ...] = ()
+
+    @property
+    def last_followup_at(self) -> datetime | None:
+        return max((f["at"] for f in self.followups if not f.get("revoked")), default=None)
+
+    @property
+    def outcomes(self) -> frozenset[str]:
+        return frozenset(deal["outcome"] for deal in self.deals)
 
     @property
     def open_opportunities(self) -> list[Doc]:
@@ -49,17 +67,26 @@ class Account:
     def has_open_opportunity(self) -> bool:
         return bool(self.open_opportunities)
 
+    @property
+    def owner(self) -> str | None:
+        """Its salesperson, where it is counted on its own."""
+        owner: str | None = self.profile.get("owner_id")
+        return None if self.profile.get("merged_into") else owner
+
 
 def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
     """Each family's entries for the account: {"key": ..., "n": amounts}, and for the lifecycle
     the `activity` dormancy is measured from."""
     profile = account.profile
-    segment = profile.get("segment") or {}
+    # A merged customer's segment is not the survivor's: facts still filed under it (none
+    # should be) count in no segment, as the reports always counted them.
+    segment = {} if profile.get("merged_into") else profile.get("segment") or {}
     found: dict[str, list[Doc]] = {}
     if forecast := _forecast(account, segment):
         found[FORECAST] = [forecast]
     if funnel := _funnel(account, segment):
         found[FUNNEL] = funnel
+    found.update(_scorecard(account, segment, now))
     if profile.get("merged_into") or not profile.get("created_at"):
         return found
     if profile.get("status", "active") != "archived":
@@ -121,6 +148,61 @@ def _forecast(account: Account, segment: Doc) -> Doc | None:
     owner = account.profile.get("owner_id") or "unassigned"
     key = {"owner": owner, "region": segment.get("region"), "industry": segment.get("industry")}
     return {"key": key, "n": dict(n)}
+
+
+def _scorecard(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:
+    """OWNERS: the account under its owner, active or archived, and whether dormant. SCORECARD:
+    what each of its facts adds to a salesperson's period, under the hour and day it happened.
+    CROSS: the times and product lines of its won deals, where they hold more than one line
+    (a report counts an account cross-selling from those in its period)."""
+    owner, profile = account.owner, account.profile
+    filters = {name: segment.get(name) for name in FILTERS}
+    found: dict[str, list[Doc]] = {}
+    if owner:
+        status = profile.get("status", "active")
+        last = activity({**profile, "last_followup_at": account.last_followup_at})
+        dormant = status == "active" and last is not None and last < now - DORMANT_AFTER
+        n = {
+            "accounts": 1,
+            "active": int(status == "active"),
+            "archived": int(status == "archived"),
+        }
+        key = {"owner": owner, **filters, "dormant": dormant}
+        found[OWNERS] = [{"key": key, "n": n, "activity": last}]
+        won = [d for d in account.deals if d["outcome"] == "won"]
+        if len({line for d in won for line in d.get("product_lines") or []}) > 1:
+            deals = [{"at": d["closed_at"], "lines": d.get("product_lines") or []} for d in won]
+            found[CROSS] = [{"key": {"owner": owner, **filters}, "n": {}, "won": deals}]
+    entries = [
+        {"key": {"bucket": bucket, "person": person, **filters}, "n": n}
+        for at, person, n in scorecard_items(account)
+        for bucket in buckets_of(at)
+    ]
+    if entries:
+        found[SCORECARD] = entries
+    return found
+
+
+def scorecard_items(account: Account) -> list[tuple[datetime, str, dict[str, int]]]:
+    """What the account's creation and facts add to salespeople's periods: when, to whom, what
+    (as measures.scorecard counts them)."""
+    owner, profile = account.owner, account.profile
+    items: list[tuple[datetime, str, dict[str, int]]] = []
+    if owner:
+        if created := profile.get("created_at"):
+            items.append((created, owner, {"new_leads": 1}))
+        for proposal in account.proposals:
+            if proposal.get("created_at"):
+                items.append((proposal["created_at"], owner, {"proposals": 1}))
+    for followup in account.followups:
+        if not followup.get("revoked") and followup.get("salesperson_id"):
+            channel = f"followups_{followup['channel']}"
+            items.append((followup["at"], followup["salesperson_id"], {channel: 1}))
+    start = None if profile.get("merged_into") else profile.get("created_at")
+    for deal in account.deals:
+        if person := deal.get("salesperson_id") or owner:
+            items.append((deal["closed_at"], person, dict(deal_amounts(deal, start))))
+    return items
 
 
 def is_dormant(stage: str, last: datetime | None, before: datetime) -> bool:

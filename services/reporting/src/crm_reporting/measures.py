@@ -4,7 +4,6 @@ the shapes the endpoints return."""
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from statistics import mean
 from typing import Any
 
 Doc = dict[str, Any]
@@ -33,21 +32,7 @@ def scorecard(
     customer merged into another), each with its `last_followup_at`; facts count under their
     `account_id`."""
     owner_of = {p["_id"]: p.get("owner_id") for p in profiles}
-    rows: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {
-            "new_leads": 0,
-            "followups": Counter(),
-            "proposals": 0,
-            "won": 0,
-            "lost": 0,
-            "revenue": Counter(),
-            "freight_won_tons": 0.0,
-            "cycle_days": [],
-            "active_customers": 0,
-            "lost_or_dormant": 0,
-            "cross_selling": 0,
-        }
-    )
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
     created_at = {p["_id"]: p.get("created_at") for p in profiles}
     product_lines: dict[str, set[str]] = defaultdict(set)
     for profile in profiles:
@@ -55,17 +40,18 @@ def scorecard(
         if owner is None:
             continue
         row = rows[owner]
+        row["accounts"] += 1
         if profile.get("created_at") and since <= profile["created_at"] < until:
             row["new_leads"] += 1
         if profile.get("status", "active") == "active":
-            row["active_customers"] += 1
-            last = profile.get("last_followup_at") or profile.get("created_at")
+            row["active"] += 1
+            last = activity(profile)
             if last and until - last > dormant_after:
                 row["lost_or_dormant"] += 1
         elif profile.get("status") == "archived":
             row["lost_or_dormant"] += 1
     for followup in followups:
-        rows[followup["salesperson_id"]]["followups"][followup["channel"]] += 1
+        rows[followup["salesperson_id"]][f"followups_{followup['channel']}"] += 1
     for proposal in proposals:
         if owner := owner_of.get(proposal["account_id"]):
             rows[owner]["proposals"] += 1
@@ -73,39 +59,66 @@ def scorecard(
         owner = deal.get("salesperson_id") or owner_of.get(deal["account_id"])
         if owner is None:
             continue
-        row = rows[owner]
-        row[deal["outcome"]] += 1
+        rows[owner].update(deal_amounts(deal, created_at.get(deal["account_id"])))
         if deal["outcome"] == "won":
-            row["revenue"][deal.get("currency") or "?"] += deal.get("amount") or 0
-            row["freight_won_tons"] += deal.get("freight_tons") or 0
-            start = created_at.get(deal["account_id"])
-            if start:
-                row["cycle_days"].append((deal["closed_at"] - start).total_seconds() / 86400)
             product_lines[deal["account_id"]].update(deal.get("product_lines") or [])
     for account_id, lines in product_lines.items():
         if len(lines) > 1 and (owner := owner_of.get(account_id)):
             rows[owner]["cross_selling"] += 1
-    return [
-        {
-            "salesperson_id": name,
-            "new_leads": row["new_leads"],
-            "followups": sum(row["followups"].values()),
-            "followups_by_channel": dict(sorted(row["followups"].items())),
-            "proposals": row["proposals"],
-            "deals_won": row["won"],
-            "deals_lost": row["lost"],
-            "win_rate": win_rate(row["won"], row["lost"]),
-            "revenue_won": {k: round(v, 2) for k, v in sorted(row["revenue"].items())},
-            "freight_won_tons": round(row["freight_won_tons"], 2),
-            "average_sales_cycle_days": round(mean(row["cycle_days"]), 1)
-            if row["cycle_days"]
-            else None,
-            "active_customers": row["active_customers"],
-            "customers_lost_or_dormant": row["lost_or_dormant"],
-            "cross_selling_customers": row["cross_selling"],
-        }
-        for name, row in sorted(rows.items())
-    ]
+    return scorecard_rows(rows)
+
+
+def deal_amounts(deal: Doc, account_created_at: datetime | None) -> Counter[str]:
+    """What a deal adds to its salesperson's scorecard: won or lost; for a won one its revenue
+    (in millionths, per currency, and how many deals in it), freight (millionths of a ton) and
+    sales cycle (milliseconds since the account was created)."""
+    n: Counter[str] = Counter({deal["outcome"]: 1})
+    if deal["outcome"] == "won":
+        currency = deal.get("currency") or "?"
+        n[f"revenue_{currency}"] += round((deal.get("amount") or 0) * 1_000_000)
+        n[f"revenue_n_{currency}"] += 1
+        n["freight_micro"] += round((deal.get("freight_tons") or 0) * 1_000_000)
+        if account_created_at:
+            n["cycle_ms"] += _ms(deal["closed_at"] - account_created_at)
+            n["cycle_n"] += 1
+    return n
+
+
+def scorecard_rows(rows: Mapping[str, Mapping[str, int]]) -> list[Doc]:
+    """The scorecard's rows from each salesperson's amounts."""
+
+    def named(n: Mapping[str, int], prefix: str) -> dict[str, int]:
+        return {k.removeprefix(prefix): v for k, v in sorted(n.items()) if k.startswith(prefix)}
+
+    found = []
+    for name, n in sorted(rows.items()):
+        followups = {channel: v for channel, v in named(n, "followups_").items() if v}
+        won, lost, cycles = n.get("won", 0), n.get("lost", 0), n.get("cycle_n", 0)
+        found.append(
+            {
+                "salesperson_id": name,
+                "new_leads": n.get("new_leads", 0),
+                "followups": sum(followups.values()),
+                "followups_by_channel": followups,
+                "proposals": n.get("proposals", 0),
+                "deals_won": won,
+                "deals_lost": lost,
+                "win_rate": win_rate(won, lost),
+                "revenue_won": {
+                    currency: round(n.get(f"revenue_{currency}", 0) / 1_000_000, 2)
+                    for currency, deals in named(n, "revenue_n_").items()
+                    if deals
+                },
+                "freight_won_tons": round(n.get("freight_micro", 0) / 1_000_000, 2),
+                "average_sales_cycle_days": round(n.get("cycle_ms", 0) / cycles / 86_400_000, 1)
+                if cycles
+                else None,
+                "active_customers": n.get("active", 0),
+                "customers_lost_or_dormant": n.get("lost_or_dormant", 0),
+                "cross_selling_customers": n.get("cross_selling", 0),
+            }
+        )
+    return found
 
 
 def _ms(delta: timedelta) -> int:

@@ -64,11 +64,16 @@ async def set_latest(uow: UnitOfWork, customer_id: str, field: str, value: dict[
 async def upsert_fact(
     uow: UnitOfWork, collection: str, key: str, customer_id: str, update: dict[str, Any]
 ) -> None:
-    """Writes a fact keyed by its own id, under its customer's account as it is now."""
-    account = {"customer_id": customer_id, "account_id": await account_of(uow, customer_id)}
-    update = {**update, "$set": {**update.get("$set", {}), **account}}
+    """Writes a fact keyed by its own id; a new one under its customer's account as it is now
+    (after that, only merges and unmerges move a fact, and they recount both accounts)."""
+    account = {"account_id": await account_of(uow, customer_id)}
+    update = {
+        **update,
+        "$set": {**update.get("$set", {}), "customer_id": customer_id},
+        "$setOnInsert": {**update.get("$setOnInsert", {}), **account},
+    }
     batch = await batch_of(uow)
-    batch.touched.add(account["account_id"])
+    batch.facts.setdefault(collection, set()).add(key)
     # A follow-up the batch read as absent, and has not written yet, is new.
     new = collection == FOLLOWUPS and key in batch.followups and batch.followups[key] is None
     if new:
@@ -81,6 +86,7 @@ async def update_fact_if(
 ) -> None:
     """An update of a fact where it meets `condition`."""
     batch = await batch_of(uow)
+    batch.facts.setdefault(collection, set()).add(key)
     batch.to(collection).update(key, Write(update, upsert=False, condition=condition))
 
 
@@ -144,10 +150,14 @@ async def merge(uow: UnitOfWork, merged_id: str, survivor_id: str) -> None:
     )
     batch = await batch_of(uow)
     batch.profiles[merged_id].merged_into = survivor_id
-    batch.touched.add(survivor_id)
+    # The end of the survivor's chain: merges of other customers may come in another order than
+    # they were made (A into B, then B into C, applied the other way round), and facts count
+    # under a customer counted on its own.
+    account = await account_of(uow, survivor_id)
+    batch.touched.add(account)
     for collection in FACTS:
         batch.to(collection).add(
-            UpdateMany({"account_id": merged_id}, {"$set": {"account_id": survivor_id}})
+            UpdateMany({"account_id": merged_id}, {"$set": {"account_id": account}})
         )
 
 
@@ -158,22 +168,18 @@ async def unmerge(uow: UnitOfWork, restored_id: str) -> None:
         uow, restored_id, {"$set": {"merged_into": None}, "$setOnInsert": {"profile": None}}
     )
     batch = await batch_of(uow)
-    # The account its facts counted under until now loses them (along the chain it was merged).
-    account, chain = batch.profiles[restored_id].merged_into, set()
-    while account and account not in chain:
-        chain.add(account)
-        account = (await profile_of(uow, batch, account)).merged_into
-    batch.touched |= chain
     batch.profiles[restored_id].merged_into = None
     profiles = await sent(uow, PROFILES)  # an unmerge is rare: read what the batch wrote
     members = [
         restored_id,
         *await profiles.distinct("_id", {"merged_into": restored_id}, session=uow.session),
     ]
+    moved = {"customer_id": {"$in": members}}
     for collection in FACTS:
-        batch.to(collection).add(
-            UpdateMany({"customer_id": {"$in": members}}, {"$set": {"account_id": restored_id}})
-        )
+        # The accounts the facts counted under until now lose them.
+        facts = await sent(uow, collection)
+        batch.touched |= set(await facts.distinct("account_id", moved, session=uow.session))
+        batch.to(collection).add(UpdateMany(moved, {"$set": {"account_id": restored_id}}))
 
 
 async def add_to_timeline(uow: UnitOfWork, entry: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """What the reports read from the read models. Facts count under their account (the survivor of a
 merge); a customer merged into another is not counted on its own."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,47 +47,73 @@ async def newest_applied(store: Store) -> Doc | None:
     return newest[0] if newest else None
 
 
-async def _accounts(store: Store, segment: Segment, fields: Doc, **query: Any) -> list[Doc]:
-    """The customers counted on their own in `segment`, each with its last follow-up."""
-    profiles = (
-        await store.db[PROFILES].find({**ACCOUNTS, **segment.filter(), **query}, fields).to_list()
-    )
-    last = await _last_followups(store, [p["_id"] for p in profiles] if segment.narrowed else None)
-    return [{**p, "last_followup_at": last.get(p["_id"])} for p in profiles]
+async def scorecard(
+    store: Store, since: datetime, until: datetime, segment: Segment, dormant_after: timedelta
+) -> list[Doc]:
+    """The scorecard's rows from the counters: the period's whole days and hours, what is left
+    at either end from the facts; each salesperson's customers, with the dormancy of those
+    counted on the other side of `until - dormant_after` corrected; cross-selling accounts."""
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    buckets, edges = counting.cover(since, until)
+    summed, chosen = _summed(segment), segment.chosen()
+    async with counters.snapshot(store) as session:
+        if buckets:
+            match = {**summed, "bucket": {"$in": buckets}}
+            for row in await counters.totals(store, session, counting.SCORECARD, match, ["person"]):
+                rows[row["_id"]["person"]].update(row["n"])
+        for start, end in edges:
+            for person, n in await _scorecard_between(store, session, start, end, segment):
+                rows[person].update(n)
+        owners = await counters.totals(
+            store, session, counting.OWNERS, summed, ["owner", "dormant"]
+        )
+        for row in owners:
+            n, row_of = row["n"], rows[row["_id"]["owner"]]
+            row_of["accounts"] += n.get("accounts", 0)
+            row_of["active"] += n.get("active", 0)
+            dormant = n.get("active", 0) if row["_id"]["dormant"] else 0
+            row_of["lost_or_dormant"] += n.get("archived", 0) + dormant
+        before = until - dormant_after
+        for entry in await counters.dormancy_moves(store, session, counting.OWNERS, before, chosen):
+            rows[entry["key"]["owner"]]["lost_or_dormant"] += -1 if entry["key"]["dormant"] else 1
+        for owner in await counters.cross_selling(store, session, since, until, chosen):
+            rows[owner]["cross_selling"] += 1
+    return measures.scorecard_rows(rows)
 
 
-async def _last_followups(store: Store, accounts: list[str] | None) -> dict[str, datetime]:
-    """The latest follow-up not revoked, as corrected by its last update, of each of `accounts`
-    (None: of every account, without a filter as long as the customer base)."""
-    scope: Doc = {} if accounts is None else {"account_id": {"$in": accounts}}
-    pipeline: list[Doc] = [
-        {"$match": {**scope, "revoked": False}},
-        {"$group": {"_id": "$account_id", "at": {"$max": "$at"}}},
-    ]
-    groups = await (await store.db[FOLLOWUPS].aggregate(pipeline)).to_list()
-    return {group["_id"]: group["at"] for group in groups}
+# Where the scorecard's facts happened, and whose account each counts under.
+SCORECARD_TIMES = (
+    (PROFILES, "created_at", "_id"),
+    (FOLLOWUPS, "at", "account_id"),
+    (PROPOSALS, "created_at", "account_id"),
+    (DEALS, "closed_at", "account_id"),
+)
 
 
-@dataclass(frozen=True)
-class ScorecardFacts:
-    profiles: list[Doc]
-    followups: list[Doc]
-    proposals: list[Doc]
-    deals: list[Doc]
-
-
-async def scorecard_facts(
-    store: Store, since: datetime, until: datetime, segment: Segment
-) -> ScorecardFacts:
-    profiles = await _accounts(store, segment, {"owner_id": 1, "created_at": 1, "status": 1})
-    in_period = {"$gte": since, "$lt": until}
-    scope = {"account_id": {"$in": [p["_id"] for p in profiles]}} if segment.narrowed else {}
-    return ScorecardFacts(
-        profiles,
-        await store.db[FOLLOWUPS].find({"at": in_period, "revoked": False, **scope}).to_list(),
-        await store.db[PROPOSALS].find({"created_at": in_period, **scope}).to_list(),
-        await store.db[DEALS].find({"closed_at": in_period, **scope}).to_list(),
-    )
+async def _scorecard_between(
+    store: Store, session: AsyncClientSession, start: datetime, end: datetime, segment: Segment
+) -> list[tuple[str, dict[str, int]]]:
+    """What accounts in `segment` add to salespeople's periods in [start, end), from their facts
+    (an hour or less of them)."""
+    ids: set[str] = set()
+    for collection, field, account_field in SCORECARD_TIMES:
+        query = {field: {"$gte": start, "$lt": end}}
+        ids |= set(await store.db[collection].distinct(account_field, query, session=session))
+    found = await counters.accounts(store.db, session, sorted(ids))
+    chosen = segment.chosen()
+    items = []
+    for account in found.values():
+        where = account.profile.get("segment") or {}
+        if segment.narrowed and (
+            not account.profile
+            or account.profile.get("merged_into")
+            or any(where.get(name) != value for name, value in chosen.items())
+        ):
+            continue
+        for at, person, n in counting.scorecard_items(account):
+            if start <= at < end:
+                items.append((person, n))
+    return items
 
 
 async def opportunities_opened(
@@ -162,7 +188,10 @@ async def lifecycles(
     group = ["month", "stage", "dormant"]
     async with counters.snapshot(store) as session:
         rows = await counters.totals(store, session, counting.LIFECYCLE, _summed(segment), group)
-        moves = await counters.dormancy_moves(store, session, now - dormant_after, segment.chosen())
+        before = now - dormant_after
+        moves = await counters.dormancy_moves(
+            store, session, counting.LIFECYCLE, before, segment.chosen()
+        )
     counts: Counter[tuple[str | None, str]] = Counter()
     for row in rows:
         key = row["_id"]

@@ -81,15 +81,9 @@ async def scorecard(
     revenue and freight won, average sales cycle, active customers, customers lost or dormant,
     cross-selling customers."""
     since, until = period(since, until)
-    found = await queries.scorecard_facts(context.store, since, until, Segment(region, industry))
-    rows = measures.scorecard(
-        found.profiles,
-        found.followups,
-        found.proposals,
-        found.deals,
-        since,
-        until,
-        timedelta(days=dormant_after_days),
+    dormant_after = timedelta(days=dormant_after_days)
+    rows = await queries.scorecard(
+        context.store, since, until, Segment(region, industry), dormant_after
     )
     if salesperson_id is not None:
         rows = [row for row in rows if row["salesperson_id"] == salesperson_id]
