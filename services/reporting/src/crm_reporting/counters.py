@@ -243,17 +243,26 @@ async def cross_selling(
     return owners
 
 
+# The marker of a database whose every account has been counted (a space: no customer id has one).
+COUNTED_ALL = "every account"
+
+
 async def recount_all(store: Store) -> int:
-    """Counts every account not counted yet (read models kept before the counters): each profile,
-    and each account with an opportunity (it may have no profile), in _id order, a chunk per
-    transaction; returns how many it counted."""
+    """Counts every account not counted yet, once per database (read models kept before the
+    counters): each profile, and each account of a fact (it may have no profile), in _id order,
+    a chunk per transaction; returns how many it counted."""
+    if await store.db[COUNTED].find_one({"_id": COUNTED_ALL}):
+        return 0
     counted = 0
-    for collection, field in ((PROFILES, "_id"), (OPPORTUNITIES, "account_id")):
+    sources = [(PROFILES, "_id")] + [
+        (c, "account_id") for c in (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
+    ]
+    for collection, field in sources:
         after = ""
         while True:
             chunk = (
                 await store.db[collection]
-                .find({field: {"$gt": after}}, {field: 1})
+                .find({field: {"$gt": after}}, {field: 1, "_id": field == "_id"})
                 .sort(field, 1)
                 .limit(RECOUNT_AT_ONCE)
                 .to_list()
@@ -265,7 +274,15 @@ async def recount_all(store: Store) -> int:
             done = await store.db[COUNTED].distinct("_id", {"_id": {"$in": ids}})
             if todo := sorted(set(ids) - set(done)):
                 counted += await store.run(functools.partial(recount, ids=todo))
+    await mark_counted(store)
     return counted
+
+
+async def mark_counted(store: Store) -> None:
+    """Every account of the database is counted: batches keep them so from now on."""
+    await store.db[COUNTED].update_one(
+        {"_id": COUNTED_ALL}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
+    )
 
 
 async def recount_turned_dormant(store: Store) -> int:

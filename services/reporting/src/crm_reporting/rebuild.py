@@ -127,6 +127,7 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         try:
             _, last = await _replay(rebuilding, bootstrap, replayed)
             await counters.fold_all(fresh)
+            await counters.mark_counted(fresh)  # the replay counted every account
             rebuilt = await client[target].list_collection_names()
             for name in READ_MODELS:
                 if name in rebuilt:

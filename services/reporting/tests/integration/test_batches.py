@@ -639,11 +639,16 @@ async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], C
     times = [T0 + timedelta(hours=h) for h in (2, 5, 9)] + [datetime.now(UTC)]
     seen: set[str] = set()
     made = Counter[str]()
-    for step in ("pending", "folded", "recounted"):
+    for step in ("pending", "folded", "recounted", "counted from scratch"):
         if step == "folded":
             assert await counters.fold_all(store) > 0
         if step == "recounted":
             await counters.recount_turned_dormant(store)
+        if step == "counted from scratch":  # as read models kept before the counters are
+            await store.db[adapters.COUNTED].drop()
+            await store.db[adapters.COUNTERS].drop()
+            assert await counters.recount_all(store) > 0
+            assert await counters.recount_all(store) == 0  # once per database
         for segment in segments:
             for by in (["tier", "region"], ["band"], ["region", "industry", "tier", "band"]):
                 groups = await queries.value_groups(store, by, segment)
