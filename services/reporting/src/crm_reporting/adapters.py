@@ -50,6 +50,7 @@ async def create_indexes(store: Store) -> None:
         )
     await store.db[COUNTED].create_index(f"{counting.CROSS}.won.at", sparse=True)
     await store.db[PROFILES].create_index("created_at")  # the scorecard's new leads, at its ends
+    await store.db[PROPOSALS].create_index("opportunity_id")  # the forecast's prices
 
 
 async def give_old_facts_their_account(store: Store) -> None:

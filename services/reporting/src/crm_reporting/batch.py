@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm_contracts import (
+    CustomerAssigned,
+    CustomerCreated,
     CustomersMerged,
     CustomersUnmerged,
+    CustomerUpdated,
     FollowupUpdated,
     OpportunityOpened,
     StageChanged,
@@ -39,6 +42,7 @@ TIMES = {
     OPPORTUNITIES: ("stage_at",),
 }
 FOLLOWUP_SEEN = {"version": 1, "details": 1, "at": 1}
+CHANGE_WHAT_FACTS_COUNT = (CustomerCreated, CustomerUpdated, CustomerAssigned)
 
 
 @dataclass
@@ -56,10 +60,12 @@ class Batch:
         self.times: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes: dict[str, CollectionWrites] = {}
         self.filed: Counter[str] = Counter()  # facts filed through each profile, to count there
-        # Accounts whose profile the batch changed, or that its merges moved facts to or from,
-        # and the facts it wrote (their accounts too): counted again before the commit.
+        # Counted again before the commit: the accounts whose profile the batch changed, or that
+        # its merges moved facts from; the facts it wrote (and their accounts); every fact of
+        # the accounts its merges moved facts to (`wide`).
         self.touched: set[str] = set()
         self.facts: dict[str, set[str]] = {}
+        self.wide: set[str] = set()
 
     def to(self, collection: str) -> CollectionWrites:
         queue = self.writes.get(collection)
@@ -86,13 +92,9 @@ async def batch_of(uow: UnitOfWork) -> Batch:
         uow.before_commit(MEMO, functools.partial(batch.send, uow))
 
         async def count() -> None:
-            await uow.flush()
-            for collection, ids in batch.facts.items():
-                accounts = await uow.db[collection].distinct(
-                    "account_id", {"_id": {"$in": sorted(ids)}}, session=uow.session
-                )
-                batch.touched.update(accounts)
-            await counters.recount(uow, batch.touched)
+            # What a fact counts under depends on its account's segment, owner and creation.
+            wide = {e.customer_id for e in uow.events if isinstance(e, CHANGE_WHAT_FACTS_COUNT)}
+            await counters.recount(uow, batch.touched, batch.facts, batch.wide | wide)
 
         uow.before_commit(COUNTED, count)
     return batch

@@ -24,6 +24,7 @@ from pymongo import DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_reporting import counting
 from crm_reporting.adapters import (
     COUNTED,
     COUNTERS,
@@ -43,61 +44,154 @@ FOLD_AT_ONCE = 10_000
 RECOUNT_AT_ONCE = 2_000
 
 
+# The facts counted on their own, their kinds, and what of each the counters read.
+KINDS = {
+    FOLLOWUPS: counting.FOLLOWUP,
+    DEALS: counting.DEAL,
+    PROPOSALS: counting.PROPOSAL,
+    OPPORTUNITIES: counting.OPPORTUNITY,
+}
+FACT_FIELDS = {
+    FOLLOWUPS: ["at", "salesperson_id", "channel", "revoked"],
+    DEALS: ["outcome", "salesperson_id", "amount", "currency", "freight_tons", "closed_at"],
+    PROPOSALS: ["created_at"],
+    OPPORTUNITIES: ["opened_at", "closed", "stage", "history"],
+}
+
+
+def fact_unit(collection: str, fact_id: str) -> str:
+    """A fact's entry in COUNTED (a space: no customer id has one)."""
+    return f"{collection} {fact_id}"
+
+
+async def profiles(
+    db: AsyncDatabase[Any], session: AsyncClientSession | None, ids: Iterable[str]
+) -> dict[str, Doc]:
+    found = db[PROFILES].find({"_id": {"$in": sorted(set(ids))}}, PROFILE_FIELDS, session=session)
+    return {profile["_id"]: profile for profile in await found.to_list()}
+
+
 async def accounts(
     db: AsyncDatabase[Any], session: AsyncClientSession | None, ids: list[str]
 ) -> dict[str, Account]:
-    """Each account as the counters need it: its profile ({} where none) and its facts."""
+    """Each account as the counters need it: its profile ({} where none) and a summary of its
+    facts, read in a few queries for all of them."""
     scope = {"account_id": {"$in": ids}}
-    profiles = (
-        await db[PROFILES].find({"_id": {"$in": ids}}, PROFILE_FIELDS, session=session).to_list()
-    )
-    opportunity = {"win_probability": 1, "closed": 1, "stage": 1, "history": 1, "opened_at": 1}
-    deal = {"outcome": 1, "salesperson_id": 1, "amount": 1, "currency": 1, "freight_tons": 1}
-    facts: dict[str, dict[str, list[Doc]]] = defaultdict(lambda: defaultdict(list))
-    for collection, fields in (
-        (FOLLOWUPS, {"at": 1, "salesperson_id": 1, "channel": 1, "revoked": 1}),
-        (DEALS, {**deal, "product_lines": 1, "closed_at": 1}),
-        (OPPORTUNITIES, opportunity),
-        (PROPOSALS, {"opportunity_id": 1, "price": 1, "currency": 1, "status": 1}),
+    found = await profiles(db, session, ids)
+    last = await _grouped(db, session, FOLLOWUPS, {**scope, "revoked": False}, {"$max": "$at"})
+    outcomes = await _grouped(db, session, DEALS, scope, {"$addToSet": "$outcome"})
+    won: dict[str, list[Doc]] = defaultdict(list)
+    with_lines = {**scope, "outcome": "won", "product_lines.0": {"$exists": True}}
+    fields = {"account_id": 1, "closed_at": 1, "product_lines": 1}
+    for deal in await db[DEALS].find(with_lines, fields, session=session).to_list():
+        won[deal["account_id"]].append(deal)
+    opened: dict[str, list[Doc]] = defaultdict(list)
+    for opportunity in (
+        await db[OPPORTUNITIES]
+        .find({**scope, "closed": False}, {"account_id": 1, "win_probability": 1}, session=session)
+        .to_list()
     ):
-        found = db[collection].find(
-            scope, {"account_id": 1, "created_at": 1, **fields}, session=session
+        opened[opportunity["account_id"]].append(opportunity)
+    proposals: dict[str, list[Doc]] = defaultdict(list)
+    of = [o["_id"] for found_open in opened.values() for o in found_open]
+    for proposal in (
+        await db[PROPOSALS]
+        .find(
+            {"opportunity_id": {"$in": of}},
+            {
+                "account_id": 1,
+                "opportunity_id": 1,
+                "price": 1,
+                "currency": 1,
+                "status": 1,
+                "created_at": 1,
+            },
+            session=session,
         )
-        for fact in await found.to_list():
-            facts[fact["account_id"]][collection].append(fact)
-    by_id = {profile["_id"]: profile for profile in profiles}
+        .to_list()
+    ):
+        proposals[proposal["account_id"]].append(proposal)
     return {
         account_id: Account(
-            by_id.get(account_id, {}),
-            *(tuple(facts[account_id][c]) for c in (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)),
+            found.get(account_id, {}),
+            last.get(account_id),
+            frozenset(outcomes.get(account_id, ())),
+            tuple(won[account_id]),
+            tuple(opened[account_id]),
+            tuple(proposals[account_id]),
         )
         for account_id in ids
     }
 
 
-async def recount(uow: UnitOfWork, ids: Iterable[str], now: datetime | None = None) -> int:
-    """Counts the accounts `ids` again in the caller's transaction (after its queued writes),
-    writing the difference from what they were counted as; returns how many changed."""
-    ids = sorted(set(ids))
-    if not ids:
-        return 0
+async def _grouped(
+    db: AsyncDatabase[Any],
+    session: AsyncClientSession | None,
+    collection: str,
+    match: Doc,
+    accumulator: Doc,
+) -> dict[str, Any]:
+    pipeline = [{"$match": match}, {"$group": {"_id": "$account_id", "value": accumulator}}]
+    grouped = await (await db[collection].aggregate(pipeline, session=session)).to_list()
+    return {group["_id"]: group["value"] for group in grouped}
+
+
+async def facts(
+    db: AsyncDatabase[Any],
+    session: AsyncClientSession | None,
+    ids: dict[str, set[str]],
+    of_accounts: Iterable[str] = (),
+) -> list[tuple[str, Doc]]:
+    """The facts of `ids` (per collection), and every fact of `of_accounts`."""
+    wide = sorted(set(of_accounts))
+    found = []
+    for collection, fields in FACT_FIELDS.items():
+        chosen = [{"_id": {"$in": sorted(ids.get(collection, ()))}}]
+        if wide:
+            chosen.append({"account_id": {"$in": wide}})
+        projection = dict.fromkeys(["account_id", *fields], 1)
+        cursor = db[collection].find({"$or": chosen}, projection, session=session)
+        found += [(collection, fact) for fact in await cursor.to_list()]
+    return found
+
+
+async def recount(
+    uow: UnitOfWork,
+    ids: Iterable[str],
+    written: dict[str, set[str]] | None = None,
+    wide: Iterable[str] = (),
+    now: datetime | None = None,
+) -> int:
+    """Counts again, in the caller's transaction (after its queued writes), the accounts `ids`,
+    the facts `written` (per collection) and their accounts, and every fact of the accounts
+    `wide` (whose segment, owner or creation changed); writes the difference from what they
+    were counted as; returns how many changed."""
     now = now or datetime.now(UTC)
     await uow.flush()  # what the batch wrote, read back
-    found = await accounts(uow.db, uow.session, ids)
+    db, session = uow.db, uow.session
+    found_facts = await facts(db, session, written or {}, wide) if written or wide else []
+    ids = sorted({*ids, *wide, *(fact["account_id"] for _, fact in found_facts)})
+    if not ids:
+        return 0
+    found = await accounts(db, session, ids)
+    units = {account_id: contributions_of(account, now) for account_id, account in found.items()}
+    for collection, fact in found_facts:
+        profile = found[fact["account_id"]].profile
+        kind = KINDS[collection]
+        units[fact_unit(collection, fact["_id"])] = counting.fact_contributions(kind, fact, profile)
     counted = {
         document.pop("_id"): document
-        for document in await uow.db[COUNTED]
-        .find({"_id": {"$in": ids}}, session=uow.session)
+        for document in await db[COUNTED]
+        .find({"_id": {"$in": list(units)}}, session=session)
         .to_list()
     }
     deltas: Deltas = Deltas()
     updates = []
-    for account_id, account in found.items():
-        after = contributions_of(account, now)
-        before = counted.get(account_id)
+    for unit, after in units.items():
+        before = counted.get(unit)
         if before != after:
             changes(before or {}, after, deltas)
-            updates.append(ReplaceOne({"_id": account_id}, after, upsert=True))
+            updates.append(ReplaceOne({"_id": unit}, after, upsert=True))
     if updates:
         uow.write(COUNTED, *updates)
     if change := _change_documents(deltas):
@@ -273,7 +367,7 @@ async def recount_all(store: Store) -> int:
             after = ids[-1]
             done = await store.db[COUNTED].distinct("_id", {"_id": {"$in": ids}})
             if todo := sorted(set(ids) - set(done)):
-                counted += await store.run(functools.partial(recount, ids=todo))
+                counted += await store.run(functools.partial(recount, ids=todo, wide=todo))
     await mark_counted(store)
     return counted
 

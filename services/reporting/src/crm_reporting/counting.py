@@ -11,7 +11,7 @@ with DORMANT_AFTER; a report corrects, from each account's counted `activity`, t
 dormancy differs at its own time or with its own threshold."""
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,50 +43,43 @@ SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD)
 
 @dataclass(frozen=True)
 class Account:
-    """What the counters need of an account: its profile and its facts."""
+    """What the counters need of an account: its profile, and a summary of its facts (each
+    fact itself is counted on its own: `fact_contributions`)."""
 
     profile: Doc  # {} where there is none (facts of a customer not created, as far as seen)
-    followups: tuple[Doc, ...] = ()
-    deals: tuple[Doc, ...] = ()
-    opportunities: tuple[Doc, ...] = ()
-    proposals: tuple[Doc, ...] = ()
-
-    @property
-    def last_followup_at(self) -> datetime | None:
-        return max((f["at"] for f in self.followups if not f.get("revoked")), default=None)
-
-    @property
-    def outcomes(self) -> frozenset[str]:
-        return frozenset(deal["outcome"] for deal in self.deals)
-
-    @property
-    def open_opportunities(self) -> list[Doc]:
-        return [o for o in self.opportunities if not o.get("closed")]
+    last_followup_at: datetime | None = None
+    outcomes: frozenset[str] = frozenset()
+    won: tuple[Doc, ...] = ()  # its won deals, with their closing times and product lines
+    open_opportunities: tuple[Doc, ...] = ()  # each with its win probability
+    proposals: tuple[Doc, ...] = ()  # those of its open opportunities
 
     @property
     def has_open_opportunity(self) -> bool:
         return bool(self.open_opportunities)
 
-    @property
-    def owner(self) -> str | None:
-        """Its salesperson, where it is counted on its own."""
-        owner: str | None = self.profile.get("owner_id")
-        return None if self.profile.get("merged_into") else owner
+
+def owner_of(profile: Doc) -> str | None:
+    """The salesperson of an account counted on its own."""
+    owner: str | None = profile.get("owner_id")
+    return None if profile.get("merged_into") else owner
+
+
+def segment_of(profile: Doc) -> Doc:
+    """A merged customer's segment is not the survivor's: what is still filed under it (nothing
+    should be) counts in no segment, as the reports always counted it."""
+    segment: Doc = {} if profile.get("merged_into") else profile.get("segment") or {}
+    return segment
 
 
 def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
     """Each family's entries for the account: {"key": ..., "n": amounts}, and for the lifecycle
     the `activity` dormancy is measured from."""
     profile = account.profile
-    # A merged customer's segment is not the survivor's: facts still filed under it (none
-    # should be) count in no segment, as the reports always counted them.
-    segment = {} if profile.get("merged_into") else profile.get("segment") or {}
+    segment = segment_of(profile)
     found: dict[str, list[Doc]] = {}
     if forecast := _forecast(account, segment):
         found[FORECAST] = [forecast]
-    if funnel := _funnel(account, segment):
-        found[FUNNEL] = funnel
-    found.update(_scorecard(account, segment, now))
+    found.update(_owned(account, segment, now))
     if profile.get("merged_into") or not profile.get("created_at"):
         return found
     if profile.get("status", "active") != "archived":
@@ -118,18 +111,6 @@ def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
     return found
 
 
-def _funnel(account: Account, segment: Doc) -> list[Doc]:
-    """Each opportunity, under the hour and the day it was opened."""
-    entries = []
-    for opportunity in account.opportunities:
-        if opened := opportunity.get("opened_at"):
-            n = dict(funnel_amounts(opportunity))
-            for bucket in buckets_of(opened):
-                key = {"bucket": bucket, **{name: segment.get(name) for name in FILTERS}}
-                entries.append({"key": key, "n": n})
-    return entries
-
-
 def _forecast(account: Account, segment: Doc) -> Doc | None:
     """Its open opportunities under its owner, valued at their latest priced proposals, and
     weighted by their stages' win probabilities (in millionths, which add up exactly)."""
@@ -150,59 +131,71 @@ def _forecast(account: Account, segment: Doc) -> Doc | None:
     return {"key": key, "n": dict(n)}
 
 
-def _scorecard(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:
+def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:
     """OWNERS: the account under its owner, active or archived, and whether dormant. SCORECARD:
-    what each of its facts adds to a salesperson's period, under the hour and day it happened.
-    CROSS: the times and product lines of its won deals, where they hold more than one line
-    (a report counts an account cross-selling from those in its period)."""
-    owner, profile = account.owner, account.profile
+    the new lead. CROSS: the times and product lines of its won deals, where they hold more than
+    one line (a report counts an account cross-selling from those in its period)."""
+    profile = account.profile
+    owner = owner_of(profile)
+    if not owner:
+        return {}
     filters = {name: segment.get(name) for name in FILTERS}
-    found: dict[str, list[Doc]] = {}
-    if owner:
-        status = profile.get("status", "active")
-        last = activity({**profile, "last_followup_at": account.last_followup_at})
-        dormant = status == "active" and last is not None and last < now - DORMANT_AFTER
-        n = {
-            "accounts": 1,
-            "active": int(status == "active"),
-            "archived": int(status == "archived"),
-        }
-        key = {"owner": owner, **filters, "dormant": dormant}
-        found[OWNERS] = [{"key": key, "n": n, "activity": last}]
-        won = [d for d in account.deals if d["outcome"] == "won"]
-        if len({line for d in won for line in d.get("product_lines") or []}) > 1:
-            deals = [{"at": d["closed_at"], "lines": d.get("product_lines") or []} for d in won]
-            found[CROSS] = [{"key": {"owner": owner, **filters}, "n": {}, "won": deals}]
-    entries = [
-        {"key": {"bucket": bucket, "person": person, **filters}, "n": n}
-        for at, person, n in scorecard_items(account)
-        for bucket in buckets_of(at)
-    ]
-    if entries:
-        found[SCORECARD] = entries
+    status = profile.get("status", "active")
+    last = activity({**profile, "last_followup_at": account.last_followup_at})
+    dormant = status == "active" and last is not None and last < now - DORMANT_AFTER
+    n = {"accounts": 1, "active": int(status == "active"), "archived": int(status == "archived")}
+    key = {"owner": owner, **filters, "dormant": dormant}
+    found: dict[str, list[Doc]] = {OWNERS: [{"key": key, "n": n, "activity": last}]}
+    if len({line for d in account.won for line in d.get("product_lines") or []}) > 1:
+        deals = [{"at": d["closed_at"], "lines": d.get("product_lines") or []} for d in account.won]
+        found[CROSS] = [{"key": {"owner": owner, **filters}, "n": {}, "won": deals}]
+    if created := profile.get("created_at"):
+        found[SCORECARD] = _period_entries([(created, owner, {"new_leads": 1})], segment)
     return found
 
 
-def scorecard_items(account: Account) -> list[tuple[datetime, str, dict[str, int]]]:
-    """What the account's creation and facts add to salespeople's periods: when, to whom, what
-    (as measures.scorecard counts them)."""
-    owner, profile = account.owner, account.profile
-    items: list[tuple[datetime, str, dict[str, int]]] = []
-    if owner:
-        if created := profile.get("created_at"):
-            items.append((created, owner, {"new_leads": 1}))
-        for proposal in account.proposals:
-            if proposal.get("created_at"):
-                items.append((proposal["created_at"], owner, {"proposals": 1}))
-    for followup in account.followups:
-        if not followup.get("revoked") and followup.get("salesperson_id"):
-            channel = f"followups_{followup['channel']}"
-            items.append((followup["at"], followup["salesperson_id"], {channel: 1}))
-    start = None if profile.get("merged_into") else profile.get("created_at")
-    for deal in account.deals:
-        if person := deal.get("salesperson_id") or owner:
-            items.append((deal["closed_at"], person, dict(deal_amounts(deal, start))))
-    return items
+# The kinds of facts, each counted on its own.
+FOLLOWUP, DEAL, PROPOSAL, OPPORTUNITY = "followup", "deal", "proposal", "opportunity"
+
+
+def fact_contributions(kind: str, fact: Doc, profile: Doc) -> dict[str, list[Doc]]:
+    """A fact's entries, under its account's segment (`profile`: its account's, {} for none): an
+    opportunity in the funnel, the others in the scorecard's periods."""
+    segment = segment_of(profile)
+    if kind == OPPORTUNITY:
+        opened = fact.get("opened_at")
+        if not opened:
+            return {}
+        entries = _period_entries([(opened, None, dict(funnel_amounts(fact)))], segment)
+        return {FUNNEL: entries}
+    entries = _period_entries(fact_items(kind, fact, profile), segment)
+    return {SCORECARD: entries} if entries else {}
+
+
+def fact_items(kind: str, fact: Doc, profile: Doc) -> list[tuple[datetime, str, dict[str, int]]]:
+    """What a follow-up, deal or proposal adds to a salesperson's period: when, to whom, what
+    (as measures.scorecard counts it)."""
+    owner = owner_of(profile)
+    if kind == FOLLOWUP and not fact.get("revoked") and fact.get("salesperson_id"):
+        return [(fact["at"], fact["salesperson_id"], {f"followups_{fact['channel']}": 1})]
+    if kind == PROPOSAL and owner and fact.get("created_at"):
+        return [(fact["created_at"], owner, {"proposals": 1})]
+    if kind == DEAL and (person := fact.get("salesperson_id") or owner):
+        start = None if profile.get("merged_into") else profile.get("created_at")
+        return [(fact["closed_at"], person, dict(deal_amounts(fact, start)))]
+    return []
+
+
+def _period_entries(
+    items: Sequence[tuple[datetime, str | None, dict[str, int]]], segment: Doc
+) -> list[Doc]:
+    """Each item under the hour and the day it happened (and its person, if any)."""
+    filters = {name: segment.get(name) for name in FILTERS}
+    return [
+        {"key": {"bucket": bucket, **({"person": person} if person else {}), **filters}, "n": n}
+        for at, person, n in items
+        for bucket in buckets_of(at)
+    ]
 
 
 def is_dormant(stage: str, last: datetime | None, before: datetime) -> bool:

@@ -65,7 +65,7 @@ async def upsert_fact(
     uow: UnitOfWork, collection: str, key: str, customer_id: str, update: dict[str, Any]
 ) -> None:
     """Writes a fact keyed by its own id; a new one under its customer's account as it is now
-    (after that, only merges and unmerges move a fact, and they recount both accounts)."""
+    (after that, only merges and unmerges move a fact, and they count both accounts again)."""
     account = {"account_id": await account_of(uow, customer_id)}
     update = {
         **update,
@@ -154,7 +154,7 @@ async def merge(uow: UnitOfWork, merged_id: str, survivor_id: str) -> None:
     # they were made (A into B, then B into C, applied the other way round), and facts count
     # under a customer counted on its own.
     account = await account_of(uow, survivor_id)
-    batch.touched.add(account)
+    batch.wide.add(account)
     for collection in FACTS:
         batch.to(collection).add(
             UpdateMany({"account_id": merged_id}, {"$set": {"account_id": account}})
@@ -169,6 +169,7 @@ async def unmerge(uow: UnitOfWork, restored_id: str) -> None:
     )
     batch = await batch_of(uow)
     batch.profiles[restored_id].merged_into = None
+    batch.wide.add(restored_id)
     profiles = await sent(uow, PROFILES)  # an unmerge is rare: read what the batch wrote
     members = [
         restored_id,

@@ -81,38 +81,47 @@ async def scorecard(
     return measures.scorecard_rows(rows)
 
 
-# Where the scorecard's facts happened, and whose account each counts under.
-SCORECARD_TIMES = (
-    (PROFILES, "created_at", "_id"),
-    (FOLLOWUPS, "at", "account_id"),
-    (PROPOSALS, "created_at", "account_id"),
-    (DEALS, "closed_at", "account_id"),
-)
+# Where the scorecard's facts happened.
+SCORECARD_TIMES = {FOLLOWUPS: "at", PROPOSALS: "created_at", DEALS: "closed_at"}
 
 
 async def _scorecard_between(
     store: Store, session: AsyncClientSession, start: datetime, end: datetime, segment: Segment
 ) -> list[tuple[str, dict[str, int]]]:
     """What accounts in `segment` add to salespeople's periods in [start, end), from their facts
-    (an hour or less of them)."""
-    ids: set[str] = set()
-    for collection, field, account_field in SCORECARD_TIMES:
-        query = {field: {"$gte": start, "$lt": end}}
-        ids |= set(await store.db[collection].distinct(account_field, query, session=session))
-    found = await counters.accounts(store.db, session, sorted(ids))
+    (an hour or less of them): new leads, follow-ups, proposals, deals."""
+    window = {"$gte": start, "$lt": end}
+    created = (
+        await store.db[PROFILES]
+        .find({"created_at": window}, counters.PROFILE_FIELDS, session=session)
+        .to_list()
+    )
+    found = []
+    for collection, field in SCORECARD_TIMES.items():
+        fields = dict.fromkeys(["account_id", *counters.FACT_FIELDS[collection]], 1)
+        cursor = store.db[collection].find({field: window}, fields, session=session)
+        found += [(collection, fact) for fact in await cursor.to_list()]
+    accounts = await counters.profiles(store.db, session, [f["account_id"] for _, f in found])
     chosen = segment.chosen()
-    items = []
-    for account in found.values():
-        where = account.profile.get("segment") or {}
-        if segment.narrowed and (
-            not account.profile
-            or account.profile.get("merged_into")
-            or any(where.get(name) != value for name, value in chosen.items())
-        ):
-            continue
-        for at, person, n in counting.scorecard_items(account):
-            if start <= at < end:
-                items.append((person, n))
+
+    def in_segment(profile: Doc) -> bool:
+        where = profile.get("segment") or {}
+        return not segment.narrowed or (
+            bool(profile)
+            and not profile.get("merged_into")
+            and all(where.get(name) == value for name, value in chosen.items())
+        )
+
+    items = [
+        (owner, {"new_leads": 1})
+        for profile in created
+        if (owner := counting.owner_of(profile)) and in_segment(profile)
+    ]
+    for collection, fact in found:
+        profile = accounts.get(fact["account_id"], {})
+        if in_segment(profile):
+            kind = counters.KINDS[collection]
+            items += [(person, n) for _, person, n in counting.fact_items(kind, fact, profile)]
     return items
 
 

@@ -3,10 +3,14 @@ from datetime import UTC, datetime, timedelta
 
 from crm_reporting.counting import (
     CROSS,
+    DEAL,
+    FOLLOWUP,
     FORECAST,
     FUNNEL,
     LIFECYCLE,
+    OPPORTUNITY,
     OWNERS,
+    PROPOSAL,
     SCORECARD,
     VALUE,
     Account,
@@ -16,6 +20,8 @@ from crm_reporting.counting import (
     contributions,
     counted_keys,
     cover,
+    fact_contributions,
+    fact_items,
 )
 from crm_reporting.measures import churn_by_month, funnel_amounts, lifecycle_of
 
@@ -58,8 +64,7 @@ def test_an_active_account_counts_its_value_and_its_lifecycle():
 
 def test_merged_and_uncreated_accounts_count_nothing_and_archived_ones_no_value():
     assert contributions(account(merged_into="c-2"), NOW) == {}
-    followed = ({"at": NOW, "salesperson_id": "sp-1", "channel": "call"},)
-    assert contributions(Account({"segment": SEGMENT}, followed), NOW).keys() == {SCORECARD}
+    assert contributions(Account({"segment": SEGMENT}, NOW), NOW) == {}
     archived = contributions(account(status="archived"), NOW)
     assert VALUE not in archived and archived[LIFECYCLE][0]["key"]["stage"] == "churned"
 
@@ -79,9 +84,7 @@ def test_the_lifecycle_counted_is_the_one_the_reports_computed_per_customer():
     ]
     for base, last, open_, outcomes in cases:
         opened = ({"_id": "o-1"},) if open_ else ()
-        followups = ({"at": last, "salesperson_id": "sp-1", "channel": "call"},) if last else ()
-        deals = tuple({"outcome": o, "closed_at": NOW} for o in sorted(outcomes))
-        counted = contributions(Account(base.profile, followups, deals, opened), NOW)
+        counted = contributions(Account(base.profile, last, outcomes, (), opened), NOW)
         [entry] = counted[LIFECYCLE]
         shown = "dormant" if entry["key"]["dormant"] else entry["key"]["stage"]
         profile = {**base.profile, "last_followup_at": last}
@@ -146,7 +149,7 @@ def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_
         {"opportunity_id": "o-3", "price": 10.0, "currency": "USD", "created_at": NOW},
     )
     owned = {"owner_id": "sp-1", "segment": SEGMENT}
-    entry = contributions(Account(owned, (), (), opportunities, proposals), NOW)
+    entry = contributions(Account(owned, None, frozenset(), (), opportunities, proposals), NOW)
     assert entry[FORECAST] == [
         {
             "key": {"owner": "sp-1", "region": "east", "industry": "retail"},
@@ -161,7 +164,7 @@ def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_
         }
     ]
     # Facts of a customer never created (or merged away) count under nobody's name.
-    assert contributions(Account({}, (), (), opportunities[1:]), NOW) == {
+    assert contributions(Account({}, None, frozenset(), (), opportunities[1:]), NOW) == {
         FORECAST: [
             {
                 "key": {"owner": "unassigned", "region": None, "industry": None},
@@ -175,7 +178,7 @@ def test_each_opportunity_counts_in_the_funnel_under_the_hour_and_day_it_was_ope
     opened = datetime(2026, 11, 27, 13, 45, tzinfo=UTC)
     history = [{"stage": "qualified", "at": opened}, {"stage": "proposal", "at": opened + DAY}]
     opportunity = {"_id": "o-1", "opened_at": opened, "stage": "proposal", "history": history}
-    entries = contributions(Account({}, (), (), (opportunity,)), NOW)[FUNNEL]
+    entries = fact_contributions(OPPORTUNITY, opportunity, {})[FUNNEL]
     assert [e["key"] for e in entries] == [
         {"bucket": "d2026-11-27", "industry": None, "region": None},
         {"bucket": "h2026-11-27T13", "industry": None, "region": None},
@@ -202,16 +205,14 @@ def test_a_period_is_covered_by_whole_days_and_hours_and_what_is_left_at_either_
     assert whole == (["d2026-11-01", "d2026-11-02"], [])
 
 
-def test_an_owned_account_counts_in_its_salespersons_scorecard():
+def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     created = NOW - 200 * DAY
-    deals = (
+    won = (
         {"outcome": "won", "closed_at": NOW - DAY, "product_lines": ["road"], "amount": 5.0},
         {"outcome": "won", "closed_at": NOW, "product_lines": ["rail"], "salesperson_id": "sp-2"},
-        {"outcome": "lost", "closed_at": NOW},
     )
-    followups = ({"at": NOW - 100 * DAY, "salesperson_id": "sp-3", "channel": "visit"},)
-    owned = Account(account(owner_id="sp-1", created_at=created).profile, followups, deals)
-    found = contributions(owned, NOW)
+    profile = account(owner_id="sp-1", created_at=created).profile
+    found = contributions(Account(profile, NOW - 100 * DAY, frozenset({"won"}), won), NOW)
     [owners] = found[OWNERS]
     assert owners["key"] | owners["n"] == {
         "owner": "sp-1",
@@ -226,11 +227,17 @@ def test_an_owned_account_counts_in_its_salespersons_scorecard():
         (NOW - DAY, ["road"]),
         (NOW, ["rail"]),
     ]
-    people = [(e["key"]["bucket"][0], e["key"]["person"], e["n"]) for e in found[SCORECARD]]
-    assert [(p, n) for kind, p, n in people if kind == "d"] == [
-        ("sp-1", {"new_leads": 1}),
-        ("sp-3", {"followups_visit": 1}),
+    assert [(e["key"]["bucket"], e["n"]) for e in found[SCORECARD]] == [
+        ("d2026-05-12", {"new_leads": 1}),
+        ("h2026-05-12T00", {"new_leads": 1}),
+    ]
+    followup = {"at": NOW - DAY, "salesperson_id": "sp-3", "channel": "visit"}
+    assert fact_items(FOLLOWUP, followup, profile) == [(NOW - DAY, "sp-3", {"followups_visit": 1})]
+    assert fact_items(FOLLOWUP, {**followup, "revoked": True}, profile) == []
+    assert fact_items(PROPOSAL, {"created_at": NOW}, profile) == [(NOW, "sp-1", {"proposals": 1})]
+    assert fact_items(DEAL, won[0], profile) == [
         (
+            NOW - DAY,
             "sp-1",
             {
                 "won": 1,
@@ -240,19 +247,16 @@ def test_an_owned_account_counts_in_its_salespersons_scorecard():
                 "cycle_ms": 199 * 86_400_000,
                 "cycle_n": 1,
             },
-        ),
-        (
-            "sp-2",
-            {
-                "won": 1,
-                "revenue_?": 0,
-                "revenue_n_?": 1,
-                "freight_micro": 0,
-                "cycle_ms": 200 * 86_400_000,
-                "cycle_n": 1,
-            },
-        ),
-        ("sp-1", {"lost": 1}),
+        )
     ]
-    merged = Account({**owned.profile, "merged_into": "c-9"}, followups, deals)
-    assert OWNERS not in contributions(merged, NOW)
+    assert fact_items(DEAL, {"outcome": "lost", "closed_at": NOW}, {}) == []  # nobody's
+    merged = {**profile, "merged_into": "c-9"}
+    assert OWNERS not in contributions(Account(merged), NOW)
+    assert fact_items(PROPOSAL, {"created_at": NOW}, merged) == []
+    [entry, _] = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
+    assert entry["key"] == {
+        "bucket": "d2026-11-27",
+        "person": "sp-3",
+        "industry": None,
+        "region": None,
+    }
