@@ -200,14 +200,14 @@ async def recount(
 
 
 def _change_documents(deltas: Deltas) -> list[Doc]:
-    by_key: dict[tuple[str, Any], Doc] = {}
+    amounts: dict[tuple[str, Any], Doc] = defaultdict(dict)
     for (family, name, pairs), amount in deltas.items():
         if amount:
-            document = by_key.setdefault(
-                (family, pairs), {"family": family, "key": dict(pairs), "n": {}, "change": True}
-            )
-            document["n"][name] = amount
-    return list(by_key.values())
+            amounts[family, pairs][name] = amount
+    return [
+        {"family": family, "key": dict(pairs), "n": n, "change": True}
+        for (family, pairs), n in amounts.items()
+    ]
 
 
 def _total_id(family: str, key: Doc) -> str:

@@ -10,6 +10,7 @@ Dormancy depends on the time: an account is counted dormant as of when it was la
 with DORMANT_AFTER; a report corrects, from each account's counted `activity`, those whose
 dormancy differs at its own time or with its own threshold."""
 
+import functools
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -222,18 +223,23 @@ Deltas = Counter[tuple[str, str, tuple[tuple[str, Any], ...]]]
 
 
 def changes(before: dict[str, list[Doc]], after: dict[str, list[Doc]], into: Deltas) -> None:
-    """Adds to `into` what goes from counting the account as `before` to counting it as `after`:
+    """Adds to `into` what goes from counting a unit as `before` to counting it as `after`:
     (family, amount's name, key as sorted pairs) -> change."""
-    for family in sorted(set(before) | set(after)):
+    for family in set(before) | set(after):
         old, new = before.get(family, []), after.get(family, [])
-        if [(e["key"], e["n"]) for e in old] == [(e["key"], e["n"]) for e in new]:
+        if old == new or [(e["key"], e["n"]) for e in old] == [(e["key"], e["n"]) for e in new]:
             continue
         for entries, sign in ((old, -1), (new, 1)):
             for entry in entries:
-                for key in counted_keys(family, entry["key"]):
-                    pairs = tuple(sorted(key.items()))
+                for pairs in _counted_pairs(family, tuple(sorted(entry["key"].items()))):
                     for name, amount in entry["n"].items():
                         into[family, name, pairs] += sign * amount
+
+
+@functools.lru_cache(maxsize=100_000)
+def _counted_pairs(family: str, pairs: tuple[tuple[str, Any], ...]) -> list[tuple[Any, ...]]:
+    """counted_keys as sorted pairs (a batch's entries share few keys: each is worked out once)."""
+    return [tuple(sorted(key.items())) for key in counted_keys(family, dict(pairs))]
 
 
 # --- periods -------------------------------------------------------------------------------------
@@ -243,8 +249,10 @@ HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 def buckets_of(at: datetime) -> list[str]:
     """The day and the hour (UTC) a time falls in, as the counters of a period name them."""
-    at = at.astimezone(UTC)
-    return [f"d{at:%Y-%m-%d}", f"h{at:%Y-%m-%dT%H}"]
+    if at.utcoffset():
+        at = at.astimezone(UTC)
+    stamp = at.isoformat()  # 2026-11-28T13:45:00+00:00, without formatting each field
+    return [f"d{stamp[:10]}", f"h{stamp[:13]}"]
 
 
 def _floor(at: datetime, step: timedelta) -> datetime:
