@@ -21,6 +21,7 @@ PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
 COUNTERS = "report_counters"  # counters.py
 COUNTED = "counted_accounts"  # what each account adds to the counters
+TO_COUNT = "counters_to_count"  # what batches changed, waiting to be counted again
 
 
 async def create_indexes(store: Store) -> None:

@@ -5,8 +5,8 @@ at are read, one query per collection: the profiles of its customers (and of the
 merged into), the facts of the follow-ups and opportunities it changes. Its writes are queued,
 coalesced per document (coalesce.py), and sent in bulk before the commit. The handlers keep what
 was read as the batch's writes leave it, so that an event sees the earlier ones of its batch
-without reading again. Then the accounts it changed are counted again for the reports'
-counters (counters.py).
+without reading again. What it changed is noted, in the same transaction, to be counted again
+for the reports' counters (counters.py).
 
 Deciding a condition from what was read is safe because the document is written in the same
 transaction: a change of it committed meanwhile makes the transaction conflict, and retry."""
@@ -35,7 +35,7 @@ from crm_reporting.adapters import FOLLOWUPS, OPPORTUNITIES, PROFILES
 from crm_reporting.coalesce import CollectionWrites, Write
 
 MEMO = "reporting"  # where the batch is kept in the unit of work's memo
-COUNTED = "reporting.counted"  # after the batch's writes are sent
+COUNTED = "reporting.counted"  # after the batch's writes are queued
 # The times that the conditional updates of profiles and opportunities compare with.
 TIMES = {
     PROFILES: ("latest_score.occurred_at", "financials.occurred_at", "tier_at"),
@@ -60,9 +60,9 @@ class Batch:
         self.times: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes: dict[str, CollectionWrites] = {}
         self.filed: Counter[str] = Counter()  # facts filed through each profile, to count there
-        # Counted again before the commit: the accounts whose profile the batch changed, or that
-        # its merges moved facts from; the facts it wrote (and their accounts); every fact of
-        # the accounts its merges moved facts to (`wide`).
+        # To be counted again: the accounts whose profile the batch changed, or that its merges
+        # moved facts from; the facts it wrote (and their accounts); every fact of the accounts
+        # its merges moved facts to (`wide`).
         self.touched: set[str] = set()
         self.facts: dict[str, set[str]] = {}
         self.wide: set[str] = set()
@@ -91,10 +91,10 @@ async def batch_of(uow: UnitOfWork) -> Batch:
         await _read(uow, batch)
         uow.before_commit(MEMO, functools.partial(batch.send, uow))
 
-        async def count() -> None:
+        def count() -> None:
             # What a fact counts under depends on its account's segment, owner and creation.
             wide = {e.customer_id for e in uow.events if isinstance(e, CHANGE_WHAT_FACTS_COUNT)}
-            await counters.recount(uow, batch.touched, batch.facts, batch.wide | wide)
+            counters.to_count(uow, batch.touched, batch.facts, batch.wide | wide)
 
         uow.before_commit(COUNTED, count)
     return batch

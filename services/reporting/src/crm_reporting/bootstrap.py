@@ -16,9 +16,10 @@ log = structlog.get_logger(__name__)
 
 async def _migrate(service: Service) -> None:
     await adapters.give_old_facts_their_account(service.store)
-    if counted := await counters.recount_all(service.store):  # read models kept before counters
-        log.info("accounts counted for the reports", accounts=counted)
-    await counters.fold_all(service.store)
+    if noted := await counters.recount_all(service.store):  # read models kept before counters
+        log.info(
+            "accounts noted for the reports' counters, counted in the background", accounts=noted
+        )
 
 
 def _upkeep(service: Service) -> counters.Upkeep:

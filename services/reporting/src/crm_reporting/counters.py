@@ -5,8 +5,10 @@ documents, only ever inserted, so that batches of different partitions never wri
 document and never conflict over a counter. `fold` adds the changes into the totals and deletes
 them, in one transaction; a report reads totals and changes in one snapshot and sums them.
 
-COUNTED keeps what each account was counted as: a batch counts the accounts it changed again
-before it commits (`recount`), and writes only the difference."""
+COUNTED keeps what each account and each fact was counted as. A batch notes what it changed
+(`to_count`, in its transaction); the upkeep worker counts those again (`count_noted`), writing
+only the difference, and deletes the notes in the same transaction. A report says how many notes
+are pending: 0 means the counters show every event applied."""
 
 import asyncio
 import functools
@@ -33,6 +35,7 @@ from crm_reporting.adapters import (
     OPPORTUNITIES,
     PROFILES,
     PROPOSALS,
+    TO_COUNT,
 )
 from crm_reporting.counting import CROSS, DORMANT_AFTER, LIFECYCLE, OWNERS, Account, Deltas, changes
 from crm_reporting.counting import contributions as contributions_of
@@ -41,7 +44,8 @@ log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
 PROFILE_FIELDS = {"merged_into": 1, "created_at": 1, "status": 1, "segment": 1, "owner_id": 1}
 FOLD_AT_ONCE = 10_000
-RECOUNT_AT_ONCE = 2_000
+RECOUNT_AT_ONCE = 2_000  # units counted in one transaction, about
+NOTED_AT_ONCE = 100  # accounts to count with all their facts, per note of a database's migration
 
 
 # The facts counted on their own, their kinds, and what of each the counters read.
@@ -153,6 +157,61 @@ async def facts(
         cursor = db[collection].find({"$or": chosen}, projection, session=session)
         found += [(collection, fact) for fact in await cursor.to_list()]
     return found
+
+
+def to_count(
+    uow: UnitOfWork, accounts: Iterable[str], written: dict[str, set[str]], wide: Iterable[str]
+) -> None:
+    """Notes, in the batch's transaction, what to count again (recount's arguments): the
+    upkeep worker counts it in transactions of its own, so that a batch does not wait for it.
+    Until then a report says how many notes are pending (`pending`)."""
+    note = {
+        "accounts": sorted(set(accounts)),
+        "facts": {collection: sorted(ids) for collection, ids in written.items()},
+        "wide": sorted(set(wide)),
+    }
+    if note["accounts"] or note["facts"] or note["wide"]:
+        uow.write(TO_COUNT, InsertOne(note))
+
+
+async def pending(store: Store, session: AsyncClientSession | None = None) -> int:
+    """How many batches' changes are not counted yet (0: the counters show every event applied)."""
+    return await store.db[TO_COUNT].count_documents({}, session=session)
+
+
+async def count_noted(store: Store, at_once: int = RECOUNT_AT_ONCE) -> int:
+    """Counts again what the oldest notes name (about `at_once` units), in one transaction that
+    deletes them; returns how many notes it counted. Instances counting at once conflict over
+    the notes, and one of them tries again."""
+
+    async def work(uow: UnitOfWork) -> int:
+        notes, size = [], 0
+        async for note in uow.db[TO_COUNT].find({}, session=uow.session).sort("_id", 1):
+            notes.append(note)
+            size += len(note["accounts"]) + len(note["wide"]) * 4
+            size += sum(len(ids) for ids in note["facts"].values())
+            if size >= at_once:
+                break
+        if not notes:
+            return 0
+        written: dict[str, set[str]] = defaultdict(set)
+        for note in notes:
+            for collection, ids in note["facts"].items():
+                written[collection].update(ids)
+        accounts = {account for note in notes for account in note["accounts"]}
+        wide = {account for note in notes for account in note["wide"]}
+        await recount(uow, accounts, written, wide)
+        uow.write(TO_COUNT, DeleteMany({"_id": {"$in": [note["_id"] for note in notes]}}))
+        return len(notes)
+
+    return await store.run(work)
+
+
+async def count_all_noted(store: Store) -> int:
+    counted = 0
+    while done := await count_noted(store):
+        counted += done
+    return counted
 
 
 async def recount(
@@ -338,16 +397,17 @@ async def cross_selling(
 
 
 # The marker of a database whose every account has been counted (a space: no customer id has one).
-COUNTED_ALL = "every account"
+COUNTED_ALL = "every account"  # all counted, or noted to be
 
 
 async def recount_all(store: Store) -> int:
-    """Counts every account not counted yet, once per database (read models kept before the
-    counters): each profile, and each account of a fact (it may have no profile), in _id order,
-    a chunk per transaction; returns how many it counted."""
+    """Notes every account to count (read models kept before the counters), once per database:
+    each profile, and each account of a fact (it may have no profile), NOTED_AT_ONCE to a note;
+    the upkeep counts them in the background, and reports say how many notes are pending.
+    Returns how many accounts it noted."""
     if await store.db[COUNTED].find_one({"_id": COUNTED_ALL}):
         return 0
-    counted = 0
+    noted = 0
     sources = [(PROFILES, "_id")] + [
         (c, "account_id") for c in (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
     ]
@@ -358,18 +418,28 @@ async def recount_all(store: Store) -> int:
                 await store.db[collection]
                 .find({field: {"$gt": after}}, {field: 1, "_id": field == "_id"})
                 .sort(field, 1)
-                .limit(RECOUNT_AT_ONCE)
+                .limit(NOTED_AT_ONCE * 10)
                 .to_list()
             )
             if not chunk:
                 break
             ids = sorted({document[field] for document in chunk})
             after = ids[-1]
-            done = await store.db[COUNTED].distinct("_id", {"_id": {"$in": ids}})
-            if todo := sorted(set(ids) - set(done)):
-                counted += await store.run(functools.partial(recount, ids=todo, wide=todo))
+            done = set(await store.db[COUNTED].distinct("_id", {"_id": {"$in": ids}}))
+            todo = [account for account in ids if account not in done]
+            notes = [
+                {
+                    "accounts": todo[n : n + NOTED_AT_ONCE],
+                    "facts": {},
+                    "wide": todo[n : n + NOTED_AT_ONCE],
+                }
+                for n in range(0, len(todo), NOTED_AT_ONCE)
+            ]
+            if notes:
+                await store.db[TO_COUNT].insert_many(notes)
+                noted += len(todo)
     await mark_counted(store)
-    return counted
+    return noted
 
 
 async def mark_counted(store: Store) -> None:
@@ -401,25 +471,30 @@ async def recount_turned_dormant(store: Store) -> int:
 
 
 class Upkeep:
-    """Folds the counters' changes, and counts again the accounts turned dormant, every
-    `interval_s` (each instance: what two do at once conflicts, and is done once)."""
+    """Counts what batches noted, folds the counters' changes, and counts again the accounts
+    turned dormant; waits `interval_s` when there was nothing to count (each instance runs one:
+    what two do at once conflicts, and is done once)."""
 
-    def __init__(self, store: Store, interval_s: float = 1.0) -> None:
+    def __init__(self, store: Store, interval_s: float = 0.2) -> None:
         self.store = store
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
 
     async def run_forever(self) -> None:
         while True:
+            counted = 0
             try:
-                await recount_turned_dormant(self.store)
+                counted = await count_noted(self.store)
                 await fold_all(self.store)
+                if not counted:
+                    await recount_turned_dormant(self.store)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 level = log.warning if is_transient(error) else log.error
                 level("counter upkeep failed, trying again", error=repr(error))
-            await asyncio.sleep(self.interval_s)
+            if not counted:  # else straight on with the next notes
+                await asyncio.sleep(self.interval_s)
 
     def start(self) -> None:
         if self._task is None:

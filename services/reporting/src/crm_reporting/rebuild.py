@@ -44,6 +44,7 @@ READ_MODELS = (
     *adapters.FACTS,
     adapters.COUNTERS,
     adapters.COUNTED,
+    adapters.TO_COUNT,
     INBOX,
 )
 
@@ -119,13 +120,15 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         replayed, read = await _replay(rebuilding, bootstrap, None)
         # What arrived meanwhile, the live consumers still running: the pause stays short.
         replayed, caught_up = await _replay(rebuilding, bootstrap, replayed)
-        await counters.fold_all(fresh)  # most of it before the pause
+        await counters.count_all_noted(fresh)  # most of it before the pause
+        await counters.fold_all(fresh)
         live_store = Store(client, live)
         partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
         every = [fence_of(tp.topic, tp.partition) for tp in partitions]
         await live_store.run(lambda uow: fences.pause(uow.db, uow.session, every, PAUSE_S))
         try:
             _, last = await _replay(rebuilding, bootstrap, replayed)
+            await counters.count_all_noted(fresh)
             await counters.fold_all(fresh)
             await counters.mark_counted(fresh)  # the replay counted every account
             rebuilt = await client[target].list_collection_names()

@@ -8,7 +8,7 @@ from crm_runtime.errors import Unprocessable
 from crm_runtime.http import OversightContext, errors
 from fastapi import APIRouter, Query, Response
 
-from crm_reporting import measures, queries
+from crm_reporting import counters, measures, queries
 from crm_reporting.export import to_csv
 from crm_reporting.queries import Segment
 
@@ -53,6 +53,8 @@ async def _freshness(context: OversightContext) -> dict[str, Any]:
         "newest_event_occurred_at": newest.get("occurred_at") if newest else None,
         "consumer_lag": lag["total"],
         "consumer_lag_at": lag["at"],
+        # Batches applied whose changes the counters do not show yet (0: they show them all).
+        "counting_pending": await counters.pending(context.store),
     }
 
 

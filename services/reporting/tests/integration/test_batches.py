@@ -635,6 +635,9 @@ async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], C
 
     for start in range(0, len(events), 37):
         await store.run_batch(events[start : start + 37], apply)
+    assert await counters.pending(store) > 0  # each batch noted what it changed
+    await counters.count_all_noted(store)
+    assert await counters.pending(store) == 0
     segments = [Segment(), Segment(region="east"), Segment(region="north"), Segment(tier="A")]
     times = [T0 + timedelta(hours=h) for h in (2, 5, 9)] + [datetime.now(UTC)]
     seen: set[str] = set()
@@ -649,6 +652,7 @@ async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], C
             await store.db[adapters.COUNTERS].drop()
             assert await counters.recount_all(store) > 0
             assert await counters.recount_all(store) == 0  # once per database
+            await counters.count_all_noted(store)
         for segment in segments:
             for by in (["tier", "region"], ["band"], ["region", "industry", "tier", "band"]):
                 groups = await queries.value_groups(store, by, segment)

@@ -28,6 +28,7 @@ from crm_contracts import (
     VisitLoggedPayload,
     topic_of,
 )
+from crm_reporting import counters
 from crm_reporting.bootstrap import bootstrap
 from crm_reporting.settings import ReportingSettings
 
@@ -45,9 +46,9 @@ async def applied(service, kafka, eventually, *events) -> None:
     ids = [str(event.event_id) for event in events]
 
     async def all_applied():
-        return await service.store.db["processed_events"].count_documents(
-            {"_id": {"$in": ids}}
-        ) == len(ids)
+        inbox = service.store.db["processed_events"]
+        applied = await inbox.count_documents({"_id": {"$in": ids}}) == len(ids)
+        return applied and await counters.pending(service.store) == 0  # and counted
 
     await eventually(all_applied)
 

@@ -15,6 +15,7 @@ from crm_contracts import (
     VisitLoggedPayload,
     topic_of,
 )
+from crm_reporting import counters
 from crm_reporting.bootstrap import bootstrap
 from crm_reporting.settings import ReportingSettings
 
@@ -95,9 +96,9 @@ async def test_a_corrected_followup_counts_with_its_new_date_channel_and_salespe
     ids = [str(event.event_id) for event in events]
 
     async def all_applied():
-        return await service.store.db["processed_events"].count_documents(
-            {"_id": {"$in": ids}}
-        ) == len(ids)
+        inbox = service.store.db["processed_events"]
+        applied = await inbox.count_documents({"_id": {"$in": ids}}) == len(ids)
+        return applied and await counters.pending(service.store) == 0  # and counted
 
     await eventually(all_applied)
     # 99 days after the logged date, 60 after the corrected one: dormant only if uncorrected.

@@ -28,6 +28,7 @@ from crm_contracts import (
     VisitLoggedPayload,
     topic_of,
 )
+from crm_reporting import counters
 from crm_reporting.bootstrap import bootstrap
 from crm_reporting.settings import ReportingSettings
 
@@ -202,9 +203,9 @@ async def applied(service, kafka, eventually, events: list) -> None:
     ids = [str(event.event_id) for event in events]
 
     async def all_applied():
-        return await service.store.db["processed_events"].count_documents(
-            {"_id": {"$in": ids}}
-        ) == len(ids)
+        inbox = service.store.db["processed_events"]
+        applied = await inbox.count_documents({"_id": {"$in": ids}}) == len(ids)
+        return applied and await counters.pending(service.store) == 0  # and counted
 
     # A new consumer group reads each topic from its start: on a long-lived local broker that is
     # long.
@@ -353,7 +354,8 @@ async def test_events_applied_while_a_rebuild_swaps_the_read_models_count_once(
 
     async def all_applied() -> bool:
         inbox = service.store.db["processed_events"]
-        return await inbox.count_documents({"_id": {"$in": published}}) == len(published)
+        applied = await inbox.count_documents({"_id": {"$in": published}}) == len(published)
+        return applied and await counters.pending(service.store) == 0  # and counted
 
     await eventually(all_applied)
     async with http(service, role="ops") as ops:
