@@ -43,7 +43,6 @@ async def create_indexes(store: Store) -> None:
     # matches nearly every profile, scans the collection rather than a whole index.
     await store.db[PROFILES].create_index("merged_into", name="merged_profiles", sparse=True)
     await store.db[COUNTERS].create_index("family")
-    await store.db[COUNTERS].create_index("change", sparse=True)  # only change documents
     # A report's dormancy corrections: the accounts counted on one side of its threshold.
     for family in (counting.LIFECYCLE, counting.OWNERS):
         await store.db[COUNTED].create_index(

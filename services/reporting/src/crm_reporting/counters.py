@@ -1,14 +1,13 @@
 """The reports' counters in MongoDB: what counting.py computes, summed over the accounts.
 
-COUNTERS holds one total per family and key, and the changes batches have made since: change
-documents, only ever inserted, so that batches of different partitions never write the same
-document and never conflict over a counter. `fold` adds the changes into the totals and deletes
-them, in one transaction; a report reads totals and changes in one snapshot and sums them.
+COUNTERS holds one total per family and key, written only by the upkeep that counts (one
+instance at a time): the consumers never contend for a counter. A report reads the totals it
+needs, and the entries of what it corrects, in one snapshot.
 
 COUNTED keeps what each account and each fact was counted as. A batch notes what it changed
-(`to_count`, in its transaction); the upkeep worker counts those again (`count_noted`), writing
-only the difference, and deletes the notes in the same transaction. A report says how many notes
-are pending: 0 means the counters show every event applied."""
+(`to_count`, in its transaction); the upkeep worker counts those again (`count_noted`), adding
+only the difference to the totals, and deletes the notes in the same transaction. A report
+says how many notes are pending: 0 means the counters show every event applied."""
 
 import asyncio
 import functools
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from crm_runtime.lease import Lease
 from crm_runtime.retry import is_transient
 from crm_runtime.store import Store, UnitOfWork
 from pymongo import DeleteMany, InsertOne, ReplaceOne, UpdateOne
@@ -43,7 +43,7 @@ from crm_reporting.counting import contributions as contributions_of
 log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
 PROFILE_FIELDS = {"merged_into": 1, "created_at": 1, "status": 1, "segment": 1, "owner_id": 1}
-FOLD_AT_ONCE = 10_000
+LEASE_S = 15.0
 RECOUNT_AT_ONCE = 2_000  # units counted in one transaction, about
 NOTED_AT_ONCE = 100  # accounts to count with all their facts, per note of a database's migration
 
@@ -253,71 +253,24 @@ async def recount(
             updates.append(ReplaceOne({"_id": unit}, after, upsert=True))
     if updates:
         uow.write(COUNTED, *updates)
-    if change := _change_documents(deltas):
-        uow.write(COUNTERS, *(InsertOne(document) for document in change))
+    if added := _total_updates(deltas):
+        uow.write(COUNTERS, *added)
     return len(updates)
 
 
-def _change_documents(deltas: Deltas) -> list[Doc]:
+def _total_updates(deltas: Deltas) -> list[UpdateOne]:
     amounts: dict[tuple[str, Any], Doc] = defaultdict(dict)
     for (family, name, pairs), amount in deltas.items():
         if amount:
-            amounts[family, pairs][name] = amount
+            amounts[family, pairs][f"n.{name}"] = amount
     return [
-        {"family": family, "key": dict(pairs), "n": n, "change": True}
+        UpdateOne(
+            {"_id": f"{family}:{json.dumps(pairs)}"},
+            {"$inc": n, "$setOnInsert": {"family": family, "key": dict(pairs)}},
+            upsert=True,
+        )
         for (family, pairs), n in amounts.items()
     ]
-
-
-def _total_id(family: str, key: Doc) -> str:
-    return f"{family}:{json.dumps(sorted(key.items()))}"
-
-
-async def fold(store: Store) -> int:
-    """Adds the oldest changes into the totals and deletes them, in one transaction; returns how
-    many it folded. Instances folding at once conflict, and one of them tries again."""
-
-    async def work(uow: UnitOfWork) -> int:
-        found = (
-            await uow.db[COUNTERS]
-            .find({"change": True}, session=uow.session)
-            .limit(FOLD_AT_ONCE)
-            .to_list()
-        )
-        totals: dict[str, Doc] = {}
-        for change in found:
-            total_id = _total_id(change["family"], change["key"])
-            total = totals.setdefault(
-                total_id, {"family": change["family"], "key": change["key"], "n": defaultdict(int)}
-            )
-            for name, amount in change["n"].items():
-                total["n"][name] += amount
-        if found:
-            uow.write(
-                COUNTERS,
-                *(
-                    UpdateOne(
-                        {"_id": total_id},
-                        {
-                            "$inc": {f"n.{name}": amount for name, amount in total["n"].items()},
-                            "$setOnInsert": {"family": total["family"], "key": total["key"]},
-                        },
-                        upsert=True,
-                    )
-                    for total_id, total in totals.items()
-                ),
-                DeleteMany({"_id": {"$in": [change["_id"] for change in found]}}),
-            )
-        return len(found)
-
-    return await store.run(work)
-
-
-async def fold_all(store: Store) -> int:
-    folded = 0
-    while done := await fold(store):
-        folded += done
-    return folded
 
 
 @asynccontextmanager
@@ -471,23 +424,25 @@ async def recount_turned_dormant(store: Store) -> int:
 
 
 class Upkeep:
-    """Counts what batches noted, folds the counters' changes, and counts again the accounts
-    turned dormant; waits `interval_s` when there was nothing to count (each instance runs one:
-    what two do at once conflicts, and is done once)."""
+    """Counts what batches noted, and counts again the accounts turned dormant; waits
+    `interval_s` when there was nothing to count. Each instance runs one; a lease lets one of
+    them count at a time."""
 
     def __init__(self, store: Store, interval_s: float = 0.2) -> None:
         self.store = store
         self.interval_s = interval_s
+        # One instance counts at a time (two would only conflict over the same totals).
+        self.lease = Lease(store.db, "report-counters", LEASE_S)
         self._task: asyncio.Task[None] | None = None
 
     async def run_forever(self) -> None:
         while True:
             counted = 0
             try:
-                counted = await count_noted(self.store)
-                await fold_all(self.store)
-                if not counted:
-                    await recount_turned_dormant(self.store)
+                if await self.lease.hold():
+                    counted = await count_noted(self.store)
+                    if not counted:
+                        await recount_turned_dormant(self.store)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -505,3 +460,7 @@ class Upkeep:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            try:
+                await self.lease.release()
+            except Exception as error:
+                log.warning("could not release the counters' lease", error=repr(error))

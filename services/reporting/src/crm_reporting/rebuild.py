@@ -121,7 +121,6 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         # What arrived meanwhile, the live consumers still running: the pause stays short.
         replayed, caught_up = await _replay(rebuilding, bootstrap, replayed)
         await counters.count_all_noted(fresh)  # most of it before the pause
-        await counters.fold_all(fresh)
         live_store = Store(client, live)
         partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
         every = [fence_of(tp.topic, tp.partition) for tp in partitions]
@@ -129,7 +128,6 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         try:
             _, last = await _replay(rebuilding, bootstrap, replayed)
             await counters.count_all_noted(fresh)
-            await counters.fold_all(fresh)
             await counters.mark_counted(fresh)  # the replay counted every account
             rebuilt = await client[target].list_collection_names()
             for name in READ_MODELS:
