@@ -190,7 +190,7 @@ def fact_items(kind: str, fact: Doc, profile: Doc) -> list[tuple[datetime, str, 
 def _period_entries(
     items: Sequence[tuple[datetime, str | None, dict[str, int]]], segment: Doc
 ) -> list[Doc]:
-    """Each item under the hour and the day it happened (and its person, if any)."""
+    """Each item under the day it happened (and its person, if any)."""
     filters = {name: segment.get(name) for name in FILTERS}
     return [
         {"key": {"bucket": bucket, **({"person": person} if person else {}), **filters}, "n": n}
@@ -244,15 +244,15 @@ def _counted_pairs(family: str, pairs: tuple[tuple[str, Any], ...]) -> list[tupl
 
 # --- periods -------------------------------------------------------------------------------------
 
-HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+DAY = timedelta(days=1)
 
 
 def buckets_of(at: datetime) -> list[str]:
-    """The day and the hour (UTC) a time falls in, as the counters of a period name them."""
+    """The day (UTC) a time falls in, as the counters of a period name it. (Days only: finer
+    buckets multiplied the counters by the hours of the history, for the ends of periods only.)"""
     if at.utcoffset():
         at = at.astimezone(UTC)
-    stamp = at.isoformat()  # 2026-11-28T13:45:00+00:00, without formatting each field
-    return [f"d{stamp[:10]}", f"h{stamp[:13]}"]
+    return [f"d{at.isoformat()[:10]}"]  # 2026-11-28T13:45:00+00:00, without strftime
 
 
 def _floor(at: datetime, step: timedelta) -> datetime:
@@ -265,16 +265,11 @@ def _ceil(at: datetime, step: timedelta) -> datetime:
 
 
 def cover(since: datetime, until: datetime) -> tuple[list[str], list[tuple[datetime, datetime]]]:
-    """[since, until) as whole days and hours (their bucket names), and what is left at either
-    end (under an hour each), for a report to count from the facts themselves."""
-    first_hour, last_hour = _ceil(since, HOUR), _floor(until, HOUR)
-    if first_hour >= last_hour:
-        return [], [(since, until)]
-    edges = [(a, b) for a, b in ((since, first_hour), (last_hour, until)) if a < b]
-    first_day, last_day = _ceil(first_hour, DAY), _floor(last_hour, DAY)
+    """[since, until) as whole days (their bucket names), and what is left at either end (under
+    a day each), for a report to count from the facts themselves."""
+    first_day, last_day = _ceil(since, DAY), _floor(until, DAY)
     if first_day >= last_day:
-        first_day = last_day = last_hour
-    names = [buckets_of(first_day + n * DAY)[0] for n in range((last_day - first_day) // DAY)]
-    for start, end in ((first_hour, first_day), (last_day, last_hour)):
-        names += [buckets_of(start + n * HOUR)[1] for n in range((end - start) // HOUR)]
-    return names, edges
+        return [], [(since, until)]
+    edges = [(a, b) for a, b in ((since, first_day), (last_day, until)) if a < b]
+    days = (last_day - first_day) // DAY
+    return [buckets_of(first_day + n * DAY)[0] for n in range(days)], edges

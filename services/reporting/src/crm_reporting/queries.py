@@ -50,7 +50,7 @@ async def newest_applied(store: Store) -> Doc | None:
 async def scorecard(
     store: Store, since: datetime, until: datetime, segment: Segment, dormant_after: timedelta
 ) -> list[Doc]:
-    """The scorecard's rows from the counters: the period's whole days and hours, what is left
+    """The scorecard's rows from the counters: the period's whole days, what is left
     at either end from the facts; each salesperson's customers, with the dormancy of those
     counted on the other side of `until - dormant_after` corrected; cross-selling accounts."""
     rows: dict[str, Counter[str]] = defaultdict(Counter)
@@ -89,7 +89,7 @@ async def _scorecard_between(
     store: Store, session: AsyncClientSession, start: datetime, end: datetime, segment: Segment
 ) -> list[tuple[str, dict[str, int]]]:
     """What accounts in `segment` add to salespeople's periods in [start, end), from their facts
-    (an hour or less of them): new leads, follow-ups, proposals, deals."""
+    (a day or less of them): new leads, follow-ups, proposals, deals."""
     window = {"$gte": start, "$lt": end}
     created = (
         await store.db[PROFILES]
@@ -132,7 +132,7 @@ async def opportunities_opened(
     segment: Segment,
     session: AsyncClientSession | None = None,
 ) -> list[Doc]:
-    """Opened in [since, until), of the accounts in `segment`: read directly, for an hour or
+    """Opened in [since, until), of the accounts in `segment`: read directly, for a day or
     less of them (else at the size of the data, which `funnel` reads from counters)."""
     found = (
         await store.db[OPPORTUNITIES]
@@ -149,7 +149,7 @@ async def opportunities_opened(
 
 async def funnel(store: Store, since: datetime, until: datetime, segment: Segment) -> Counter[str]:
     """The funnel's amounts (measures.funnel_amounts) summed over the opportunities opened in
-    [since, until) in `segment`: whole hours and days from the counters, the rest directly."""
+    [since, until) in `segment`: whole days from the counters, the rest directly."""
     buckets, edges = counting.cover(since, until)
     total: Counter[str] = Counter()
     async with counters.snapshot(store) as session:

@@ -174,33 +174,28 @@ def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_
     }
 
 
-def test_each_opportunity_counts_in_the_funnel_under_the_hour_and_day_it_was_opened():
+def test_each_opportunity_counts_in_the_funnel_under_the_day_it_was_opened():
     opened = datetime(2026, 11, 27, 13, 45, tzinfo=UTC)
     history = [{"stage": "qualified", "at": opened}, {"stage": "proposal", "at": opened + DAY}]
     opportunity = {"_id": "o-1", "opened_at": opened, "stage": "proposal", "history": history}
     entries = fact_contributions(OPPORTUNITY, opportunity, {})[FUNNEL]
     assert [e["key"] for e in entries] == [
         {"bucket": "d2026-11-27", "industry": None, "region": None},
-        {"bucket": "h2026-11-27T13", "industry": None, "region": None},
     ]
     assert entries[0]["n"] == dict(funnel_amounts(opportunity))
     assert entries[0]["n"]["spent_ms_qualified"] == 86_400_000
 
 
-def test_a_period_is_covered_by_whole_days_and_hours_and_what_is_left_at_either_end():
+def test_a_period_is_covered_by_whole_days_and_what_is_left_at_either_end():
     since = datetime(2026, 11, 1, 22, 30, tzinfo=UTC)
     until = datetime(2026, 11, 4, 1, 10, tzinfo=UTC)
     names, edges = cover(since, until)
-    assert names == ["d2026-11-02", "d2026-11-03", "h2026-11-01T23", "h2026-11-04T00"]
-    assert edges == [(since, since.replace(hour=23, minute=0)), (until.replace(minute=0), until)]
-    within = cover(since, since + timedelta(hours=3))  # to 01:30 the next day
-    next_hour = since.replace(hour=23, minute=0)
-    later = (since + timedelta(hours=2, minutes=30), since + timedelta(hours=3))
-    assert within == (["h2026-11-01T23", "h2026-11-02T00"], [(since, next_hour), later])
-    assert cover(since, since + timedelta(minutes=20)) == (
-        [],
-        [(since, since + timedelta(minutes=20))],
-    )
+    assert names == ["d2026-11-02", "d2026-11-03"]
+    assert edges == [
+        (since, datetime(2026, 11, 2, tzinfo=UTC)),
+        (until.replace(hour=0, minute=0), until),
+    ]
+    assert cover(since, since + timedelta(hours=3)) == ([], [(since, since + timedelta(hours=3))])
     whole = cover(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
     assert whole == (["d2026-11-01", "d2026-11-02"], [])
 
@@ -229,7 +224,6 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     ]
     assert [(e["key"]["bucket"], e["n"]) for e in found[SCORECARD]] == [
         ("d2026-05-12", {"new_leads": 1}),
-        ("h2026-05-12T00", {"new_leads": 1}),
     ]
     followup = {"at": NOW - DAY, "salesperson_id": "sp-3", "channel": "visit"}
     assert fact_items(FOLLOWUP, followup, profile) == [(NOW - DAY, "sp-3", {"followups_visit": 1})]
@@ -253,7 +247,7 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     merged = {**profile, "merged_into": "c-9"}
     assert OWNERS not in contributions(Account(merged), NOW)
     assert fact_items(PROPOSAL, {"created_at": NOW}, merged) == []
-    [entry, _] = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
+    [entry] = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
     assert entry["key"] == {
         "bucket": "d2026-11-27",
         "person": "sp-3",
