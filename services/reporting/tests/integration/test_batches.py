@@ -422,9 +422,8 @@ def history(seed: int, steps: int) -> list[Event]:
     return made.delivered()
 
 
-async def projected(client, name: str, events: list[Event], cuts: list[int]) -> dict[str, list]:
-    """The read models after applying `events` in batches ending at `cuts`, in a database of its
-    own."""
+async def projecting(client, name: str):
+    """A database of its own (dropped first), with its indexes, and the service's handlers."""
     store = Store(client, name)
     await client.drop_database(name)
     await store.ensure_indexes()
@@ -434,6 +433,14 @@ async def projected(client, name: str, events: list[Event], cuts: list[int]) -> 
     async def apply(event, uow):
         for handler in handlers[type(event)]:
             await handler(event, uow)
+
+    return store, apply
+
+
+async def projected(client, name: str, events: list[Event], cuts: list[int]) -> dict[str, list]:
+    """The read models after applying `events` in batches ending at `cuts`, in a database of its
+    own."""
+    store, apply = await projecting(client, name)
 
     start = 0
     for end in [*cuts, len(events)]:
@@ -623,15 +630,7 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
 
 async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], Counter[str]]:
     events = history(seed, steps=600)
-    store = Store(client, name)
-    await client.drop_database(name)
-    await store.ensure_indexes()
-    await adapters.create_indexes(store)
-    handlers = wire(spec().handlers, spec().dependencies)
-
-    async def apply(event, uow):
-        for handler in handlers[type(event)]:
-            await handler(event, uow)
+    store, apply = await projecting(client, name)
 
     for start in range(0, len(events), 37):
         await store.run_batch(events[start : start + 37], apply)
