@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from crm_runtime import fences
 from crm_runtime.lease import Lease
 from crm_runtime.retry import is_transient
 from crm_runtime.store import Store, UnitOfWork
@@ -44,6 +45,7 @@ log = structlog.get_logger(__name__)
 Doc = dict[str, Any]
 PROFILE_FIELDS = {"merged_into": 1, "created_at": 1, "status": 1, "segment": 1, "owner_id": 1}
 LEASE_S = 15.0
+COUNTING_FENCE = "report-counters"
 RECOUNT_AT_ONCE = 2_000  # units counted in one transaction, about
 NOTED_AT_ONCE = 100  # accounts to count with all their facts, per note of a database's migration
 
@@ -226,8 +228,10 @@ async def recount(
     `wide` (whose segment, owner or creation changed); writes the difference from what they
     were counted as; returns how many changed."""
     now = now or datetime.now(UTC)
-    await uow.flush()  # what the batch wrote, read back
     db, session = uow.db, uow.session
+    # Paused with the consumers (a rebuild swapping the counters in, one collection at a time).
+    await fences.enter(db, session, COUNTING_FENCE)
+    await uow.flush()  # what the batch wrote, read back
     found_facts = await facts(db, session, written or {}, wide) if written or wide else []
     ids = sorted({*ids, *wide, *(fact["account_id"] for _, fact in found_facts)})
     if not ids:

@@ -4,11 +4,11 @@
 
 1. Replays every topic from its beginning into a fresh database (`<live>_rebuild`), through the
    same projections and inbox as the live consumer; then what arrived meanwhile.
-2. Pauses the live consumers (runtime fences: a batch in flight commits first, none after), replays
-   the last records into the fresh database, and swaps: each rebuilt collection, the inbox with
-   them, replaces the live one (MongoDB renameCollection, one by one). Paused, no live batch can
-   commit between two renames (its effect in one generation, its inbox entry in the other: applied
-   twice, or lost).
+2. Pauses the live consumers and the counting upkeep (runtime fences: a batch in flight commits
+   first, none after), replays the last records into the fresh database, and swaps: each rebuilt
+   collection, the inbox with them, replaces the live one (MongoDB renameCollection, one by one).
+   Paused, no live batch can commit between two renames (its effect in one generation, its inbox
+   entry in the other: applied twice, or lost), nor any counting.
 3. Lifts the pause: the live consumers go on from their offsets, and the rebuilt inbox makes
    anything the replay applied already count once.
 """
@@ -123,7 +123,9 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         await counters.count_all_noted(fresh)  # most of it before the pause
         live_store = Store(client, live)
         partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
-        every = [fence_of(tp.topic, tp.partition) for tp in partitions]
+        # The consumers', and the counting upkeep's (its totals and what it counted must not be
+        # swapped in one at a time under it).
+        every = [fence_of(tp.topic, tp.partition) for tp in partitions] + [counters.COUNTING_FENCE]
         await live_store.run(lambda uow: fences.pause(uow.db, uow.session, every, PAUSE_S))
         try:
             _, last = await _replay(rebuilding, bootstrap, replayed)
