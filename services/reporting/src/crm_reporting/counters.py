@@ -86,37 +86,14 @@ async def accounts(
     found = await profiles(db, session, ids)
     last = await _grouped(db, session, FOLLOWUPS, {**scope, "revoked": False}, {"$max": "$at"})
     outcomes = await _grouped(db, session, DEALS, scope, {"$addToSet": "$outcome"})
-    won: dict[str, list[Doc]] = defaultdict(list)
     with_lines = {**scope, "outcome": "won", "product_lines.0": {"$exists": True}}
-    fields = {"account_id": 1, "closed_at": 1, "product_lines": 1}
-    for deal in await db[DEALS].find(with_lines, fields, session=session).to_list():
-        won[deal["account_id"]].append(deal)
-    opened: dict[str, list[Doc]] = defaultdict(list)
-    for opportunity in (
-        await db[OPPORTUNITIES]
-        .find({**scope, "closed": False}, {"account_id": 1, "win_probability": 1}, session=session)
-        .to_list()
-    ):
-        opened[opportunity["account_id"]].append(opportunity)
-    proposals: dict[str, list[Doc]] = defaultdict(list)
-    of = [o["_id"] for found_open in opened.values() for o in found_open]
-    for proposal in (
-        await db[PROPOSALS]
-        .find(
-            {"opportunity_id": {"$in": of}},
-            {
-                "account_id": 1,
-                "opportunity_id": 1,
-                "price": 1,
-                "currency": 1,
-                "status": 1,
-                "created_at": 1,
-            },
-            session=session,
-        )
-        .to_list()
-    ):
-        proposals[proposal["account_id"]].append(proposal)
+    won = await _by_account(db, session, DEALS, with_lines, ["closed_at", "product_lines"])
+    opened = await _by_account(
+        db, session, OPPORTUNITIES, {**scope, "closed": False}, ["win_probability"]
+    )
+    of = {"opportunity_id": {"$in": [o["_id"] for each in opened.values() for o in each]}}
+    priced = ["opportunity_id", "price", "currency", "status", "created_at"]
+    proposals = await _by_account(db, session, PROPOSALS, of, priced)
     return {
         account_id: Account(
             found.get(account_id, {}),
@@ -128,6 +105,21 @@ async def accounts(
         )
         for account_id in ids
     }
+
+
+async def _by_account(
+    db: AsyncDatabase[Any],
+    session: AsyncClientSession | None,
+    collection: str,
+    query: Doc,
+    fields: list[str],
+) -> dict[str, list[Doc]]:
+    """The facts that match, with `fields`, per account."""
+    found: dict[str, list[Doc]] = defaultdict(list)
+    projection = dict.fromkeys(["account_id", *fields], 1)
+    for fact in await db[collection].find(query, projection, session=session).to_list():
+        found[fact["account_id"]].append(fact)
+    return found
 
 
 async def _grouped(
