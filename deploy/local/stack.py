@@ -1,5 +1,7 @@
 """The whole system on this machine: real Kafka and mongod (infra.py) and the four services, each
-its own process in the background with a pid file and a log under .local/services/.
+its own process in the background with a pid file and a log under .local/services/; reporting's
+and scoring's background workers (counting for the reports, model snapshots) in processes of their
+own, so that their CPU does not hold up the consumers.
 
     python deploy/local/stack.py up|down|status
 """
@@ -14,13 +16,13 @@ import urllib.request
 
 import infra
 
-SERVICES = {"customer": 8001, "followup": 8002, "scoring": 8003, "reporting": 8004}
 HEALTH_TIMEOUT_S = 90
 
 
 class ServiceProcess(infra.Managed):
-    def __init__(self, service: str, port: int) -> None:
-        self.name, self.port = service, port
+    def __init__(self, name: str, port: int, service: str = "", workers: str = "here") -> None:
+        self.name, self.port = name, port
+        self.service, self.workers = service or name, workers
 
     @property
     def home(self):
@@ -28,7 +30,7 @@ class ServiceProcess(infra.Managed):
 
     @property
     def marker(self) -> bytes:
-        return f"crm_{self.name}".encode()
+        return f"crm_{self.service}".encode()
 
     @property
     def log_file(self):
@@ -45,8 +47,8 @@ class ServiceProcess(infra.Managed):
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", f"crm_{self.name}"],
-                env={**env, "CRM_HTTP_PORT": str(self.port)},
+                [sys.executable, "-m", f"crm_{self.service}"],
+                env={**env, "CRM_HTTP_PORT": str(self.port), "CRM_WORKERS": self.workers},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -65,7 +67,14 @@ class ServiceProcess(infra.Managed):
             return response.status == 200
 
 
-PROCESSES = [ServiceProcess(name, port) for name, port in SERVICES.items()]
+PROCESSES = [
+    ServiceProcess("customer", 8001),
+    ServiceProcess("followup", 8002),
+    ServiceProcess("scoring", 8003, workers="elsewhere"),
+    ServiceProcess("reporting", 8004, workers="elsewhere"),
+    ServiceProcess("scoring-workers", 8013, service="scoring", workers="only"),
+    ServiceProcess("reporting-workers", 8014, service="reporting", workers="only"),
+]
 ADMIN_USERNAME = "admin"
 
 

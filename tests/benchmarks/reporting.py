@@ -16,19 +16,24 @@
    360, over read models of `--size` (100,000 customers and 300,000 facts; 1m: 1,000,000 and
    3,000,000), inserted in bulk (read_models.py); against a plain indexed count (follow-ups of the
    last 30 days). 50 requests each, fewer where they take over 30 s in all.
+Each runs the service as deployed: its counting upkeep in a process of its own (CRM_WORKERS=only).
 """
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import json
+import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,6 +57,8 @@ def percentile(values: list[float], p: int) -> float:
 
 
 def reporting_service(urls: dict[str, str], topic: str) -> Service:
+    """The service's own parts (handlers, reports, start-up), on the bench's topic; its counting
+    upkeep runs elsewhere (`counting_apart`)."""
     settings = ServiceSettings(
         service_name=f"bench{uuid.uuid4().hex[:6]}",
         namespace="bench",
@@ -59,9 +66,45 @@ def reporting_service(urls: dict[str, str], topic: str) -> Service:
         auth_secret=SECRET,
         kafka_bootstrap_servers=urls["KAFKA_BOOTSTRAP_SERVERS"],
         mongodb_uri=urls["MONGODB_URI"],
+        workers="elsewhere",
     )
-    # The service's own parts (handlers, reports, start-up, counter upkeep), on the bench's topic.
     return Service(dataclasses.replace(spec(), subscribes_to=[topic]), settings)
+
+
+@contextlib.asynccontextmanager
+async def counting_apart(service: Service) -> AsyncIterator[None]:
+    """The service's counting upkeep, in a process of its own as deployed (CRM_WORKERS=only), once
+    it serves; stopped by its PID."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = service.settings
+    env = {
+        **os.environ,
+        "MONGODB_URI": settings.mongodb_uri,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "CRM_SERVICE_NAME": settings.service_name,
+        "CRM_NAMESPACE": settings.namespace,
+        "CRM_WORKERS": "only",
+        "CRM_HTTP_PORT": str(port),
+        "CRM_LOG_LEVEL": "WARNING",
+        "CRM_AUTH_SECRET": SECRET,
+    }
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "crm_reporting", env=env)
+    try:
+        async with httpx.AsyncClient() as http:
+            deadline = time.monotonic() + 60
+            while process.returncode is None and time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.2)
+            else:
+                raise RuntimeError("the counting process did not come up within 60 s")
+        yield
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 def applied(service: Service, topic: str) -> int:
@@ -82,18 +125,19 @@ async def projection(urls: dict[str, str], count: int) -> tuple[float, float, fl
     del events
     gc.collect()
     service = reporting_service(urls, topic)
-    await service.start()
-    while not (first := applied(service, topic)):
-        await asyncio.sleep(0.02)
-    started = time.perf_counter()
-    while applied(service, topic) < count:
-        await asyncio.sleep(0.02)
-    rate = (count - first) / (time.perf_counter() - started)
-    while await counters.pending(service.store):  # and the reports' counters show them all
-        await asyncio.sleep(0.05)
-    counted = (count - first) / (time.perf_counter() - started)
-    profiles = await service.store.db[adapters.PROFILES].estimated_document_count()
-    await service.stop()
+    async with counting_apart(service):
+        await service.start()
+        while not (first := applied(service, topic)):
+            await asyncio.sleep(0.02)
+        started = time.perf_counter()
+        while applied(service, topic) < count:
+            await asyncio.sleep(0.02)
+        rate = (count - first) / (time.perf_counter() - started)
+        while await counters.pending(service.store):  # and the reports' counters show them all
+            await asyncio.sleep(0.05)
+        counted = (count - first) / (time.perf_counter() - started)
+        profiles = await service.store.db[adapters.PROFILES].estimated_document_count()
+        await service.stop()
     client = AsyncMongoClient(urls["MONGODB_URI"])
     await client.drop_database(service.settings.database_name)
 
@@ -108,49 +152,46 @@ async def projection(urls: dict[str, str], count: int) -> tuple[float, float, fl
     return rate, counted, baseline, profiles
 
 
-def publish_steadily(bootstrap: str, topic: str, seconds: int, per_second: int) -> None:
-    """Run in a process of its own: mixed events at a steady pace; prints each event's id and
-    when it was sent, as JSON."""
+async def _publish_steadily(
+    bootstrap: str, topic: str, seconds: int, per_second: int
+) -> tuple[dict[str, float], float]:
+    """Mixed events at a steady pace: when each was sent, by id, and how long it took."""
     from aiokafka import AIOKafkaProducer
 
-    async def run() -> dict[str, float]:
-        events = mixed_events(seconds * per_second, seed=5)
-        records = [(str(e.event_id), e.to_bytes(), e.key()) for e in events]
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
-        sent: dict[str, float] = {}
-        started = time.time()
-        for n, (event_id, value, key) in enumerate(records):
-            if (ahead := started + n / per_second - time.time()) > 0:
-                await asyncio.sleep(ahead)
+    events = mixed_events(seconds * per_second, seed=5)
+    records = [(str(e.event_id), e.to_bytes(), e.key()) for e in events]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    sent: dict[str, float] = {}
+    started, n = time.time(), 0
+    while n < len(records):  # what is due, every 5 ms: not a sleep per event, which cost
+        due = min(len(records), int((time.time() - started) * per_second) + 1)
+        for event_id, value, key in records[n:due]:  # the bench's two cores a third of one
             sent[event_id] = time.time()
             await producer.send(topic, value, key=key)
-        await producer.flush()
-        sent["took"] = time.time() - started
-        await producer.stop()
-        return sent
+        n = due
+        await asyncio.sleep(0.005)
+    await producer.flush()
+    took = time.time() - started
+    await producer.stop()
+    return sent, took
 
-    print(json.dumps(asyncio.run(run())))
 
-
-async def freshness(
-    urls: dict[str, str], seconds: int, per_second: int
-) -> tuple[list[float], list[float], float]:
-    """Latencies in ms, to visible and to counted, and the rate the events were published at.
-    Counted: the note of the event's batch (inserted in the same transaction as its inbox entry,
-    so at the same cluster time) deleted by the upkeep that counted it."""
-    bootstrap = urls["KAFKA_BOOTSTRAP_SERVERS"]
-    topic = await new_topic(bootstrap)
-    service = reporting_service(urls, topic)
-    await service.start()
-    await asyncio.sleep(3)  # the group settles: joining is not measured
+async def publish_and_watch(args: argparse.Namespace) -> dict[str, Any]:
+    """Run in a process of its own, so that watching costs the service's event loop nothing:
+    publishes, and watches the service's database for each event's inbox entry (visible; in the
+    transaction of its effects on the read models) and for its batch's note to count (inserted
+    in the same transaction, so at the same cluster time) deleted by the upkeep that counted it
+    (counted). Latencies in ms, and the pace the events were published at."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(args.mongodb, tz_aware=True)
+    db = client[args.database]
     seen: dict[str, float] = {}
     batch_of: dict[str, Any] = {}  # event id: its transaction's cluster time
     note_at: dict[Any, Any] = {}  # cluster time: the note inserted then
     counted_at: dict[Any, float] = {}  # note: when it was deleted
     kinds = {"$match": {"operationType": {"$in": ["insert", "delete"]}}}
     shown = {"$project": {"documentKey": 1, "clusterTime": 1, "operationType": 1, "ns": 1}}
-    stream = await service.store.db.watch([kinds, shown])
+    stream = await db.watch([kinds, shown])
 
     async def watch() -> None:
         async for change in stream:
@@ -164,42 +205,56 @@ async def freshness(
                     counted_at[key] = time.time()
 
     watching = asyncio.create_task(watch())
-    publisher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--publish-to",
-        topic,
-        "--bootstrap",
-        bootstrap,
-        "--seconds",
-        str(seconds),
-        "--per-second",
-        str(per_second),
-        stdout=asyncio.subprocess.PIPE,
+    sent, took = await _publish_steadily(
+        args.bootstrap, args.publish_to, args.seconds, args.per_second
     )
-    out, _ = await publisher.communicate()
-    sent: dict[str, float] = json.loads(out)
-    took = sent.pop("took")
     deadline = time.time() + 120
     while time.time() < deadline and (
-        any(event_id not in seen for event_id in sent) or await counters.pending(service.store)
+        any(event_id not in seen for event_id in sent)
+        or await db[adapters.TO_COUNT].count_documents({})
     ):
         await asyncio.sleep(0.2)
     await asyncio.sleep(0.5)  # the last deletions reach the stream
     watching.cancel()
     await stream.close()
-    await service.stop()
-    client = AsyncMongoClient(urls["MONGODB_URI"])
-    await client.drop_database(service.settings.database_name)
     await client.close()
-    missing = [event_id for event_id in sent if event_id not in seen]
-    assert not missing, f"{len(missing)} events never became visible"
-    visible = [(seen[event_id] - at) * 1000 for event_id, at in sent.items()]
+    visible = [(seen[event_id] - at) * 1000 for event_id, at in sent.items() if event_id in seen]
     counted = [
         (counted_at.get(note_at.get(batch_of[event_id]), seen[event_id]) - at) * 1000
         for event_id, at in sent.items()
+        if event_id in seen
     ]
-    return visible, counted, len(sent) / took
+    missing = len(sent) - len(visible)
+    return {"visible": visible, "counted": counted, "pace": len(sent) / took, "missing": missing}
+
+
+async def freshness(
+    urls: dict[str, str], seconds: int, per_second: int
+) -> tuple[list[float], list[float], float]:
+    """Latencies in ms, to visible and to counted (publish_and_watch), and the rate the events
+    were published at."""
+    bootstrap = urls["KAFKA_BOOTSTRAP_SERVERS"]
+    topic = await new_topic(bootstrap)
+    service = reporting_service(urls, topic)
+    async with counting_apart(service):
+        await service.start()
+        await asyncio.sleep(3)  # the group settles: joining is not measured
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            *("--publish-to", topic, "--bootstrap", bootstrap),
+            *("--mongodb", urls["MONGODB_URI"], "--database", service.settings.database_name),
+            *("--seconds", str(seconds), "--per-second", str(per_second)),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await publisher.communicate()
+        await service.stop()
+    client = AsyncMongoClient(urls["MONGODB_URI"])
+    await client.drop_database(service.settings.database_name)
+    await client.close()
+    watched = json.loads(out)
+    assert not watched["missing"], f"{watched['missing']} events never became visible"
+    return watched["visible"], watched["counted"], watched["pace"]
 
 
 SIZES = {"quick": (10_000, 30_000), "default": (100_000, 300_000), "1m": (1_000_000, 3_000_000)}
@@ -240,8 +295,9 @@ async def report_latency(
     started = time.perf_counter()
     await service.start()  # builds the indexes, and notes the accounts to count
     print(f"  service started (indexes built) in {time.perf_counter() - started:.0f} s")
-    while await counters.pending(service.store):
-        await asyncio.sleep(1)
+    async with counting_apart(service):
+        while await counters.pending(service.store):
+            await asyncio.sleep(1)
     print(f"  ... its accounts and facts counted in {time.perf_counter() - started:.0f} s")
     token = issue_token(Principal("bench", Role.MANAGER), SECRET, 3600)
     timings: dict[str, list[float]] = {}
@@ -333,8 +389,10 @@ if __name__ == "__main__":
     parser.add_argument("--per-second", type=int, default=1000, help="freshness pace")
     parser.add_argument("--publish-to", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    parser.add_argument("--mongodb", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publish_to:
-        publish_steadily(args.bootstrap, args.publish_to, args.seconds, args.per_second)
+        print(json.dumps(asyncio.run(publish_and_watch(args))))
     else:
         asyncio.run(main(args))

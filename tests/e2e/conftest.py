@@ -11,7 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-SERVICES = ("customer", "followup", "scoring", "reporting")
+# Name: (package, CRM_WORKERS). As in the demo stack: scoring's and reporting's background
+# workers run in processes of their own.
+SERVICES = {
+    "customer": ("customer", "here"),
+    "followup": ("followup", "here"),
+    "scoring": ("scoring", "elsewhere"),
+    "reporting": ("reporting", "elsewhere"),
+    "scoring-workers": ("scoring", "only"),
+    "reporting-workers": ("reporting", "only"),
+}
 ADMIN = {"username": "e2e-admin", "password": uuid.uuid4().hex}
 
 
@@ -23,11 +32,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def stack(infra, namespace, tmp_path_factory):
-    """Starts each service with `python -m crm_<name>`; stops each by its own PID."""
+    """Starts each service with `python -m crm_<package>`; stops each by its own PID."""
     logs = tmp_path_factory.mktemp("e2e-logs")
     urls, processes = {}, []
     secret = uuid.uuid4().hex * 2  # the same in every service, made for this run
-    for name in SERVICES:
+    for name, (package, workers) in SERVICES.items():
         port = free_port()
         env = {
             **os.environ,
@@ -35,6 +44,7 @@ def stack(infra, namespace, tmp_path_factory):
             "MONGODB_URI": infra.mongodb_uri,
             "CRM_NAMESPACE": f"{namespace}e2e",
             "CRM_HTTP_PORT": str(port),
+            "CRM_WORKERS": workers,
             "CRM_OUTBOX_POLL_INTERVAL_S": "0.2",
             "CRM_AUTH_SECRET": secret,
             "CRM_ADMIN_USERNAME": ADMIN["username"],
@@ -45,7 +55,7 @@ def stack(infra, namespace, tmp_path_factory):
             (
                 name,
                 subprocess.Popen(
-                    [sys.executable, "-m", f"crm_{name}"],
+                    [sys.executable, "-m", f"crm_{package}"],
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,

@@ -99,19 +99,18 @@ class Readiness:
             report["mongodb"] = "ok"
         except Exception as error:
             ok, report["mongodb"] = False, repr(error)
+        if not service.topics:  # a process of workers alone: it needs MongoDB only
+            self._result, self._checked_at = (ok, report), time.monotonic()
+            return self._result
         try:
             topics = list(service.topics)
-            lag = (
-                await asyncio.wait_for(
-                    consumer_lag(
-                        service.settings.kafka_bootstrap_servers,
-                        service.settings.consumer_group,
-                        topics,
-                    ),
-                    READY_TIMEOUT_S * 2,
-                )
-                if topics
-                else {}
+            lag = await asyncio.wait_for(
+                consumer_lag(
+                    service.settings.kafka_bootstrap_servers,
+                    service.settings.consumer_group,
+                    topics,
+                ),
+                READY_TIMEOUT_S * 2,
             )
             report["kafka"] = "ok"
             report["lag"] = {"total": sum(lag.values()), "partitions": lag}

@@ -1,5 +1,6 @@
 """Builds one service process: MongoDB store, Kafka broker, outbox relay, event consumer and HTTP,
-started in that order with retries, so a service comes up cleanly after a slow Kafka or MongoDB."""
+started in that order with retries, so a service comes up cleanly after a slow Kafka or MongoDB.
+Its background workers run in the same process, or in one of their own (settings.workers)."""
 
 import asyncio
 import gc
@@ -110,7 +111,10 @@ class Service:
         handlers = wire(spec.handlers, spec.dependencies)
         # Every service checks tokens, so every service learns whose access changed.
         handlers.setdefault(UserAccessChanged, []).append(on_user_access_changed)
-        self.topics = list(dict.fromkeys([*spec.subscribes_to, USER_EVENTS]))
+        # A process of workers alone consumes nothing, relays nothing and serves no API.
+        self.runs_events = settings.workers != "only"
+        subscribes = [*spec.subscribes_to, USER_EVENTS] if self.runs_events else []
+        self.topics = list(dict.fromkeys(subscribes))
         self.consumer = EventConsumer(
             self.store,
             handlers,
@@ -123,8 +127,10 @@ class Service:
             counted=lambda topic, outcome: self.metrics.events.labels(topic, outcome).inc(),
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self.workers = [make(self) for make in spec.workers]
-        self._subscribe()
+        runs_workers = settings.workers != "elsewhere"
+        self.workers = [make(self) for make in spec.workers] if runs_workers else []
+        if self.runs_events:
+            self._subscribe()
         self.http = self._http_app()
 
     def _subscribe(self) -> None:
@@ -140,6 +146,8 @@ class Service:
             batch=True,
             max_records=self.settings.consumer_batch_size,
             max_partition_fetch_bytes=self.settings.consumer_partition_fetch_bytes,
+            fetch_max_wait_ms=self.settings.consumer_fetch_wait_ms,
+            batch_timeout_ms=self.settings.consumer_fetch_wait_ms,
             # commit after the whole batch is applied; else redeliver
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=raw_body,
@@ -192,7 +200,7 @@ class Service:
         async def metrics() -> Response:
             return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-        for router in self.spec.routers:
+        for router in self.spec.routers if self.runs_events else ():
             app.include_router(router)
         return app
 
@@ -216,6 +224,19 @@ class Service:
                     await self.spec.create_indexes(self.store)
                 if self.spec.on_start:
                     await self.spec.on_start(self)
+        if self.runs_events:
+            await self._start_events()
+        tune_collector()
+        for worker in self.workers:
+            worker.start()
+        log.info(
+            "service started",
+            database=self.settings.database_name,
+            group=self.settings.consumer_group,
+            workers=self.settings.workers,
+        )
+
+    async def _start_events(self) -> None:
         log.info("connecting to Kafka", bootstrap_servers=self.settings.kafka_bootstrap_servers)
         async for attempt in until_it_works(self.settings.retry_max_backoff_s):
             with attempt:
@@ -224,14 +245,6 @@ class Service:
         self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
         if self.parking is not None:
             self._tasks.append(asyncio.create_task(self._sweep_parked(), name="parking-sweeper"))
-        tune_collector()
-        for worker in self.workers:
-            worker.start()
-        log.info(
-            "service started",
-            database=self.settings.database_name,
-            group=self.settings.consumer_group,
-        )
 
     async def _sweep_parked(self) -> None:
         while True:
@@ -258,7 +271,8 @@ class Service:
                 await self.relay.lease.release()
             except Exception as error:
                 log.warning("could not release the outbox lease", error=repr(error))
-        await self.broker.stop()
+        if self.runs_events:
+            await self.broker.stop()
         await self.client.close()
         log.info("service stopped")
 

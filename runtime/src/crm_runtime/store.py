@@ -6,7 +6,6 @@ for the whole batch, the handlers apply the events one by one against one unit o
 queued writes, the inbox entries and the outbox rows go to MongoDB together at the end."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -27,6 +26,7 @@ INBOX = "processed_events"
 PARKED = "parked_events"
 DEAD_LETTERS = "dead_letters"
 SENT_RETENTION_S = 7 * 24 * 3600
+NAMESPACE_EXISTS = 48  # MongoDB's code for a collection made already
 # Kafka refuses a record over about 1 MiB (message.max.bytes); an event is refused well before,
 # when it is written, so that one can never block the outbox.
 MAX_EVENT_BYTES = 900_000
@@ -204,8 +204,13 @@ class Store:
         await self.db[DEAD_LETTERS].create_index("event_id", sparse=True)
         # Made here, not by a batch's first write: a pause must conflict with a batch in flight,
         # which it does not while the collection itself is still being made in that batch.
-        with suppress(CollectionInvalid):  # made already
+        try:
             await self.db.create_collection(fences.FENCES)
+        except CollectionInvalid:  # made already
+            pass
+        except OperationFailure as error:  # made meanwhile, by an instance starting beside this one
+            if error.code != NAMESPACE_EXISTS:
+                raise
         await self._inbox_retention()
 
     async def _inbox_retention(self) -> None:

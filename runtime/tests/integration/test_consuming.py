@@ -1,6 +1,7 @@
 """The consumer on a real broker: dead letters with reasons, exactly-once effects, committed
 offsets."""
 
+import asyncio
 import json
 import uuid
 
@@ -13,6 +14,7 @@ from crm_runtime.dead_letters import DEAD_LETTERS
 from crm_runtime.records import Record
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
+from fastapi import APIRouter
 from pymongo import InsertOne
 
 
@@ -181,3 +183,59 @@ async def test_a_write_refused_when_the_batch_commits_dead_letters_only_the_even
     assert seen == {"taken"} | {str(e.event_id) for e in events if e.payload.name != "Clash Ltd"}
     (dead,) = await service.store.db[DEAD_LETTERS].find().to_list()
     assert dead["event_id"] == str(events[2].event_id) and "E11000" in dead["error"], dead
+
+
+class Counting:
+    """A worker that counts the ticks it ran, in the database."""
+
+    def __init__(self, service):
+        self.store, self._task = service.store, None
+
+    async def _tick(self):
+        while True:
+            await self.store.db["ticks"].update_one({"_id": "ticks"}, {"$inc": {"n": 1}}, True)
+            await asyncio.sleep(0.05)
+
+    def start(self):
+        self._task = asyncio.create_task(self._tick())
+
+    async def stop(self):
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def test_workers_run_in_a_process_of_their_own_and_the_other_one_runs_none(
+    topic, settings_for, running, kafka, http, eventually
+):
+    ping = APIRouter()
+    ping.get("/ping")(lambda: {"pong": True})
+    spec = ServiceSpec(
+        title="test",
+        routers=[ping],
+        subscribes_to=[topic],
+        handlers={CustomerCreated: [remember]},
+        workers=[Counting],
+    )
+    name = topic.rsplit(".", 1)[1]
+    events = await running(
+        Service(spec, settings_for(ServiceSettings, service_name=name, workers="elsewhere"))
+    )
+    workers = await running(
+        Service(spec, settings_for(ServiceSettings, service_name=name, workers="only"))
+    )
+
+    event = created("Split Ltd")
+    await kafka.publish(topic, event.to_bytes())
+    await eventually(lambda: events.store.db["seen"].find_one({"event_id": str(event.event_id)}))
+    await eventually(lambda: workers.store.db["ticks"].find_one({"n": {"$gte": 3}}))
+    assert events.workers == [] and len(workers.workers) == 1
+    assert workers.topics == [] and not workers._tasks  # no relay, no sweeper, no consumer
+    assert await events.store.db["seen"].count_documents({}) == 1  # applied once, by one of them
+    async with http(workers, role=None) as probe:
+        ready, health = await probe.get("/ready"), await probe.get("/health")
+        routed = await probe.get("/ping")
+    assert ready.status_code == 200 and ready.json()["mongodb"] == "ok"
+    assert "kafka" not in ready.json() and health.status_code == 200
+    assert routed.status_code == 404  # the API is the other process's
+    async with http(events, role=None) as probe:
+        assert (await probe.get("/ping")).json() == {"pong": True}

@@ -8,6 +8,7 @@ import pytest
 from crm_contracts import CustomerCreated
 from crm_runtime import fences
 from crm_runtime.fences import Paused
+from crm_runtime.store import Store
 from pymongo import InsertOne
 
 FENCE = fences.fence_of("crm.customer.events", 0)
@@ -65,3 +66,14 @@ async def test_a_pause_ends_by_itself_once_its_time_has_passed(store):
     await asyncio.sleep(1.5)
     assert await store.run_batch([created("a")], recording("later"), fence=FENCE) == ["applied"]
     assert await applied(store) == ["later"]
+
+
+async def test_instances_starting_at_once_on_a_new_database_each_come_up(store):
+    """Several instances of a service, started together (a deployment scaled out), each make the
+    collections and indexes they need: those another made meanwhile are no error."""
+    fresh = [Store(store.client, f"{store.db.name}_fresh") for _ in range(6)]
+
+    await asyncio.gather(*(each.ensure_indexes() for each in fresh))
+
+    assert fences.FENCES in await fresh[0].db.list_collection_names()
+    await store.client.drop_database(fresh[0].db.name)
