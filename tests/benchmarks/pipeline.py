@@ -12,15 +12,20 @@ Three figures, measured in one run on the same broker and database:
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from crm_contracts import CustomerCreated, CustomerCreatedPayload
@@ -47,6 +52,50 @@ def infra_running() -> bool:
 def infra_urls() -> dict[str, str]:
     started = subprocess.run([*INFRA, "start"], capture_output=True, text=True, check=True)
     return dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+
+
+def applied(service: Service, topic: str) -> int:
+    """Records of `topic` the service has applied and committed."""
+    value = service.metrics.registry.get_sample_value(
+        "crm_events_total", {"topic": topic, "outcome": "applied"}
+    )
+    return int(value or 0)
+
+
+@contextlib.asynccontextmanager
+async def workers_apart(package: str, settings: ServiceSettings) -> AsyncIterator[None]:
+    """The background workers of the service `settings` name, in a process of their own as
+    deployed (python -m crm_<package>, CRM_WORKERS=only), once it serves; stopped by its PID."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = settings.auth_secret.get_secret_value() if settings.auth_secret else uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "MONGODB_URI": settings.mongodb_uri,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "CRM_SERVICE_NAME": settings.service_name,
+        "CRM_NAMESPACE": settings.namespace,
+        "CRM_WORKERS": "only",
+        "CRM_HTTP_PORT": str(port),
+        "CRM_LOG_LEVEL": "WARNING",
+        "CRM_AUTH_SECRET": secret,
+    }
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", f"crm_{package}", env=env)
+    try:
+        async with httpx.AsyncClient() as http:
+            deadline = time.monotonic() + 60
+            while process.returncode is None and time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.2)
+            else:
+                raise RuntimeError(f"{package}'s workers did not come up within 60 s")
+        yield
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 async def new_topic(bootstrap: str, partitions: int = 3) -> str:

@@ -21,19 +21,15 @@ Each runs the service as deployed: its counting upkeep in a process of its own (
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import gc
 import json
-import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +41,7 @@ from crm_runtime.auth import Principal, Role, issue_token
 from crm_runtime.service import Service
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import INBOX
-from pipeline import INFRA, infra_running, infra_urls, new_topic
+from pipeline import INFRA, applied, infra_running, infra_urls, new_topic, workers_apart
 from pymongo import AsyncMongoClient
 from scoring import mixed_events, publish
 
@@ -58,7 +54,7 @@ def percentile(values: list[float], p: int) -> float:
 
 def reporting_service(urls: dict[str, str], topic: str) -> Service:
     """The service's own parts (handlers, reports, start-up), on the bench's topic; its counting
-    upkeep runs elsewhere (`counting_apart`)."""
+    upkeep runs elsewhere (`workers_apart`)."""
     settings = ServiceSettings(
         service_name=f"bench{uuid.uuid4().hex[:6]}",
         namespace="bench",
@@ -71,50 +67,6 @@ def reporting_service(urls: dict[str, str], topic: str) -> Service:
     return Service(dataclasses.replace(spec(), subscribes_to=[topic]), settings)
 
 
-@contextlib.asynccontextmanager
-async def counting_apart(service: Service) -> AsyncIterator[None]:
-    """The service's counting upkeep, in a process of its own as deployed (CRM_WORKERS=only), once
-    it serves; stopped by its PID."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = service.settings
-    env = {
-        **os.environ,
-        "MONGODB_URI": settings.mongodb_uri,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "CRM_SERVICE_NAME": settings.service_name,
-        "CRM_NAMESPACE": settings.namespace,
-        "CRM_WORKERS": "only",
-        "CRM_HTTP_PORT": str(port),
-        "CRM_LOG_LEVEL": "WARNING",
-        "CRM_AUTH_SECRET": SECRET,
-    }
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "crm_reporting", env=env)
-    try:
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 60
-            while process.returncode is None and time.monotonic() < deadline:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                        break
-                await asyncio.sleep(0.2)
-            else:
-                raise RuntimeError("the counting process did not come up within 60 s")
-        yield
-    finally:
-        process.terminate()
-        await process.wait()
-
-
-def applied(service: Service, topic: str) -> int:
-    """Records of `topic` the service has applied and committed."""
-    value = service.metrics.registry.get_sample_value(
-        "crm_events_total", {"topic": topic, "outcome": "applied"}
-    )
-    return int(value or 0)
-
-
 async def projection(urls: dict[str, str], count: int) -> tuple[float, float, float, int]:
     topic = await new_topic(urls["KAFKA_BOOTSTRAP_SERVERS"])
     events = mixed_events(count, seed=11)
@@ -125,7 +77,7 @@ async def projection(urls: dict[str, str], count: int) -> tuple[float, float, fl
     del events
     gc.collect()
     service = reporting_service(urls, topic)
-    async with counting_apart(service):
+    async with workers_apart("reporting", service.settings):
         await service.start()
         while not (first := applied(service, topic)):
             await asyncio.sleep(0.02)
@@ -236,7 +188,7 @@ async def freshness(
     bootstrap = urls["KAFKA_BOOTSTRAP_SERVERS"]
     topic = await new_topic(bootstrap)
     service = reporting_service(urls, topic)
-    async with counting_apart(service):
+    async with workers_apart("reporting", service.settings):
         await service.start()
         await asyncio.sleep(3)  # the group settles: joining is not measured
         publisher = await asyncio.create_subprocess_exec(
@@ -295,7 +247,7 @@ async def report_latency(
     started = time.perf_counter()
     await service.start()  # builds the indexes, and notes the accounts to count
     print(f"  service started (indexes built) in {time.perf_counter() - started:.0f} s")
-    async with counting_apart(service):
+    async with workers_apart("reporting", service.settings):
         while await counters.pending(service.store):
             await asyncio.sleep(1)
     print(f"  ... its accounts and facts counted in {time.perf_counter() - started:.0f} s")
