@@ -77,7 +77,9 @@ class ServiceSpec:
 
 class Service:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
-        configure_logging(settings.service_name, settings.log_level)
+        # A process of workers alone says so in every line it logs.
+        apart = "-workers" if settings.workers == "only" else ""
+        configure_logging(settings.service_name + apart, settings.log_level)
         self.spec = spec
         self.settings = settings
         self.client: AsyncMongoClient[Any] = AsyncMongoClient(
