@@ -39,6 +39,8 @@ from crm_runtime.store import Store
 
 log = structlog.get_logger(__name__)
 STOP_GRACE_S = 10
+# FastStream waits up to 15 s for the batch in flight, then aiokafka leaves the group.
+BROKER_STOP_S = 45
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its 256-bit hash
 
 
@@ -268,13 +270,22 @@ class Service:
             )  # the relay's pass in progress
             for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
+            if stuck:
+                log.error("background tasks did not stop", tasks=[t.get_name() for t in stuck])
             try:
                 await self.relay.lease.release()
             except Exception as error:
                 log.warning("could not release the outbox lease", error=repr(error))
         if self.runs_events:
-            await self.broker.stop()
+            try:  # bounded: a stop that never returned once held a test run until CI's limit
+                await asyncio.wait_for(self.broker.stop(), BROKER_STOP_S)
+            except TimeoutError:
+                log.error(
+                    "Kafka consumer did not stop in time, going down without it: its batch in "
+                    "flight is not committed and will be redelivered",
+                    waited_s=BROKER_STOP_S,
+                )
         await self.client.close()
         log.info("service stopped")
 
