@@ -19,9 +19,23 @@ DEALS = "fact_deals"
 OPPORTUNITIES = "fact_opportunities"
 PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
-COUNTERS = "report_counters"  # counters.py
-COUNTED = "counted_accounts"  # what each account adds to the counters
-TO_COUNT = "counters_to_count"  # what batches changed, waiting to be counted again
+# The counting's version: a change of what the counters hold (2: each day's scorecard counter
+# holds every salesperson's amounts) counts into collections of its own, from scratch, while
+# processes of the version before go on with theirs; those are dropped at start-up.
+COUNTING_VERSION = 2
+COUNTERS = f"report_counters_v{COUNTING_VERSION}"  # counters.py
+COUNTED = f"counted_accounts_v{COUNTING_VERSION}"  # what each account adds to the counters
+TO_COUNT = f"counters_to_count_v{COUNTING_VERSION}"  # what batches changed, to count again
+# The collections of the versions before.
+OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count")
+
+
+async def drop_old_counting(store: Store) -> None:
+    """The counting collections of the versions before this one."""
+    names = await store.db.list_collection_names()
+    for name in names:
+        if name.startswith(OLD_COUNTING) and name not in (COUNTERS, COUNTED, TO_COUNT):
+            await store.db.drop_collection(name)
 
 
 async def create_indexes(store: Store) -> None:

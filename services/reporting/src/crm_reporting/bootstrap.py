@@ -16,6 +16,7 @@ log = structlog.get_logger(__name__)
 
 async def _migrate(service: Service) -> None:
     await adapters.give_old_facts_their_account(service.store)
+    await adapters.drop_old_counting(service.store)
     if noted := await counters.recount_all(service.store):  # read models kept before counters
         log.info(
             "accounts noted for the reports' counters, counted in the background", accounts=noted

@@ -12,7 +12,7 @@ says how many notes are pending: 0 means the counters show every event applied."
 import asyncio
 import functools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -296,6 +296,19 @@ async def totals(
         {"$project": {"n": {"$arrayToObject": "$n"}}},
     ]
     return await (await store.db[COUNTERS].aggregate(pipeline, session=session)).to_list()
+
+
+async def amounts(
+    store: Store, session: AsyncClientSession, family: str, match: Doc
+) -> Counter[str]:
+    """The family's counters that match (`match` on key fields), their amounts summed: for
+    counters that each hold many amounts (a day's, of every salesperson), which Python sums
+    faster than a pipeline unwinds them."""
+    found: Counter[str] = Counter()
+    query = {"family": family, **{f"key.{k}": v for k, v in match.items()}}
+    async for counter in store.db[COUNTERS].find(query, {"n": 1}, session=session):
+        found.update(counter["n"])
+    return found
 
 
 # What an account counted on one side of a dormancy threshold must be, for the other side to

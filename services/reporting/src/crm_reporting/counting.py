@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from crm_reporting.measures import (
     EPOCH,
@@ -190,13 +191,39 @@ def fact_items(kind: str, fact: Doc, profile: Doc) -> list[tuple[datetime, str, 
 def _period_entries(
     items: Sequence[tuple[datetime, str | None, dict[str, int]]], segment: Doc
 ) -> list[Doc]:
-    """Each item under the day it happened (and its person, if any)."""
+    """Each item under the day it happened; a person's amounts named after them (`of_person`),
+    so that a day's counter holds every salesperson's: a period reads a counter a day, not one
+    a day and salesperson."""
     filters = {name: segment.get(name) for name in FILTERS}
     return [
-        {"key": {"bucket": bucket, **({"person": person} if person else {}), **filters}, "n": n}
+        {"key": {"bucket": bucket, **filters}, "n": of_person(person, n) if person else n}
         for at, person, n in items
         for bucket in buckets_of(at)
     ]
+
+
+# Between a person's id and an amount's name: no id holds it once escaped.
+PERSON_SEPARATOR = "|"
+_ESCAPES = {"%": "%25", ".": "%2E", "$": "%24", PERSON_SEPARATOR: "%7C"}
+
+
+def of_person(person: str, n: dict[str, int]) -> dict[str, int]:
+    """A person's amounts, named `<person>|<amount>`, with the characters a MongoDB field name
+    cannot hold (or the separator) escaped in the id."""
+    escaped = "".join(_ESCAPES.get(char, char) for char in person)
+    return {f"{escaped}{PERSON_SEPARATOR}{name}": amount for name, amount in n.items()}
+
+
+def by_person(n: dict[str, int]) -> dict[str, Counter[str]]:
+    """The amounts named by `of_person`, per person again (those that sum to nothing left out)."""
+    found: dict[str, Counter[str]] = {}
+    for named, amount in n.items():
+        if not amount:  # added and taken away again: no row of its own
+            continue
+        escaped, _, name = named.rpartition(PERSON_SEPARATOR)
+        person = unquote(escaped)
+        found.setdefault(person, Counter())[name] += amount
+    return found
 
 
 def is_dormant(stage: str, last: datetime | None, before: datetime) -> bool:

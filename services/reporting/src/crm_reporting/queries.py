@@ -59,8 +59,9 @@ async def scorecard(
     async with counters.snapshot(store) as session:
         if buckets:
             match = {**summed, "bucket": {"$in": buckets}}
-            for row in await counters.totals(store, session, counting.SCORECARD, match, ["person"]):
-                rows[row["_id"]["person"]].update(row["n"])
+            days = await counters.amounts(store, session, counting.SCORECARD, match)
+            for person, amounts in counting.by_person(days).items():
+                rows[person].update(amounts)
         for start, end in edges:
             for person, n in await _scorecard_between(store, session, start, end, segment):
                 rows[person].update(n)

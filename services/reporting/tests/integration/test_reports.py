@@ -450,3 +450,38 @@ async def test_a_period_beyond_the_calendar_is_refused_with_its_reason(service, 
         ]
     assert [answer.status_code for answer in answers] == [422] * 4
     assert all("between 0001-01-01 and 9999-12-31" in a.json()["detail"]["reason"] for a in answers)
+
+
+async def test_a_database_counted_by_the_version_before_is_counted_again_at_start_up(
+    service, settings_for, running, kafka, http, eventually
+):
+    from crm_reporting import adapters
+
+    region, start, _events, _ = await play(service, kafka, eventually, "recount")
+    period = {"since": start.isoformat(), "until": (start + 60 * DAY).isoformat()}
+
+    async def reports(instance) -> list:
+        async with http(instance, role="ops") as ops:
+            return [
+                (await ops.get(f"/reports/{name}", params={**period, "region": region})).json()[
+                    "rows"
+                ]
+                for name in ("scorecard", "funnel", "lifecycle")
+            ]
+
+    counted = await reports(service)
+    db = service.store.db
+    # As the version before left it: its collections, none of this version's.
+    for name in adapters.OLD_COUNTING:
+        await db[name].insert_one({"left": "by the version before"})
+    for name in (adapters.COUNTERS, adapters.COUNTED, adapters.TO_COUNT):
+        await db.drop_collection(name)
+
+    upgraded = await running(bootstrap(settings_for(ReportingSettings)))
+
+    async def counted_again():
+        return await counters.pending(upgraded.store) == 0 and await reports(upgraded) == counted
+
+    assert await eventually(counted_again)
+    names = set(await db.list_collection_names())
+    assert not names & set(adapters.OLD_COUNTING) and adapters.COUNTERS in names

@@ -16,12 +16,14 @@ from crm_reporting.counting import (
     Account,
     Deltas,
     across,
+    by_person,
     changes,
     contributions,
     counted_keys,
     cover,
     fact_contributions,
     fact_items,
+    of_person,
 )
 from crm_reporting.measures import churn_by_month, funnel_amounts, lifecycle_of
 
@@ -223,7 +225,7 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
         (NOW, ["rail"]),
     ]
     assert [(e["key"]["bucket"], e["n"]) for e in found[SCORECARD]] == [
-        ("d2026-05-12", {"new_leads": 1}),
+        ("d2026-05-12", {"sp-1|new_leads": 1}),
     ]
     followup = {"at": NOW - DAY, "salesperson_id": "sp-3", "channel": "visit"}
     assert fact_items(FOLLOWUP, followup, profile) == [(NOW - DAY, "sp-3", {"followups_visit": 1})]
@@ -248,9 +250,14 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     assert OWNERS not in contributions(Account(merged), NOW)
     assert fact_items(PROPOSAL, {"created_at": NOW}, merged) == []
     [entry] = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
-    assert entry["key"] == {
-        "bucket": "d2026-11-27",
-        "person": "sp-3",
-        "industry": None,
-        "region": None,
-    }
+    assert entry["key"] == {"bucket": "d2026-11-27", "industry": None, "region": None}
+    assert entry["n"] == {"sp-3|followups_visit": 1}
+
+
+def test_a_persons_amounts_are_named_after_them_and_read_back_whatever_their_id_holds():
+    odd = "sp.1|$x%2E"  # a dot, the separator, a dollar, and what looks like an escape
+    named = of_person(odd, {"proposals": 2, "won": 1})
+    assert all("." not in name and not name.startswith("$") for name in named)
+    assert by_person({**named, **of_person("sp-2", {"won": 0})}) == {
+        odd: Counter(proposals=2, won=1)
+    }  # nothing but zeros: no row
