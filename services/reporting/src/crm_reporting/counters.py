@@ -46,7 +46,10 @@ Doc = dict[str, Any]
 PROFILE_FIELDS = {"merged_into": 1, "created_at": 1, "status": 1, "segment": 1, "owner_id": 1}
 LEASE_S = 15.0
 COUNTING_FENCE = "report-counters"
-RECOUNT_AT_ONCE = 2_000  # units counted in one transaction, about
+# Units counted in one transaction, about. A database counted from scratch touches every day's
+# scorecard counter in each transaction, each rewritten whole: fewer, larger transactions (2,000
+# took 23 s for 15,000 customers, 8,000 19 s).
+RECOUNT_AT_ONCE = 8_000
 NOTED_AT_ONCE = 100  # accounts to count with all their facts, per note of a database's migration
 
 
@@ -241,12 +244,15 @@ async def recount(
         .to_list()
     }
     deltas: Deltas = Deltas()
-    updates = []
+    updates: list[InsertOne[Doc] | ReplaceOne[Doc]] = []
     for unit, after in units.items():
         before = counted.get(unit)
-        if before != after:
-            changes(before or {}, after, deltas)
-            updates.append(ReplaceOne({"_id": unit}, after, upsert=True))
+        if before is None:  # counted for the first time (one upkeep counts at a time)
+            changes({}, after, deltas)
+            updates.append(InsertOne({"_id": unit, **after}))
+        elif before != after:
+            changes(before, after, deltas)
+            updates.append(ReplaceOne({"_id": unit}, after))
     if updates:
         uow.write(COUNTED, *updates)
     if added := _total_updates(deltas):
@@ -370,6 +376,7 @@ async def recount_all(store: Store) -> int:
     if await store.db[COUNTED].find_one({"_id": COUNTED_ALL}):
         return 0
     noted = 0
+    without_profile: set[str] = set()  # accounts of facts alone, noted already (few)
     sources = [(PROFILES, "_id")] + [
         (c, "account_id") for c in (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
     ]
@@ -388,7 +395,12 @@ async def recount_all(store: Store) -> int:
             ids = sorted({document[field] for document in chunk})
             after = ids[-1]
             done = set(await store.db[COUNTED].distinct("_id", {"_id": {"$in": ids}}))
+            if collection != PROFILES:  # each account once: those with a profile are noted
+                done |= set(await store.db[PROFILES].distinct("_id", {"_id": {"$in": ids}}))
+                done |= without_profile
             todo = [account for account in ids if account not in done]
+            if collection != PROFILES:
+                without_profile.update(todo)
             notes = [
                 {
                     "accounts": todo[n : n + NOTED_AT_ONCE],
