@@ -62,6 +62,19 @@ def applied(service: Service, topic: str) -> int:
     return int(value or 0)
 
 
+async def start_and_apply(service: Service, topic: str, count: int) -> tuple[float, int]:
+    """Starts the service and waits until it has applied `count` records of `topic`; returns
+    when its first batch was committed and how many records that batch held (the group join
+    is not timed)."""
+    await service.start()
+    while not (first := applied(service, topic)):
+        await asyncio.sleep(0.02)
+    started = time.perf_counter()
+    while applied(service, topic) < count:
+        await asyncio.sleep(0.02)
+    return started, first
+
+
 @contextlib.asynccontextmanager
 async def workers_apart(package: str, settings: ServiceSettings) -> AsyncIterator[None]:
     """The background workers of the service `settings` name, in a process of their own as

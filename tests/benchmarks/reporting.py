@@ -41,7 +41,14 @@ from crm_runtime.auth import Principal, Role, issue_token
 from crm_runtime.service import Service
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import INBOX
-from pipeline import INFRA, applied, infra_running, infra_urls, new_topic, workers_apart
+from pipeline import (
+    INFRA,
+    infra_running,
+    infra_urls,
+    new_topic,
+    start_and_apply,
+    workers_apart,
+)
 from pymongo import AsyncMongoClient
 from scoring import mixed_events, publish
 
@@ -78,12 +85,7 @@ async def projection(urls: dict[str, str], count: int) -> tuple[float, float, fl
     gc.collect()
     service = reporting_service(urls, topic)
     async with workers_apart("reporting", service.settings):
-        await service.start()
-        while not (first := applied(service, topic)):
-            await asyncio.sleep(0.02)
-        started = time.perf_counter()
-        while applied(service, topic) < count:
-            await asyncio.sleep(0.02)
+        started, first = await start_and_apply(service, topic, count)
         rate = (count - first) / (time.perf_counter() - started)
         while await counters.pending(service.store):  # and the reports' counters show them all
             await asyncio.sleep(0.05)

@@ -50,7 +50,14 @@ from crm_scoring.domain.win_probability import WinModel, keys_for
 from crm_scoring.engine import key_of
 from crm_scoring.settings import ScoringSettings
 from crm_scoring.snapshots import SnapshotWriter
-from pipeline import INFRA, applied, infra_running, infra_urls, new_topic, workers_apart
+from pipeline import (
+    INFRA,
+    infra_running,
+    infra_urls,
+    new_topic,
+    start_and_apply,
+    workers_apart,
+)
 from pymongo import AsyncMongoClient, InsertOne
 
 MODEL = "value-v1"
@@ -227,12 +234,7 @@ async def scoring(urls: dict[str, str], topic: str, count: int) -> dict[str, flo
     writer = SnapshotWriter(service.store, Snapshots(), service.settings)  # to ask, not to run
     try:
         async with workers_apart("scoring", service.settings):
-            await service.start()
-            while not (first := applied(service, topic)):
-                await asyncio.sleep(0.02)
-            started = time.perf_counter()
-            while applied(service, topic) < count:
-                await asyncio.sleep(0.02)
+            started, first = await start_and_apply(service, topic, count)
             done = time.perf_counter()
             while not await writer.settled():
                 await asyncio.sleep(0.2)
