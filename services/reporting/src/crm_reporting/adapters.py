@@ -20,9 +20,9 @@ OPPORTUNITIES = "fact_opportunities"
 PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
 # The counting's version: a change of what the counters hold (2: each day's scorecard counter
-# holds every salesperson's amounts) counts into collections of its own, from scratch, while
-# processes of the version before go on with theirs; those are dropped at start-up.
-COUNTING_VERSION = 2
+# holds every salesperson's amounts; 3: hours too) counts into collections of its own, from
+# scratch, while processes of the version before go on with theirs; those are dropped at start-up.
+COUNTING_VERSION = 3
 COUNTERS = f"report_counters_v{COUNTING_VERSION}"  # counters.py
 COUNTED = f"counted_accounts_v{COUNTING_VERSION}"  # what each account adds to the counters
 TO_COUNT = f"counters_to_count_v{COUNTING_VERSION}"  # what batches changed, to count again

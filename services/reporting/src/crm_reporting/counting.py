@@ -237,8 +237,11 @@ def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
     if family not in SUMMED:
         yield key
         return
+    hour = str(key.get("bucket", "")).startswith("h")
     for across in ([], ["industry"], ["region"], ["industry", "region"]):
-        yield {**key, **dict.fromkeys(across), "across": ",".join(across)}
+        joined = ",".join(across)
+        if not hour or joined in HOURLY:
+            yield {**key, **dict.fromkeys(across), "across": joined}
 
 
 def across(filtered: set[str]) -> str:
@@ -272,14 +275,19 @@ def _counted_pairs(family: str, pairs: tuple[tuple[str, Any], ...]) -> list[tupl
 # --- periods -------------------------------------------------------------------------------------
 
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+# The counters kept per hour as well as per day, for the ends of a period: those of reports
+# filtered on no more than a region. Per hour, region and industry they would be about one a
+# fact; a report filtered on an industry counts its ends' hours from the facts.
+HOURLY = ("industry,region", "industry")
 
 
 def buckets_of(at: datetime) -> list[str]:
-    """The day (UTC) a time falls in, as the counters of a period name it. (Days only: finer
-    buckets multiplied the counters by the hours of the history, for the ends of periods only.)"""
+    """The day (UTC) a time falls in, and its hour, as the counters of a period name them."""
     if at.utcoffset():
         at = at.astimezone(UTC)
-    return [f"d{at.isoformat()[:10]}"]  # 2026-11-28T13:45:00+00:00, without strftime
+    stamp = at.isoformat()  # 2026-11-28T13:45:00+00:00, without strftime
+    return [f"d{stamp[:10]}", f"h{stamp[:13]}"]
 
 
 def _floor(at: datetime, step: timedelta) -> datetime:
@@ -291,12 +299,28 @@ def _ceil(at: datetime, step: timedelta) -> datetime:
     return floor if floor == at else floor + step
 
 
-def cover(since: datetime, until: datetime) -> tuple[list[str], list[tuple[datetime, datetime]]]:
-    """[since, until) as whole days (their bucket names), and what is left at either end (under
-    a day each), for a report to count from the facts themselves."""
-    first_day, last_day = _ceil(since, DAY), _floor(until, DAY)
-    if first_day >= last_day:
+Span = tuple[datetime, datetime]
+
+
+def cover(since: datetime, until: datetime, hourly: bool = False) -> tuple[list[str], list[Span]]:
+    """[since, until) as whole days (their bucket names), with `hourly` the whole hours of what
+    is left at either end too, and what is left then (under a day at either end, or under an
+    hour), for a report to count from the facts themselves."""
+    days, edges = _whole(since, until, DAY)
+    if not hourly:
+        return days, edges
+    rest: list[Span] = []
+    for start, end in edges:
+        hours, left = _whole(start, end, HOUR)
+        days += hours
+        rest += left
+    return days, rest
+
+
+def _whole(since: datetime, until: datetime, step: timedelta) -> tuple[list[str], list[Span]]:
+    first, last = _ceil(since, step), _floor(until, step)
+    if first >= last:
         return [], [(since, until)]
-    edges = [(a, b) for a, b in ((since, first_day), (last_day, until)) if a < b]
-    days = (last_day - first_day) // DAY
-    return [buckets_of(first_day + n * DAY)[0] for n in range(days)], edges
+    edges = [(a, b) for a, b in ((since, first), (last, until)) if a < b]
+    named = 0 if step == DAY else 1  # buckets_of: the day's name, then the hour's
+    return [buckets_of(first + n * step)[named] for n in range((last - first) // step)], edges

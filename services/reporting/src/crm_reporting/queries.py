@@ -50,12 +50,12 @@ async def newest_applied(store: Store) -> Doc | None:
 async def scorecard(
     store: Store, since: datetime, until: datetime, segment: Segment, dormant_after: timedelta
 ) -> list[Doc]:
-    """The scorecard's rows from the counters: the period's whole days, what is left
+    """The scorecard's rows from the counters: the period's whole days (and hours), what is left
     at either end from the facts; each salesperson's customers, with the dormancy of those
     counted on the other side of `until - dormant_after` corrected; cross-selling accounts."""
     rows: dict[str, Counter[str]] = defaultdict(Counter)
-    buckets, edges = counting.cover(since, until)
     summed, chosen = _summed(segment), segment.chosen()
+    buckets, edges = counting.cover(since, until, summed["across"] in counting.HOURLY)
     async with counters.snapshot(store) as session:
         if buckets:
             match = {**summed, "bucket": {"$in": buckets}}
@@ -150,12 +150,13 @@ async def opportunities_opened(
 
 async def funnel(store: Store, since: datetime, until: datetime, segment: Segment) -> Counter[str]:
     """The funnel's amounts (measures.funnel_amounts) summed over the opportunities opened in
-    [since, until) in `segment`: whole days from the counters, the rest directly."""
-    buckets, edges = counting.cover(since, until)
+    [since, until) in `segment`: whole days (and hours) from the counters, the rest directly."""
+    summed = _summed(segment)
+    buckets, edges = counting.cover(since, until, summed["across"] in counting.HOURLY)
     total: Counter[str] = Counter()
     async with counters.snapshot(store) as session:
         if buckets:
-            match = {**_summed(segment), "bucket": {"$in": buckets}}
+            match = {**summed, "bucket": {"$in": buckets}}
             for row in await counters.totals(store, session, counting.FUNNEL, match, []):
                 total.update(row["n"])
         for start, end in edges:

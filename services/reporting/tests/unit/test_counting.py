@@ -106,6 +106,8 @@ def test_lifecycle_entries_also_count_summed_over_each_filter():
         (None, None, "industry,region"),
     ]
     assert list(counted_keys(VALUE, {"tier": "A"})) == [{"tier": "A"}]
+    hour = {"bucket": "h2026-11-27T13", "region": "east", "industry": "retail"}
+    assert [k["across"] for k in counted_keys(FUNNEL, hour)] == ["industry", "industry,region"]
     assert across(set()) == "industry,region" and across({"region"}) == "industry"
     assert across({"region", "industry", "tier"}) == ""
 
@@ -176,14 +178,16 @@ def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_
     }
 
 
-def test_each_opportunity_counts_in_the_funnel_under_the_day_it_was_opened():
+def test_each_opportunity_counts_in_the_funnel_under_the_day_and_the_hour_it_was_opened():
     opened = datetime(2026, 11, 27, 13, 45, tzinfo=UTC)
     history = [{"stage": "qualified", "at": opened}, {"stage": "proposal", "at": opened + DAY}]
     opportunity = {"_id": "o-1", "opened_at": opened, "stage": "proposal", "history": history}
     entries = fact_contributions(OPPORTUNITY, opportunity, {})[FUNNEL]
     assert [e["key"] for e in entries] == [
         {"bucket": "d2026-11-27", "industry": None, "region": None},
+        {"bucket": "h2026-11-27T13", "industry": None, "region": None},
     ]
+    assert entries[0]["n"] == entries[1]["n"]
     assert entries[0]["n"] == dict(funnel_amounts(opportunity))
     assert entries[0]["n"]["spent_ms_qualified"] == 86_400_000
 
@@ -198,6 +202,18 @@ def test_a_period_is_covered_by_whole_days_and_what_is_left_at_either_end():
         (until.replace(hour=0, minute=0), until),
     ]
     assert cover(since, since + timedelta(hours=3)) == ([], [(since, since + timedelta(hours=3))])
+    # Hourly: the whole hours of either end too, and the minutes left.
+    names, edges = cover(since, until, hourly=True)
+    assert names == ["d2026-11-02", "d2026-11-03", "h2026-11-01T23", "h2026-11-04T00"]
+    assert edges == [
+        (since, since.replace(minute=0) + timedelta(hours=1)),
+        (until.replace(minute=0), until),
+    ]
+    inside = datetime(2026, 11, 1, 20, 15, tzinfo=UTC)
+    assert cover(inside, inside + timedelta(minutes=30), hourly=True) == (
+        [],
+        [(inside, inside + timedelta(minutes=30))],
+    )
     whole = cover(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
     assert whole == (["d2026-11-01", "d2026-11-02"], [])
 
@@ -226,6 +242,7 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     ]
     assert [(e["key"]["bucket"], e["n"]) for e in found[SCORECARD]] == [
         ("d2026-05-12", {"sp-1|new_leads": 1}),
+        ("h2026-05-12T00", {"sp-1|new_leads": 1}),
     ]
     followup = {"at": NOW - DAY, "salesperson_id": "sp-3", "channel": "visit"}
     assert fact_items(FOLLOWUP, followup, profile) == [(NOW - DAY, "sp-3", {"followups_visit": 1})]
@@ -249,7 +266,7 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     merged = {**profile, "merged_into": "c-9"}
     assert OWNERS not in contributions(Account(merged), NOW)
     assert fact_items(PROPOSAL, {"created_at": NOW}, merged) == []
-    [entry] = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
+    entry, _hour = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
     assert entry["key"] == {"bucket": "d2026-11-27", "industry": None, "region": None}
     assert entry["n"] == {"sp-3|followups_visit": 1}
 
