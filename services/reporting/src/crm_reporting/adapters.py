@@ -20,21 +20,26 @@ OPPORTUNITIES = "fact_opportunities"
 PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
 # The counting's version: a change of what the counters hold (2: each day's scorecard counter
-# holds every salesperson's amounts; 3: hours too) counts into collections of its own, from
-# scratch, while processes of the version before go on with theirs; those are dropped at start-up.
-COUNTING_VERSION = 3
+# holds every salesperson's amounts; 3: hours too; 4: blocks of hours and days) counts into
+# collections of its own, from scratch, while processes of the version before go on with
+# theirs; those are dropped at start-up.
+COUNTING_VERSION = 4
 COUNTERS = f"report_counters_v{COUNTING_VERSION}"  # counters.py
 COUNTED = f"counted_accounts_v{COUNTING_VERSION}"  # what each account adds to the counters
 TO_COUNT = f"counters_to_count_v{COUNTING_VERSION}"  # what batches changed, to count again
+# The spans of won deals that show an account cross-selling (counting.cross_selling_witnesses),
+# one document each, as COUNTED holds them: a scorecard counts those in its period from an index.
+CROSS_SPANS = f"cross_selling_spans_v{COUNTING_VERSION}"
+COUNTING = (COUNTERS, COUNTED, TO_COUNT, CROSS_SPANS)
 # The collections of the versions before.
-OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count")
+OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count", "cross_selling_spans")
 
 
 async def drop_old_counting(store: Store) -> None:
     """The counting collections of the versions before this one."""
     names = await store.db.list_collection_names()
     for name in names:
-        if name.startswith(OLD_COUNTING) and name not in (COUNTERS, COUNTED, TO_COUNT):
+        if name.startswith(OLD_COUNTING) and name not in COUNTING:
             await store.db.drop_collection(name)
 
 
@@ -63,7 +68,10 @@ async def create_indexes(store: Store) -> None:
         await store.db[COUNTED].create_index(
             [(f"{family}.key.dormant", 1), (f"{family}.activity", 1)], sparse=True
         )
-    await store.db[COUNTED].create_index(f"{counting.CROSS}.won.at", sparse=True)
+    # Covers the scorecard's count of cross-selling accounts (no document read).
+    spans = ["a", "after", "b", "region", "industry", "owner"]
+    await store.db[CROSS_SPANS].create_index([(field, 1) for field in spans])
+    await store.db[CROSS_SPANS].create_index("account")
     await store.db[PROFILES].create_index("created_at")  # the scorecard's new leads, at its ends
     await store.db[PROPOSALS].create_index("opportunity_id")  # the forecast's prices
 

@@ -31,6 +31,7 @@ from crm_reporting import counting
 from crm_reporting.adapters import (
     COUNTED,
     COUNTERS,
+    CROSS_SPANS,
     DEALS,
     FOLLOWUPS,
     OPPORTUNITIES,
@@ -46,10 +47,10 @@ Doc = dict[str, Any]
 PROFILE_FIELDS = {"merged_into": 1, "created_at": 1, "status": 1, "segment": 1, "owner_id": 1}
 LEASE_S = 15.0
 COUNTING_FENCE = "report-counters"
-# Units counted in one transaction, about. A database counted from scratch touches every day's
-# scorecard counter in each transaction, each rewritten whole: fewer, larger transactions (2,000
-# took 23 s for 15,000 customers, 8,000 19 s).
-RECOUNT_AT_ONCE = 8_000
+# Units counted in one transaction, about. A database counted from scratch is counted in the order
+# things happened (`recount_all`), so that a transaction touches few counters; 8,000 made
+# transactions that a 0.5 GB WiredTiger cache could not hold (WriteConflict, again and again).
+RECOUNT_AT_ONCE = 2_000
 NOTED_AT_ONCE = 100  # accounts to count with all their facts, per note of a database's migration
 
 
@@ -192,12 +193,13 @@ async def count_noted(store: Store, at_once: int = RECOUNT_AT_ONCE) -> int:
         if not notes:
             return 0
         written: dict[str, set[str]] = defaultdict(set)
+        alone: dict[str, set[str]] = defaultdict(set)
         for note in notes:
             for collection, ids in note["facts"].items():
-                written[collection].update(ids)
+                (alone if note.get("alone") else written)[collection].update(ids)
         accounts = {account for note in notes for account in note["accounts"]}
         wide = {account for note in notes for account in note["wide"]}
-        await recount(uow, accounts, written, wide)
+        await recount(uow, accounts, written, wide, alone=alone)
         uow.write(TO_COUNT, DeleteMany({"_id": {"$in": [note["_id"] for note in notes]}}))
         return len(notes)
 
@@ -217,11 +219,13 @@ async def recount(
     written: dict[str, set[str]] | None = None,
     wide: Iterable[str] = (),
     now: datetime | None = None,
+    alone: dict[str, set[str]] | None = None,
 ) -> int:
     """Counts again, in the caller's transaction (after its queued writes), the accounts `ids`,
-    the facts `written` (per collection) and their accounts, and every fact of the accounts
-    `wide` (whose segment, owner or creation changed); writes the difference from what they
-    were counted as; returns how many changed."""
+    the facts `written` (per collection) and their accounts, every fact of the accounts `wide`
+    (whose segment, owner or creation changed), and the facts `alone` without their accounts
+    (a database counted from scratch counts those on their own); writes the difference from
+    what they were counted as; returns how many changed."""
     now = now or datetime.now(UTC)
     db, session = uow.db, uow.session
     # Paused with the consumers (a rebuild swapping the counters in, one collection at a time).
@@ -229,12 +233,17 @@ async def recount(
     await uow.flush()  # what the batch wrote, read back
     found_facts = await facts(db, session, written or {}, wide) if written or wide else []
     ids = sorted({*ids, *wide, *(fact["account_id"] for _, fact in found_facts)})
-    if not ids:
-        return 0
-    found = await accounts(db, session, ids)
+    found = await accounts(db, session, ids) if ids else {}
     units = {account_id: contributions_of(account, now) for account_id, account in found.items()}
+    profile_of = {account_id: account.profile for account_id, account in found.items()}
+    if alone:
+        found_facts += await facts(db, session, alone)
+        others = {fact["account_id"] for _, fact in found_facts} - profile_of.keys()
+        profile_of |= await profiles(db, session, others)
+    if not units and not found_facts:
+        return 0
     for collection, fact in found_facts:
-        profile = found[fact["account_id"]].profile
+        profile = profile_of.get(fact["account_id"], {})
         kind = KINDS[collection]
         units[fact_unit(collection, fact["_id"])] = counting.fact_contributions(kind, fact, profile)
     counted = {
@@ -245,6 +254,7 @@ async def recount(
     }
     deltas: Deltas = Deltas()
     updates: list[InsertOne[Doc] | ReplaceOne[Doc]] = []
+    spans: list[InsertOne[Doc] | DeleteMany] = []
     for unit, after in units.items():
         before = counted.get(unit)
         if before is None:  # counted for the first time (one upkeep counts at a time)
@@ -253,25 +263,36 @@ async def recount(
         elif before != after:
             changes(before, after, deltas)
             updates.append(ReplaceOne({"_id": unit}, after))
+        if (before or {}).get(CROSS) != after.get(CROSS):
+            spans += _span_writes(unit, after.get(CROSS, []))
     if updates:
         uow.write(COUNTED, *updates)
+    if spans:
+        uow.write(CROSS_SPANS, *spans)
     if added := _total_updates(deltas):
         uow.write(COUNTERS, *added)
     return len(updates)
 
 
+def _span_writes(account: str, entries: list[Doc]) -> list[InsertOne[Doc] | DeleteMany]:
+    """The account's cross-selling spans in CROSS_SPANS replaced by those of `entries`."""
+    found: list[InsertOne[Doc] | DeleteMany] = [DeleteMany({"account": account})]
+    for entry in entries:
+        found += [InsertOne({"account": account, **entry["key"], **span}) for span in entry["w"]]
+    return found
+
+
 def _total_updates(deltas: Deltas) -> list[UpdateOne]:
-    amounts: dict[tuple[str, Any], Doc] = defaultdict(dict)
-    for (family, name, pairs), amount in deltas.items():
-        if amount:
-            amounts[family, pairs][f"n.{name}"] = amount
     return [
         UpdateOne(
             {"_id": f"{family}:{json.dumps(pairs)}"},
-            {"$inc": n, "$setOnInsert": {"family": family, "key": dict(pairs)}},
+            {
+                "$inc": {f"n.{name}": amount for name, amount in n.items()},
+                "$setOnInsert": {"family": family, "key": dict(pairs)},
+            },
             upsert=True,
         )
-        for (family, pairs), n in amounts.items()
+        for (family, pairs), n in counting.counted(deltas).items()
     ]
 
 
@@ -324,17 +345,22 @@ TURNABLE: dict[str, Doc] = {LIFECYCLE: {"key.stage": {"$ne": "churned"}}, OWNERS
 
 async def dormancy_moves(
     store: Store, session: AsyncClientSession, family: str, before: datetime, match: Doc
-) -> list[Doc]:
-    """The family's entries (LIFECYCLE, OWNERS) of the accounts whose dormancy with the threshold
-    `before` differs from how they were counted (`match` on key fields)."""
+) -> list[tuple[Doc, int]]:
+    """The keys of the family's entries (LIFECYCLE, OWNERS) counted on the other side of the
+    threshold `before` than they are on (`match` on key fields), and how many accounts each:
+    what a report moves to the other side."""
     scope = {f"key.{k}": v for k, v in match.items()}
     woke = {"key.dormant": True, "activity": {"$gte": before}}
-    # $elemMatch: the index's bounds on both fields of the same entry are then combined.
-    either = [
-        {family: {"$elemMatch": {**scope, **side}}} for side in (_turning(family, before), woke)
+    sides = [{**scope, **side} for side in (_turning(family, before), woke)]
+    pipeline: list[Doc] = [
+        # $elemMatch: the index's bounds on both fields of the same entry are then combined.
+        {"$match": {"$or": [{family: {"$elemMatch": side}} for side in sides]}},
+        {"$unwind": f"${family}"},
+        {"$match": {"$or": [{f"{family}.{k}": v for k, v in side.items()} for side in sides]}},
+        {"$group": {"_id": f"${family}.key", "n": {"$sum": 1}}},
     ]
-    found = store.db[COUNTED].find({"$or": either}, {family: 1}, session=session)
-    return [entry for account in await found.to_list() for entry in account[family]]
+    found = await store.db[COUNTED].aggregate(pipeline, session=session)
+    return [(group["_id"], group["n"]) for group in await found.to_list()]
 
 
 def _turning(family: str, before: datetime) -> Doc:
@@ -348,72 +374,74 @@ def _turned_dormant(family: str, before: datetime) -> Doc:
 
 async def cross_selling(
     store: Store, session: AsyncClientSession, since: datetime, until: datetime, match: Doc
-) -> list[str]:
-    """The owner of each account whose won deals of [since, until) hold more than one product
-    line, once per account."""
-    scope = {f"{CROSS}.key.{k}": v for k, v in match.items()}
-    found = store.db[COUNTED].find(
-        {f"{CROSS}.won.at": {"$gte": since, "$lt": until}, **scope}, {CROSS: 1}, session=session
-    )
-    owners = []
-    for account in await found.to_list():
-        for entry in account[CROSS]:
-            won = [deal for deal in entry["won"] if since <= deal["at"] < until]
-            if len({line for deal in won for line in deal["lines"]}) > 1:
-                owners.append(entry["key"]["owner"])
-    return owners
+) -> list[tuple[str, int]]:
+    """Per owner, how many accounts' won deals of [since, until) hold more than one product line
+    between them: those with a span that shows it in the period (counting.py), counted from
+    CROSS_SPANS' index alone."""
+    first = {"a": {"$gte": since}, "after": {"$lt": since}}  # an account's first span in it
+    pipeline: list[Doc] = [
+        {"$match": {**first, "b": {"$lt": until}, **match}},
+        {"$group": {"_id": "$owner", "n": {"$sum": 1}}},
+    ]
+    found = await store.db[CROSS_SPANS].aggregate(pipeline, session=session)
+    return [(group["_id"], group["n"]) for group in await found.to_list()]
 
 
 # The marker of a database whose every account has been counted (a space: no customer id has one).
 COUNTED_ALL = "every account"  # all counted, or noted to be
 
 
+# Where each fact happened: a database counted from scratch is counted in this order, so that a
+# transaction's facts fall in few days and hours (counters), not in every one.
+TIMES = {
+    PROFILES: "created_at",
+    FOLLOWUPS: "at",
+    DEALS: "closed_at",
+    OPPORTUNITIES: "opened_at",
+    PROPOSALS: "created_at",
+}
+
+
 async def recount_all(store: Store) -> int:
-    """Notes every account to count (read models kept before the counters), once per database:
-    each profile, and each account of a fact (it may have no profile), NOTED_AT_ONCE to a note;
-    the upkeep counts them in the background, and reports say how many notes are pending.
-    Returns how many accounts it noted."""
+    """Notes everything to count (read models kept before the counters), once per database: each
+    account (with a profile, in the order they were created; those of facts alone too), then
+    each fact on its own (`alone`: their accounts are counted already), each collection in the
+    order they happened. The upkeep counts them in the background, and reports say how many
+    notes are pending. Returns how many accounts it noted."""
     if await store.db[COUNTED].find_one({"_id": COUNTED_ALL}):
         return 0
     noted = 0
     without_profile: set[str] = set()  # accounts of facts alone, noted already (few)
-    sources = [(PROFILES, "_id")] + [
-        (c, "account_id") for c in (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
-    ]
-    for collection, field in sources:
-        after = ""
-        while True:
-            chunk = (
-                await store.db[collection]
-                .find({field: {"$gt": after}}, {field: 1, "_id": field == "_id"})
-                .sort(field, 1)
-                .limit(NOTED_AT_ONCE * 10)
-                .to_list()
-            )
-            if not chunk:
-                break
-            ids = sorted({document[field] for document in chunk})
-            after = ids[-1]
-            done = set(await store.db[COUNTED].distinct("_id", {"_id": {"$in": ids}}))
-            if collection != PROFILES:  # each account once: those with a profile are noted
-                done |= set(await store.db[PROFILES].distinct("_id", {"_id": {"$in": ids}}))
-                done |= without_profile
-            todo = [account for account in ids if account not in done]
-            if collection != PROFILES:
+    for collection, field in TIMES.items():
+        cursor = store.db[collection].find({}, {"account_id": 1}).sort(field, 1)
+        while chunk := await cursor.to_list(NOTED_AT_ONCE * 10):
+            facts: list[str] = []
+            if collection == PROFILES:
+                todo = await _not_counted(store, [document["_id"] for document in chunk])
+            else:
+                accounts = sorted({document["account_id"] for document in chunk})
+                known = set(await store.db[PROFILES].distinct("_id", {"_id": {"$in": accounts}}))
+                todo = await _not_counted(store, sorted(set(accounts) - known - without_profile))
                 without_profile.update(todo)
-            notes = [
-                {
-                    "accounts": todo[n : n + NOTED_AT_ONCE],
-                    "facts": {},
-                    "wide": todo[n : n + NOTED_AT_ONCE],
-                }
-                for n in range(0, len(todo), NOTED_AT_ONCE)
-            ]
+                units = {fact_unit(collection, document["_id"]): document for document in chunk}
+                facts = [units[unit]["_id"] for unit in await _not_counted(store, list(units))]
+            notes: list[Doc] = [{"accounts": ids, "facts": {}, "wide": []} for ids in _split(todo)]
+            if facts:
+                notes.append({"accounts": [], "facts": {collection: facts}, "wide": [], "alone": 1})
             if notes:
                 await store.db[TO_COUNT].insert_many(notes)
-                noted += len(todo)
+            noted += len(todo)
     await mark_counted(store)
     return noted
+
+
+async def _not_counted(store: Store, units: list[str]) -> list[str]:
+    done = set(await store.db[COUNTED].distinct("_id", {"_id": {"$in": units}}))
+    return [unit for unit in units if unit not in done]
+
+
+def _split(ids: list[str]) -> list[list[str]]:
+    return [ids[n : n + NOTED_AT_ONCE] for n in range(0, len(ids), NOTED_AT_ONCE)]
 
 
 async def mark_counted(store: Store) -> None:

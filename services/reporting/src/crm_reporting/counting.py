@@ -11,7 +11,8 @@ with DORMANT_AFTER; a report corrects, from each account's counted `activity`, t
 dormancy differs at its own time or with its own threshold."""
 
 import functools
-from collections import Counter
+import itertools
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -135,8 +136,8 @@ def _forecast(account: Account, segment: Doc) -> Doc | None:
 
 def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:
     """OWNERS: the account under its owner, active or archived, and whether dormant. SCORECARD:
-    the new lead. CROSS: the times and product lines of its won deals, where they hold more than
-    one line (a report counts an account cross-selling from those in its period)."""
+    the new lead. CROSS: where its won deals hold more than one product line, the spans that
+    show it (a report counts an account cross-selling if one lies in its period)."""
     profile = account.profile
     owner = owner_of(profile)
     if not owner:
@@ -148,12 +149,38 @@ def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]
     n = {"accounts": 1, "active": int(status == "active"), "archived": int(status == "archived")}
     key = {"owner": owner, **filters, "dormant": dormant}
     found: dict[str, list[Doc]] = {OWNERS: [{"key": key, "n": n, "activity": last}]}
-    if len({line for d in account.won for line in d.get("product_lines") or []}) > 1:
-        deals = [{"at": d["closed_at"], "lines": d.get("product_lines") or []} for d in account.won]
-        found[CROSS] = [{"key": {"owner": owner, **filters}, "n": {}, "won": deals}]
+    if witnesses := cross_selling_witnesses(account.won):
+        found[CROSS] = [{"key": {"owner": owner, **filters}, "n": {}, "w": witnesses}]
     if created := profile.get("created_at"):
         found[SCORECARD] = _period_entries([(created, owner, {"new_leads": 1})], segment)
     return found
+
+
+BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def cross_selling_witnesses(won: Sequence[Doc]) -> list[Doc]:
+    """The spans {"a": first, "b": last} of won deals that hold more than one product line
+    between them: a deal with two lines, or two deals one after the other (by closing time)
+    with different lines. An account's won deals in a period hold more than one line between
+    them exactly when one of these spans lies in it: those in a period are one run of the
+    sequence, and if no deal of the run holds two lines, two neighbours in it differ.
+
+    Only the spans that hold no other are kept: in order, their starts and ends both rise, so
+    that the one a period may hold is the first to start in it, the one whose `after` (the
+    start of the span before) is before the period: a report counts each account once."""
+    deals = sorted(
+        ((d["closed_at"], frozenset(d.get("product_lines") or ())) for d in won),
+        key=lambda deal: deal[0],
+    )
+    deals = [deal for deal in deals if deal[1]]  # no line: adds none to a run
+    spans = [(at, at) for at, lines in deals if len(lines) > 1]
+    spans += [(a, b) for (a, one), (b, other) in itertools.pairwise(deals) if len(one | other) > 1]
+    kept: list[Doc] = []
+    for a, b in sorted(spans, key=lambda span: (span[1], -span[0].timestamp())):
+        if not kept or a > kept[-1]["a"]:  # else it holds one kept already
+            kept.append({"a": a, "b": b, "after": kept[-1]["a"] if kept else BEGINNING})
+    return kept
 
 
 # The kinds of facts, each counted on its own.
@@ -191,14 +218,14 @@ def fact_items(kind: str, fact: Doc, profile: Doc) -> list[tuple[datetime, str, 
 def _period_entries(
     items: Sequence[tuple[datetime, str | None, dict[str, int]]], segment: Doc
 ) -> list[Doc]:
-    """Each item under the day it happened; a person's amounts named after them (`of_person`),
-    so that a day's counter holds every salesperson's: a period reads a counter a day, not one
-    a day and salesperson."""
+    """Each item under the quarter of an hour it happened in (counted in the blocks of time that
+    hold it: `counted_keys`); a person's amounts named after them (`of_person`), so that a block's
+    counter holds every salesperson's: a period reads a counter a block, not one a block and
+    salesperson."""
     filters = {name: segment.get(name) for name in FILTERS}
     return [
-        {"key": {"bucket": bucket, **filters}, "n": of_person(person, n) if person else n}
+        {"key": {"slot": slot_of(at), **filters}, "n": of_person(person, n) if person else n}
         for at, person, n in items
-        for bucket in buckets_of(at)
     ]
 
 
@@ -233,15 +260,23 @@ def is_dormant(stage: str, last: datetime | None, before: datetime) -> bool:
 
 def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
     """The counters an entry adds to: its key, and for the families SUMMED the same summed over
-    each subset of FILTERS (`across` names them, comma-separated; "" for none)."""
+    each subset of FILTERS (`across` names them, comma-separated; "" for none). An entry of a
+    period (its "slot") adds to the blocks that hold that slot (`blocks_of`) where summed as
+    FINE, else to its day's."""
     if family not in SUMMED:
         yield key
         return
-    hour = str(key.get("bucket", "")).startswith("h")
+    slot = key.get("slot")
+    rest = {name: value for name, value in key.items() if name != "slot"}
     for across in ([], ["industry"], ["region"], ["industry", "region"]):
         joined = ",".join(across)
-        if not hour or joined in HOURLY:
-            yield {**key, **dict.fromkeys(across), "across": joined}
+        summed = {**rest, **dict.fromkeys(across), "across": joined}
+        if slot is None:
+            yield summed
+        elif joined in FINE:
+            yield from ({"bucket": block, **summed} for block in blocks_of(slot))
+        else:
+            yield {"bucket": blocks_of(slot)[BLOCKS.index(DAY)], **summed}  # its day
 
 
 def across(filtered: set[str]) -> str:
@@ -249,21 +284,37 @@ def across(filtered: set[str]) -> str:
     return ",".join(name for name in FILTERS if name not in filtered)
 
 
+# (family, amount's name, the entry's key as sorted pairs) -> change: summed over the entries of
+# many units before they are spread over their counters (`counted`), which they share.
 Deltas = Counter[tuple[str, str, tuple[tuple[str, Any], ...]]]
 
 
 def changes(before: dict[str, list[Doc]], after: dict[str, list[Doc]], into: Deltas) -> None:
-    """Adds to `into` what goes from counting a unit as `before` to counting it as `after`:
-    (family, amount's name, key as sorted pairs) -> change."""
+    """Adds to `into` what goes from counting a unit as `before` to counting it as `after`."""
     for family in set(before) | set(after):
         old, new = before.get(family, []), after.get(family, [])
         if old == new or [(e["key"], e["n"]) for e in old] == [(e["key"], e["n"]) for e in new]:
             continue
         for entries, sign in ((old, -1), (new, 1)):
             for entry in entries:
-                for pairs in _counted_pairs(family, tuple(sorted(entry["key"].items()))):
-                    for name, amount in entry["n"].items():
-                        into[family, name, pairs] += sign * amount
+                pairs = tuple(sorted(entry["key"].items()))
+                for name, amount in entry["n"].items():
+                    into[family, name, pairs] += sign * amount
+
+
+Counted = dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]]
+
+
+def counted(deltas: Deltas) -> Counted:
+    """The changes per counter: (family, counter's key as sorted pairs) -> {amount: change}."""
+    found: Counted = defaultdict(dict)
+    for (family, name, pairs), amount in deltas.items():
+        if not amount:
+            continue
+        for key in _counted_pairs(family, pairs):
+            n = found[family, key]
+            n[name] = n.get(name, 0) + amount
+    return {counter: n for counter, n in found.items() if any(n.values())}
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -276,18 +327,41 @@ def _counted_pairs(family: str, pairs: tuple[tuple[str, Any], ...]) -> list[tupl
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-# The counters kept per hour as well as per day, for the ends of a period: those of reports
-# filtered on no more than a region. Per hour, region and industry they would be about one a
-# fact; a report filtered on an industry counts its ends' hours from the facts.
-HOURLY = ("industry,region", "industry")
+SLOT = timedelta(minutes=15)  # the finest a period's amounts are counted
+# The blocks a period's amounts are also counted in, each aligned on EPOCH and a multiple of the
+# one before, so that any period's whole slots are a few blocks (at most about two of each size,
+# `cover`): a year's scorecard reads some twenty-five counters, not 365 days (none longer than 32
+# days: each holds every salesperson's amounts, and a batch counted rewrites each). Only the
+# counters of reports filtered on no more than a region (FINE) are kept so: the others, per
+# industry, hold few amounts a day, and count their ends' hours from the facts.
+BLOCKS = [
+    *(timedelta(minutes=n) for n in (15, 30)),
+    *(timedelta(hours=n) for n in (1, 2, 4, 8)),
+    *(timedelta(days=n) for n in (1, 2, 4, 8, 16, 32)),
+]
+FINE = ("industry,region", "industry")
 
 
-def buckets_of(at: datetime) -> list[str]:
-    """The day (UTC) a time falls in, and its hour, as the counters of a period name them."""
+def slot_of(at: datetime) -> str:
+    """The quarter of an hour (UTC) a time falls in: 2026-11-28T13:45."""
     if at.utcoffset():
         at = at.astimezone(UTC)
-    stamp = at.isoformat()  # 2026-11-28T13:45:00+00:00, without strftime
-    return [f"d{stamp[:10]}", f"h{stamp[:13]}"]
+    return f"{at.isoformat()[:14]}{at.minute // 15 * 15:02d}"  # without strftime
+
+
+@functools.lru_cache(maxsize=100_000)
+def blocks_of(slot: str) -> list[str]:
+    """The names of the blocks that hold a slot, the smallest first."""
+    start = datetime.fromisoformat(slot).replace(tzinfo=UTC)
+    return [_name(_floor(start, size), size) for size in BLOCKS]
+
+
+def _name(start: datetime, size: timedelta) -> str:
+    if size < HOUR:
+        return f"m{size // timedelta(minutes=1)}:{start.isoformat()[:16]}"
+    if size < DAY:
+        return f"h{size // HOUR}:{start.isoformat()[:13]}"
+    return f"d{size // DAY}:{start.isoformat()[:10]}"
 
 
 def _floor(at: datetime, step: timedelta) -> datetime:
@@ -302,25 +376,19 @@ def _ceil(at: datetime, step: timedelta) -> datetime:
 Span = tuple[datetime, datetime]
 
 
-def cover(since: datetime, until: datetime, hourly: bool = False) -> tuple[list[str], list[Span]]:
-    """[since, until) as whole days (their bucket names), with `hourly` the whole hours of what
-    is left at either end too, and what is left then (under a day at either end, or under an
-    hour), for a report to count from the facts themselves."""
-    days, edges = _whole(since, until, DAY)
-    if not hourly:
-        return days, edges
-    rest: list[Span] = []
-    for start, end in edges:
-        hours, left = _whole(start, end, HOUR)
-        days += hours
-        rest += left
-    return days, rest
-
-
-def _whole(since: datetime, until: datetime, step: timedelta) -> tuple[list[str], list[Span]]:
-    first, last = _ceil(since, step), _floor(until, step)
+def cover(since: datetime, until: datetime, fine: bool = False) -> tuple[list[str], list[Span]]:
+    """[since, until) as the blocks counted (their names): whole days, or with `fine` the fewest
+    blocks of BLOCKS over its whole slots; and what is left (under a day at either end, or under
+    a slot), for a report to count from the facts themselves."""
+    unit = SLOT if fine else DAY
+    first, last = _ceil(since, unit), _floor(until, unit)
     if first >= last:
         return [], [(since, until)]
     edges = [(a, b) for a, b in ((since, first), (last, until)) if a < b]
-    named = 0 if step == DAY else 1  # buckets_of: the day's name, then the hour's
-    return [buckets_of(first + n * step)[named] for n in range((last - first) // step)], edges
+    sizes = BLOCKS[::-1] if fine else [DAY]
+    names, at = [], first
+    while at < last:  # the largest block that starts here and fits
+        size = next(s for s in sizes if _floor(at, s) == at and at + s <= last)
+        names.append(_name(at, size))
+        at += size
+    return names, edges

@@ -55,15 +55,15 @@ async def scorecard(
     counted on the other side of `until - dormant_after` corrected; cross-selling accounts."""
     rows: dict[str, Counter[str]] = defaultdict(Counter)
     summed, chosen = _summed(segment), segment.chosen()
-    buckets, edges = counting.cover(since, until, summed["across"] in counting.HOURLY)
+    buckets, edges = counting.cover(since, until, summed["across"] in counting.FINE)
     async with counters.snapshot(store) as session:
         if buckets:
             match = {**summed, "bucket": {"$in": buckets}}
             days = await counters.amounts(store, session, counting.SCORECARD, match)
             for person, amounts in counting.by_person(days).items():
                 rows[person].update(amounts)
-        for start, end in edges:
-            for person, n in await _scorecard_between(store, session, start, end, segment):
+        if edges:
+            for person, n in await _scorecard_between(store, session, edges, segment):
                 rows[person].update(n)
         owners = await counters.totals(
             store, session, counting.OWNERS, summed, ["owner", "dormant"]
@@ -75,10 +75,11 @@ async def scorecard(
             dormant = n.get("active", 0) if row["_id"]["dormant"] else 0
             row_of["lost_or_dormant"] += n.get("archived", 0) + dormant
         before = until - dormant_after
-        for entry in await counters.dormancy_moves(store, session, counting.OWNERS, before, chosen):
-            rows[entry["key"]["owner"]]["lost_or_dormant"] += -1 if entry["key"]["dormant"] else 1
-        for owner in await counters.cross_selling(store, session, since, until, chosen):
-            rows[owner]["cross_selling"] += 1
+        moves = await counters.dormancy_moves(store, session, counting.OWNERS, before, chosen)
+        for key, moved in moves:
+            rows[key["owner"]]["lost_or_dormant"] += -moved if key["dormant"] else moved
+        for owner, selling in await counters.cross_selling(store, session, since, until, chosen):
+            rows[owner]["cross_selling"] += selling
     return measures.scorecard_rows(rows)
 
 
@@ -87,20 +88,23 @@ SCORECARD_TIMES = {FOLLOWUPS: "at", PROPOSALS: "created_at", DEALS: "closed_at"}
 
 
 async def _scorecard_between(
-    store: Store, session: AsyncClientSession, start: datetime, end: datetime, segment: Segment
+    store: Store, session: AsyncClientSession, spans: list[counting.Span], segment: Segment
 ) -> list[tuple[str, dict[str, int]]]:
-    """What accounts in `segment` add to salespeople's periods in [start, end), from their facts
+    """What accounts in `segment` add to salespeople's periods in the `spans`, from their facts
     (a day or less of them): new leads, follow-ups, proposals, deals."""
-    window = {"$gte": start, "$lt": end}
+
+    def within(field: str) -> Doc:
+        return {"$or": [{field: {"$gte": start, "$lt": end}} for start, end in spans]}
+
     created = (
         await store.db[PROFILES]
-        .find({"created_at": window}, counters.PROFILE_FIELDS, session=session)
+        .find(within("created_at"), counters.PROFILE_FIELDS, session=session)
         .to_list()
     )
     found = []
     for collection, field in SCORECARD_TIMES.items():
         fields = dict.fromkeys(["account_id", *counters.FACT_FIELDS[collection]], 1)
-        cursor = store.db[collection].find({field: window}, fields, session=session)
+        cursor = store.db[collection].find(within(field), fields, session=session)
         found += [(collection, fact) for fact in await cursor.to_list()]
     accounts = await counters.profiles(store.db, session, [f["account_id"] for _, f in found])
     chosen = segment.chosen()
@@ -152,7 +156,7 @@ async def funnel(store: Store, since: datetime, until: datetime, segment: Segmen
     """The funnel's amounts (measures.funnel_amounts) summed over the opportunities opened in
     [since, until) in `segment`: whole days (and hours) from the counters, the rest directly."""
     summed = _summed(segment)
-    buckets, edges = counting.cover(since, until, summed["across"] in counting.HOURLY)
+    buckets, edges = counting.cover(since, until, summed["across"] in counting.FINE)
     total: Counter[str] = Counter()
     async with counters.snapshot(store) as session:
         if buckets:
@@ -207,10 +211,9 @@ async def lifecycles(
     for row in rows:
         key = row["_id"]
         counts[key["month"], "dormant" if key["dormant"] else key["stage"]] += row["n"]["customers"]
-    for entry in moves:
-        key = entry["key"]
-        counts[key["month"], "dormant" if key["dormant"] else key["stage"]] -= 1
-        counts[key["month"], key["stage"] if key["dormant"] else "dormant"] += 1
+    for key, n in moves:
+        counts[key["month"], "dormant" if key["dormant"] else key["stage"]] -= n
+        counts[key["month"], key["stage"] if key["dormant"] else "dormant"] += n
     return counts
 
 

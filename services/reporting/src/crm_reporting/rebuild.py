@@ -45,6 +45,7 @@ READ_MODELS = (
     adapters.COUNTERS,
     adapters.COUNTED,
     adapters.TO_COUNT,
+    adapters.CROSS_SPANS,
     INBOX,
 )
 

@@ -645,8 +645,8 @@ async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], C
         if step == "recounted":
             await counters.recount_turned_dormant(store)
         if step == "counted from scratch":  # as read models kept before the counters are
-            await store.db[adapters.COUNTED].drop()
-            await store.db[adapters.COUNTERS].drop()
+            for collection in adapters.COUNTING:
+                await store.db[collection].drop()
             accounts = set(await store.db[adapters.PROFILES].distinct("_id"))
             for collection in adapters.FACTS:  # and those of facts alone
                 accounts |= set(await store.db[collection].distinct("account_id"))

@@ -474,7 +474,7 @@ async def test_a_database_counted_by_the_version_before_is_counted_again_at_star
     # As the version before left it: its collections, none of this version's.
     for name in adapters.OLD_COUNTING:
         await db[name].insert_one({"left": "by the version before"})
-    for name in (adapters.COUNTERS, adapters.COUNTED, adapters.TO_COUNT):
+    for name in adapters.COUNTING:
         await db.drop_collection(name)
 
     upgraded = await running(bootstrap(settings_for(ReportingSettings)))

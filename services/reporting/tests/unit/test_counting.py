@@ -1,7 +1,10 @@
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from crm_reporting.counting import (
+    BEGINNING,
+    BLOCKS,
     CROSS,
     DEAL,
     FOLLOWUP,
@@ -12,18 +15,23 @@ from crm_reporting.counting import (
     OWNERS,
     PROPOSAL,
     SCORECARD,
+    SLOT,
     VALUE,
     Account,
     Deltas,
     across,
+    blocks_of,
     by_person,
     changes,
     contributions,
+    counted,
     counted_keys,
     cover,
+    cross_selling_witnesses,
     fact_contributions,
     fact_items,
     of_person,
+    slot_of,
 )
 from crm_reporting.measures import churn_by_month, funnel_amounts, lifecycle_of
 
@@ -106,8 +114,15 @@ def test_lifecycle_entries_also_count_summed_over_each_filter():
         (None, None, "industry,region"),
     ]
     assert list(counted_keys(VALUE, {"tier": "A"})) == [{"tier": "A"}]
-    hour = {"bucket": "h2026-11-27T13", "region": "east", "industry": "retail"}
-    assert [k["across"] for k in counted_keys(FUNNEL, hour)] == ["industry", "industry,region"]
+    slot = {"slot": "2026-11-27T13:45", "region": "east", "industry": "retail"}
+    keys = [(k["across"], k["bucket"]) for k in counted_keys(FUNNEL, slot)]
+    day, blocks = "d1:2026-11-27", blocks_of("2026-11-27T13:45")
+    assert keys == [
+        ("", day),
+        *[("industry", block) for block in blocks],
+        ("region", day),
+        *[("industry,region", block) for block in blocks],
+    ]
     assert across(set()) == "industry,region" and across({"region"}) == "industry"
     assert across({"region", "industry", "tier"}) == ""
 
@@ -131,8 +146,9 @@ def test_changes_take_away_what_was_counted_and_add_what_is_now():
     changes(before, before, unchanged)
     gone = Deltas()
     changes(before, {}, gone)
-    assert not unchanged and len(gone) == 2 + 4  # value's two amounts; four lifecycle counters
-    assert all(n == -1 for (family, _, _), n in gone.items() if family == LIFECYCLE)
+    assert not unchanged and len(counted(gone)) == 1 + 4  # value's counter; four lifecycle ones
+    lifecycle = [n for (family, _), n in counted(gone).items() if family == LIFECYCLE]
+    assert lifecycle == [{"customers": -1}] * 4
 
 
 def test_lifecycle_counts_by_month_give_the_stages_churn_and_cohorts():
@@ -178,44 +194,85 @@ def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_
     }
 
 
-def test_each_opportunity_counts_in_the_funnel_under_the_day_and_the_hour_it_was_opened():
+def test_each_opportunity_counts_in_the_funnel_under_the_slot_it_was_opened_in():
     opened = datetime(2026, 11, 27, 13, 45, tzinfo=UTC)
     history = [{"stage": "qualified", "at": opened}, {"stage": "proposal", "at": opened + DAY}]
     opportunity = {"_id": "o-1", "opened_at": opened, "stage": "proposal", "history": history}
-    entries = fact_contributions(OPPORTUNITY, opportunity, {})[FUNNEL]
-    assert [e["key"] for e in entries] == [
-        {"bucket": "d2026-11-27", "industry": None, "region": None},
-        {"bucket": "h2026-11-27T13", "industry": None, "region": None},
+    [entry] = fact_contributions(OPPORTUNITY, opportunity, {})[FUNNEL]
+    assert entry["key"] == {"slot": "2026-11-27T13:45", "industry": None, "region": None}
+    assert entry["n"] == dict(funnel_amounts(opportunity))
+    assert entry["n"]["spent_ms_qualified"] == 86_400_000
+
+
+def test_a_slot_is_counted_in_each_block_that_holds_it():
+    blocks = blocks_of("2026-11-27T13:45")
+    assert blocks[:7] == [
+        "m15:2026-11-27T13:45",
+        "m30:2026-11-27T13:30",
+        "h1:2026-11-27T13",
+        "h2:2026-11-27T12",
+        "h4:2026-11-27T12",
+        "h8:2026-11-27T08",
+        "d1:2026-11-27",
     ]
-    assert entries[0]["n"] == entries[1]["n"]
-    assert entries[0]["n"] == dict(funnel_amounts(opportunity))
-    assert entries[0]["n"]["spent_ms_qualified"] == 86_400_000
+    assert len(blocks) == len(BLOCKS) and len(set(blocks)) == len(blocks)
+    for name, size in zip(blocks, BLOCKS, strict=True):  # each block holds the slot
+        start = datetime.fromisoformat(name.split(":", 1)[1]).replace(tzinfo=UTC)
+        assert start <= datetime(2026, 11, 27, 13, 45, tzinfo=UTC) < start + size, name
 
 
 def test_a_period_is_covered_by_whole_days_and_what_is_left_at_either_end():
     since = datetime(2026, 11, 1, 22, 30, tzinfo=UTC)
     until = datetime(2026, 11, 4, 1, 10, tzinfo=UTC)
     names, edges = cover(since, until)
-    assert names == ["d2026-11-02", "d2026-11-03"]
+    assert names == ["d1:2026-11-02", "d1:2026-11-03"]
     assert edges == [
         (since, datetime(2026, 11, 2, tzinfo=UTC)),
         (until.replace(hour=0, minute=0), until),
     ]
     assert cover(since, since + timedelta(hours=3)) == ([], [(since, since + timedelta(hours=3))])
-    # Hourly: the whole hours of either end too, and the minutes left.
-    names, edges = cover(since, until, hourly=True)
-    assert names == ["d2026-11-02", "d2026-11-03", "h2026-11-01T23", "h2026-11-04T00"]
-    assert edges == [
-        (since, since.replace(minute=0) + timedelta(hours=1)),
-        (until.replace(minute=0), until),
+    # Fine: the whole slots in blocks, and the minutes left.
+    names, edges = cover(since, until, fine=True)
+    assert names == [
+        "m30:2026-11-01T22:30",
+        "h1:2026-11-01T23",
+        "d2:2026-11-02",
+        "h1:2026-11-04T00",
     ]
-    inside = datetime(2026, 11, 1, 20, 15, tzinfo=UTC)
-    assert cover(inside, inside + timedelta(minutes=30), hourly=True) == (
+    assert edges == [(until.replace(minute=0), until)]  # 22:30 starts a slot
+    inside = datetime(2026, 11, 1, 20, 20, tzinfo=UTC)
+    assert cover(inside, inside + timedelta(minutes=10), fine=True) == (
         [],
-        [(inside, inside + timedelta(minutes=30))],
+        [(inside, inside + timedelta(minutes=10))],
     )
     whole = cover(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
-    assert whole == (["d2026-11-01", "d2026-11-02"], [])
+    assert whole == (["d1:2026-11-01", "d1:2026-11-02"], [])
+
+
+def test_the_blocks_of_a_period_hold_each_of_its_whole_slots_once_and_are_few():
+    rng = random.Random(5)
+    for _ in range(100):
+        since = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(800_000))
+        until = since + timedelta(minutes=rng.randrange(1, 150_000))
+        names, edges = cover(since, until, fine=True)
+        slots = _slots(since, until)
+        held = Counter(name for slot in slots for name in blocks_of(slot) if name in names)
+        # Each whole slot is in exactly one of the blocks, and each block holds only those.
+        assert all(sum(name in names for name in blocks_of(slot)) == 1 for slot in slots), since
+        assert sum(held.values()) == len(slots) and len(held) == len(names)
+        assert len(names) <= 2 * len(BLOCKS) + (until - since) // BLOCKS[-1]
+        assert sum((b - a for a, b in edges), timedelta()) < 2 * SLOT
+
+
+def _slots(since: datetime, until: datetime) -> list[str]:
+    """The whole slots of [since, until), by name."""
+    at = since.replace(minute=since.minute // 15 * 15, second=0, microsecond=0)
+    at += SLOT if at < since else timedelta()
+    found = []
+    while at + SLOT <= until:
+        found.append(slot_of(at))
+        at += SLOT
+    return found
 
 
 def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
@@ -236,13 +293,9 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
         "active": 1,
         "archived": 0,
     }
-    assert [(d["at"], d["lines"]) for d in found[CROSS][0]["won"]] == [
-        (NOW - DAY, ["road"]),
-        (NOW, ["rail"]),
-    ]
-    assert [(e["key"]["bucket"], e["n"]) for e in found[SCORECARD]] == [
-        ("d2026-05-12", {"sp-1|new_leads": 1}),
-        ("h2026-05-12T00", {"sp-1|new_leads": 1}),
+    assert found[CROSS][0]["w"] == [{"a": NOW - DAY, "b": NOW, "after": BEGINNING}]
+    assert [(e["key"]["slot"], e["n"]) for e in found[SCORECARD]] == [
+        ("2026-05-12T00:00", {"sp-1|new_leads": 1}),
     ]
     followup = {"at": NOW - DAY, "salesperson_id": "sp-3", "channel": "visit"}
     assert fact_items(FOLLOWUP, followup, profile) == [(NOW - DAY, "sp-3", {"followups_visit": 1})]
@@ -266,8 +319,8 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     merged = {**profile, "merged_into": "c-9"}
     assert OWNERS not in contributions(Account(merged), NOW)
     assert fact_items(PROPOSAL, {"created_at": NOW}, merged) == []
-    entry, _hour = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
-    assert entry["key"] == {"bucket": "d2026-11-27", "industry": None, "region": None}
+    [entry] = fact_contributions(FOLLOWUP, followup, merged)[SCORECARD]
+    assert entry["key"] == {"slot": "2026-11-27T00:00", "industry": None, "region": None}
     assert entry["n"] == {"sp-3|followups_visit": 1}
 
 
@@ -278,3 +331,25 @@ def test_a_persons_amounts_are_named_after_them_and_read_back_whatever_their_id_
     assert by_person({**named, **of_person("sp-2", {"won": 0})}) == {
         odd: Counter(proposals=2, won=1)
     }  # nothing but zeros: no row
+
+
+def test_an_account_cross_sells_in_a_period_exactly_when_one_of_its_spans_lies_in_it():
+    rng = random.Random(11)
+    lines = ["road", "rail", "sea"]
+    for _ in range(2000):
+        won = [
+            {
+                "closed_at": NOW + timedelta(hours=rng.randrange(10)),
+                "product_lines": rng.sample(lines, rng.choice([0, 1, 1, 1, 2])),
+            }
+            for _ in range(rng.randrange(5))
+        ]
+        spans = cross_selling_witnesses(won)
+        since = NOW + timedelta(hours=rng.randrange(10))
+        until = since + timedelta(hours=rng.randrange(1, 10))
+        inside = [d for d in won if since <= d["closed_at"] < until]
+        expected = len({line for d in inside for line in d["product_lines"]}) > 1
+        assert any(since <= s["a"] and s["b"] < until for s in spans) == expected, (won, since)
+        # Where it cross-sells, one span is counted: its first in the period.
+        first = [s for s in spans if s["after"] < since <= s["a"] and s["b"] < until]
+        assert len(first) == int(expected), (won, since, until)
