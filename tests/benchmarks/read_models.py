@@ -24,12 +24,12 @@ Doc = dict[str, Any]
 
 
 class History:
-    def __init__(self, customers: int, seed: int) -> None:
+    def __init__(self, customers: int, seed: int, days: int = DAYS) -> None:
         self.rng = random.Random(seed)
         self.now = datetime.now(UTC)
         self.customers = customers
         # Each customer's creation, as seconds before now (what the facts must come after).
-        self.age = [self.rng.uniform(0, DAYS * 86400) for _ in range(customers)]
+        self.age = [self.rng.uniform(0, days * 86400) for _ in range(customers)]
 
     def when(self, customer: int) -> datetime:
         """A moment between the customer's creation and now."""
@@ -166,10 +166,12 @@ async def _insert(db: AsyncDatabase[Doc], docs: Iterator[tuple[str, Doc]]) -> di
     return counts
 
 
-async def fill(db: AsyncDatabase[Doc], customers: int, facts: int, seed: int = 7) -> dict[str, int]:
+async def fill(
+    db: AsyncDatabase[Doc], customers: int, facts: int, seed: int = 7, days: int = DAYS
+) -> dict[str, int]:
     """`customers` profiles and about `facts` facts (half of them follow-ups, each with its
     timeline entry); returns how many documents each collection got."""
-    history = History(customers, seed)
+    history = History(customers, seed, days)
     opportunities = facts * 2 // 9  # with their proposals and deals, about half the facts
     counts = await _insert(db, ((adapters.PROFILES, p) for p in history.profiles()))
     counts |= await _insert(db, history.pipeline(opportunities))
