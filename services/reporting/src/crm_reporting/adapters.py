@@ -24,15 +24,13 @@ FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
 # collections of its own, from scratch, while processes of the version before go on with
 # theirs; those are dropped at start-up.
 COUNTING_VERSION = 4
-COUNTERS = f"report_counters_v{COUNTING_VERSION}"  # counters.py
-COUNTED = f"counted_accounts_v{COUNTING_VERSION}"  # what each account adds to the counters
-TO_COUNT = f"counters_to_count_v{COUNTING_VERSION}"  # what batches changed, to count again
-# The spans of won deals that show an account cross-selling (counting.cross_selling_witnesses),
-# one document each, as COUNTED holds them: a scorecard counts those in its period from an index.
-CROSS_SPANS = f"cross_selling_spans_v{COUNTING_VERSION}"
-COUNTING = (COUNTERS, COUNTED, TO_COUNT, CROSS_SPANS)
-# The collections of the versions before.
+# The counting's collections, without their version: the names of every version start so.
 OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count", "cross_selling_spans")
+COUNTING = tuple(f"{name}_v{COUNTING_VERSION}" for name in OLD_COUNTING)
+# counters.py's totals; what each account adds to them; what batches changed, to count again; the
+# spans of won deals that show an account cross-selling (counting.cross_selling_witnesses), one
+# document each, as COUNTED holds them: a scorecard counts those in its period from an index.
+COUNTERS, COUNTED, TO_COUNT, CROSS_SPANS = COUNTING
 
 
 async def drop_old_counting(store: Store) -> None:

@@ -51,7 +51,7 @@ COUNTING_FENCE = "report-counters"
 # things happened (`recount_all`), so that a transaction touches few counters; 8,000 made
 # transactions that a 0.5 GB WiredTiger cache could not hold (WriteConflict, again and again).
 RECOUNT_AT_ONCE = 2_000
-NOTED_AT_ONCE = 100  # accounts to count with all their facts, per note of a database's migration
+NOTED_AT_ONCE = 100  # accounts per note of a database counted from scratch (facts: ten times)
 
 
 # The facts counted on their own, their kinds, and what of each the counters read.

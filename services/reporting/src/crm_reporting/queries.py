@@ -50,12 +50,12 @@ async def newest_applied(store: Store) -> Doc | None:
 async def scorecard(
     store: Store, since: datetime, until: datetime, segment: Segment, dormant_after: timedelta
 ) -> list[Doc]:
-    """The scorecard's rows from the counters: the period's whole days (and hours), what is left
+    """The scorecard's rows from the counters: the period's blocks (`_period`), what is left
     at either end from the facts; each salesperson's customers, with the dormancy of those
     counted on the other side of `until - dormant_after` corrected; cross-selling accounts."""
     rows: dict[str, Counter[str]] = defaultdict(Counter)
-    summed, chosen = _summed(segment), segment.chosen()
-    buckets, edges = counting.cover(since, until, summed["across"] in counting.FINE)
+    summed, buckets, edges = _period(since, until, segment)
+    chosen = segment.chosen()
     async with counters.snapshot(store) as session:
         if buckets:
             match = {**summed, "bucket": {"$in": buckets}}
@@ -154,9 +154,8 @@ async def opportunities_opened(
 
 async def funnel(store: Store, since: datetime, until: datetime, segment: Segment) -> Counter[str]:
     """The funnel's amounts (measures.funnel_amounts) summed over the opportunities opened in
-    [since, until) in `segment`: whole days (and hours) from the counters, the rest directly."""
-    summed = _summed(segment)
-    buckets, edges = counting.cover(since, until, summed["across"] in counting.FINE)
+    [since, until) in `segment`: its blocks (`_period`) from the counters, the rest directly."""
+    summed, buckets, edges = _period(since, until, segment)
     total: Counter[str] = Counter()
     async with counters.snapshot(store) as session:
         if buckets:
@@ -187,6 +186,15 @@ async def value_groups(store: Store, by: list[str], segment: Segment) -> list[Do
         found,
         key=lambda g: (-g["customers"], [(v is not None, v or "") for v in g["_id"].values()]),
     )
+
+
+def _period(
+    since: datetime, until: datetime, segment: Segment
+) -> tuple[Doc, list[str], list[counting.Span]]:
+    """What to match of a period's counters (`_summed`), the blocks of [since, until) they are
+    kept in for `segment`, and what is left at either end, for the facts themselves."""
+    summed = _summed(segment)
+    return summed, *counting.cover(since, until, summed["across"] in counting.FINE)
 
 
 def _summed(segment: Segment) -> Doc:
