@@ -20,10 +20,11 @@ OPPORTUNITIES = "fact_opportunities"
 PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
 # The counting's version: a change of what the counters hold (2: each day's scorecard counter
-# holds every salesperson's amounts; 3: hours too; 4: blocks of hours and days) counts into
+# holds every salesperson's amounts; 3: hours too; 4: blocks of quarters of an hour to 32 days;
+# 5: blocks of four hours to 32 days, each entry of a period with its time) counts into
 # collections of its own, from scratch, while processes of the version before go on with
 # theirs; those are dropped at start-up.
-COUNTING_VERSION = 4
+COUNTING_VERSION = 5
 # The counting's collections, without their version: the names of every version start so.
 OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count", "cross_selling_spans")
 COUNTING = tuple(f"{name}_v{COUNTING_VERSION}" for name in OLD_COUNTING)
@@ -66,6 +67,10 @@ async def create_indexes(store: Store) -> None:
         await store.db[COUNTED].create_index(
             [(f"{family}.key.dormant", 1), (f"{family}.activity", 1)], sparse=True
         )
+    # A period's ends: the entries counted within them, of a region or industry or both.
+    for family in (counting.SCORECARD, counting.FUNNEL):
+        fields = [f"{family}.at", f"{family}.key.region", f"{family}.key.industry"]
+        await store.db[COUNTED].create_index([(field, 1) for field in fields], sparse=True)
     # Covers the scorecard's count of cross-selling accounts (no document read).
     spans = ["a", "after", "b", "region", "industry", "owner"]
     await store.db[CROSS_SPANS].create_index([(field, 1) for field in spans])

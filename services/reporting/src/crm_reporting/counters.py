@@ -338,6 +338,30 @@ async def amounts(
     return found
 
 
+async def between(
+    store: Store,
+    session: AsyncClientSession,
+    family: str,
+    spans: list[counting.Span],
+    match: Doc,
+) -> list[Doc]:
+    """The entries of a period's family (SCORECARD, FUNNEL) counted at a time within the
+    `spans`, with keys that match (`match` on key fields): what a report adds to its blocks at
+    either end, as counted with them (a slot or a day of facts, read through an index)."""
+    scope = {f"key.{k}": v for k, v in match.items()}
+    sides = [{"at": {"$gte": start, "$lt": end}, **scope} for start, end in spans]
+    query = {"$or": [{family: {"$elemMatch": side}} for side in sides]}
+    found = []
+    async for unit in store.db[COUNTED].find(query, {family: 1, "_id": 0}, session=session):
+        found += [
+            entry
+            for entry in unit[family]
+            if any(start <= entry["at"] < end for start, end in spans)
+            and all(entry["key"].get(name) == value for name, value in match.items())
+        ]
+    return found
+
+
 # What an account counted on one side of a dormancy threshold must be, for the other side to
 # matter: lifecycle, not churned; the scorecard's customers, active.
 TURNABLE: dict[str, Doc] = {LIFECYCLE: {"key.stage": {"$ne": "churned"}}, OWNERS: {"n.active": 1}}

@@ -218,13 +218,17 @@ def fact_items(kind: str, fact: Doc, profile: Doc) -> list[tuple[datetime, str, 
 def _period_entries(
     items: Sequence[tuple[datetime, str | None, dict[str, int]]], segment: Doc
 ) -> list[Doc]:
-    """Each item under the quarter of an hour it happened in (counted in the blocks of time that
-    hold it: `counted_keys`); a person's amounts named after them (`of_person`), so that a block's
-    counter holds every salesperson's: a period reads a counter a block, not one a block and
-    salesperson."""
+    """Each item under the slot it happened in (counted in the blocks of time that hold it:
+    `counted_keys`), with its time (`at`: what a report reads at a period's ends); a person's
+    amounts named after them (`of_person`), so that a block's counter holds every salesperson's:
+    a period reads a counter a block, not one a block and salesperson."""
     filters = {name: segment.get(name) for name in FILTERS}
     return [
-        {"key": {"slot": slot_of(at), **filters}, "n": of_person(person, n) if person else n}
+        {
+            "key": {"slot": slot_of(at), **filters},
+            "n": of_person(person, n) if person else n,
+            "at": at,
+        }
         for at, person, n in items
     ]
 
@@ -327,26 +331,28 @@ def _counted_pairs(family: str, pairs: tuple[tuple[str, Any], ...]) -> list[tupl
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-SLOT = timedelta(minutes=15)  # the finest a period's amounts are counted
+SLOT = timedelta(hours=4)  # the finest a period's amounts are counted
 # The blocks a period's amounts are also counted in, each aligned on EPOCH and a multiple of the
 # one before, so that any period's whole slots are a few blocks (at most about two of each size,
-# `cover`): a year's scorecard reads some twenty-five counters, not 365 days (none longer than 32
-# days: each holds every salesperson's amounts, and a batch counted rewrites each). Only the
-# counters of reports filtered on no more than a region (FINE) are kept so: the others, per
-# industry, hold few amounts a day, and count their ends' hours from the facts.
+# `cover`): a year's scorecard reads some twenty counters, not 365 days. None is shorter than
+# four hours: below that, a block's counter holds each of its facts' amounts apart (its
+# salespeople's, named), so that each finer size would store the facts again; what a period
+# holds of a slot at either end is read from the entries of its facts (`counters.between`). None
+# is longer than 32 days: each holds every salesperson's amounts, which a batch counted rewrites.
+# Only the counters of reports filtered on no more than a region (FINE) are kept so: the others,
+# per industry, hold few amounts a day, and count their ends' hours from the entries.
 BLOCKS = [
-    *(timedelta(minutes=n) for n in (15, 30)),
-    *(timedelta(hours=n) for n in (1, 2, 4, 8)),
+    *(timedelta(hours=n) for n in (4, 8)),
     *(timedelta(days=n) for n in (1, 2, 4, 8, 16, 32)),
 ]
 FINE = ("industry,region", "industry")
 
 
 def slot_of(at: datetime) -> str:
-    """The quarter of an hour (UTC) a time falls in: 2026-11-28T13:45."""
+    """The slot (four hours, UTC) a time falls in, by its start: 2026-11-28T12:00."""
     if at.utcoffset():
         at = at.astimezone(UTC)
-    return f"{at.isoformat()[:14]}{at.minute // 15 * 15:02d}"  # without strftime
+    return f"{at.isoformat()[:11]}{at.hour // 4 * 4:02d}:00"  # without strftime
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -357,8 +363,6 @@ def blocks_of(slot: str) -> list[str]:
 
 
 def _name(start: datetime, size: timedelta) -> str:
-    if size < HOUR:
-        return f"m{size // timedelta(minutes=1)}:{start.isoformat()[:16]}"
     if size < DAY:
         return f"h{size // HOUR}:{start.isoformat()[:13]}"
     return f"d{size // DAY}:{start.isoformat()[:10]}"

@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crm_runtime.store import INBOX, Store
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_reporting import counters, counting, measures
-from crm_reporting.adapters import DEALS, FOLLOWUPS, OPPORTUNITIES, PROFILES, PROPOSALS
 
 Doc = dict[str, Any]
 ACCOUNTS = {"merged_into": None}  # customers counted on their own: never merged, or unmerged
@@ -50,9 +48,10 @@ async def newest_applied(store: Store) -> Doc | None:
 async def scorecard(
     store: Store, since: datetime, until: datetime, segment: Segment, dormant_after: timedelta
 ) -> list[Doc]:
-    """The scorecard's rows from the counters: the period's blocks (`_period`), what is left
-    at either end from the facts; each salesperson's customers, with the dormancy of those
-    counted on the other side of `until - dormant_after` corrected; cross-selling accounts."""
+    """The scorecard's rows from the counters: the period's blocks (`_period`), what is left at
+    either end from the entries counted in it; each salesperson's customers, with the dormancy
+    of those counted on the other side of `until - dormant_after` corrected; cross-selling
+    accounts."""
     rows: dict[str, Counter[str]] = defaultdict(Counter)
     summed, buckets, edges = _period(since, until, segment)
     chosen = segment.chosen()
@@ -63,8 +62,9 @@ async def scorecard(
             for person, amounts in counting.by_person(days).items():
                 rows[person].update(amounts)
         if edges:
-            for person, n in await _scorecard_between(store, session, edges, segment):
-                rows[person].update(n)
+            for entry in await counters.between(store, session, counting.SCORECARD, edges, chosen):
+                for person, amounts in counting.by_person(entry["n"]).items():
+                    rows[person].update(amounts)
         owners = await counters.totals(
             store, session, counting.OWNERS, summed, ["owner", "dormant"]
         )
@@ -83,78 +83,10 @@ async def scorecard(
     return measures.scorecard_rows(rows)
 
 
-# Where the scorecard's facts happened.
-SCORECARD_TIMES = {FOLLOWUPS: "at", PROPOSALS: "created_at", DEALS: "closed_at"}
-
-
-async def _scorecard_between(
-    store: Store, session: AsyncClientSession, spans: list[counting.Span], segment: Segment
-) -> list[tuple[str, dict[str, int]]]:
-    """What accounts in `segment` add to salespeople's periods in the `spans`, from their facts
-    (a day or less of them): new leads, follow-ups, proposals, deals."""
-
-    def within(field: str) -> Doc:
-        return {"$or": [{field: {"$gte": start, "$lt": end}} for start, end in spans]}
-
-    created = (
-        await store.db[PROFILES]
-        .find(within("created_at"), counters.PROFILE_FIELDS, session=session)
-        .to_list()
-    )
-    found = []
-    for collection, field in SCORECARD_TIMES.items():
-        fields = dict.fromkeys(["account_id", *counters.FACT_FIELDS[collection]], 1)
-        cursor = store.db[collection].find(within(field), fields, session=session)
-        found += [(collection, fact) for fact in await cursor.to_list()]
-    accounts = await counters.profiles(store.db, session, [f["account_id"] for _, f in found])
-    chosen = segment.chosen()
-
-    def in_segment(profile: Doc) -> bool:
-        where = profile.get("segment") or {}
-        return not segment.narrowed or (
-            bool(profile)
-            and not profile.get("merged_into")
-            and all(where.get(name) == value for name, value in chosen.items())
-        )
-
-    items = [
-        (owner, {"new_leads": 1})
-        for profile in created
-        if (owner := counting.owner_of(profile)) and in_segment(profile)
-    ]
-    for collection, fact in found:
-        profile = accounts.get(fact["account_id"], {})
-        if in_segment(profile):
-            kind = counters.KINDS[collection]
-            items += [(person, n) for _, person, n in counting.fact_items(kind, fact, profile)]
-    return items
-
-
-async def opportunities_opened(
-    store: Store,
-    since: datetime,
-    until: datetime,
-    segment: Segment,
-    session: AsyncClientSession | None = None,
-) -> list[Doc]:
-    """Opened in [since, until), of the accounts in `segment`: read directly, for a day or
-    less of them (else at the size of the data, which `funnel` reads from counters)."""
-    found = (
-        await store.db[OPPORTUNITIES]
-        .find({"opened_at": {"$gte": since, "$lt": until}}, session=session)
-        .to_list()
-    )
-    if not segment.narrowed or not found:
-        return found
-    accounts = {o["account_id"] for o in found}
-    chosen = {"_id": {"$in": sorted(accounts)}, **ACCOUNTS, **segment.filter()}
-    kept = set(await store.db[PROFILES].distinct("_id", chosen, session=session))
-    return [o for o in found if o["account_id"] in kept]
-
-
 async def funnel(store: Store, since: datetime, until: datetime, segment: Segment) -> Counter[str]:
     """The funnel's amounts (measures.funnel_amounts) summed over the opportunities opened in
-    [since, until) in `segment`: its blocks (`_period`) from the counters, the rest directly."""
+    [since, until) in `segment`: its blocks (`_period`) from the counters, the rest from the
+    entries counted in it."""
     summed, buckets, edges = _period(since, until, segment)
     total: Counter[str] = Counter()
     async with counters.snapshot(store) as session:
@@ -162,9 +94,10 @@ async def funnel(store: Store, since: datetime, until: datetime, segment: Segmen
             match = {**summed, "bucket": {"$in": buckets}}
             for row in await counters.totals(store, session, counting.FUNNEL, match, []):
                 total.update(row["n"])
-        for start, end in edges:
-            for opportunity in await opportunities_opened(store, start, end, segment, session):
-                total.update(measures.funnel_amounts(opportunity))
+        if edges:
+            chosen = segment.chosen()
+            for entry in await counters.between(store, session, counting.FUNNEL, edges, chosen):
+                total.update(entry["n"])
     return total
 
 

@@ -114,9 +114,9 @@ def test_lifecycle_entries_also_count_summed_over_each_filter():
         (None, None, "industry,region"),
     ]
     assert list(counted_keys(VALUE, {"tier": "A"})) == [{"tier": "A"}]
-    slot = {"slot": "2026-11-27T13:45", "region": "east", "industry": "retail"}
+    slot = {"slot": "2026-11-27T12:00", "region": "east", "industry": "retail"}
     keys = [(k["across"], k["bucket"]) for k in counted_keys(FUNNEL, slot)]
-    day, blocks = "d1:2026-11-27", blocks_of("2026-11-27T13:45")
+    day, blocks = "d1:2026-11-27", blocks_of("2026-11-27T12:00")
     assert keys == [
         ("", day),
         *[("industry", block) for block in blocks],
@@ -199,26 +199,20 @@ def test_each_opportunity_counts_in_the_funnel_under_the_slot_it_was_opened_in()
     history = [{"stage": "qualified", "at": opened}, {"stage": "proposal", "at": opened + DAY}]
     opportunity = {"_id": "o-1", "opened_at": opened, "stage": "proposal", "history": history}
     [entry] = fact_contributions(OPPORTUNITY, opportunity, {})[FUNNEL]
-    assert entry["key"] == {"slot": "2026-11-27T13:45", "industry": None, "region": None}
+    assert entry["key"] == {"slot": "2026-11-27T12:00", "industry": None, "region": None}
+    assert entry["at"] == opened  # what a period's ends are read by
     assert entry["n"] == dict(funnel_amounts(opportunity))
     assert entry["n"]["spent_ms_qualified"] == 86_400_000
 
 
 def test_a_slot_is_counted_in_each_block_that_holds_it():
-    blocks = blocks_of("2026-11-27T13:45")
-    assert blocks[:7] == [
-        "m15:2026-11-27T13:45",
-        "m30:2026-11-27T13:30",
-        "h1:2026-11-27T13",
-        "h2:2026-11-27T12",
-        "h4:2026-11-27T12",
-        "h8:2026-11-27T08",
-        "d1:2026-11-27",
-    ]
+    assert slot_of(datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == "2026-11-27T12:00"
+    blocks = blocks_of("2026-11-27T12:00")
+    assert blocks[:4] == ["h4:2026-11-27T12", "h8:2026-11-27T08", "d1:2026-11-27", "d2:2026-11-26"]
     assert len(blocks) == len(BLOCKS) and len(set(blocks)) == len(blocks)
     for name, size in zip(blocks, BLOCKS, strict=True):  # each block holds the slot
         start = datetime.fromisoformat(name.split(":", 1)[1]).replace(tzinfo=UTC)
-        assert start <= datetime(2026, 11, 27, 13, 45, tzinfo=UTC) < start + size, name
+        assert start <= datetime(2026, 11, 27, 12, tzinfo=UTC) < start + size, name
 
 
 def test_a_period_is_covered_by_whole_days_and_what_is_left_at_either_end():
@@ -231,19 +225,23 @@ def test_a_period_is_covered_by_whole_days_and_what_is_left_at_either_end():
         (until.replace(hour=0, minute=0), until),
     ]
     assert cover(since, since + timedelta(hours=3)) == ([], [(since, since + timedelta(hours=3))])
-    # Fine: the whole slots in blocks, and the minutes left.
+    # Fine: the whole slots in blocks, and the hours left.
     names, edges = cover(since, until, fine=True)
-    assert names == [
-        "m30:2026-11-01T22:30",
-        "h1:2026-11-01T23",
-        "d2:2026-11-02",
-        "h1:2026-11-04T00",
+    assert names == ["d2:2026-11-02"]
+    assert edges == [
+        (since, datetime(2026, 11, 2, tzinfo=UTC)),
+        (until.replace(hour=0, minute=0), until),
     ]
-    assert edges == [(until.replace(minute=0), until)]  # 22:30 starts a slot
+    names, edges = cover(since - timedelta(hours=5), until + timedelta(hours=4), fine=True)
+    assert names == ["h4:2026-11-01T20", "d2:2026-11-02", "h4:2026-11-04T00"]
+    assert edges == [
+        (since - timedelta(hours=5), datetime(2026, 11, 1, 20, tzinfo=UTC)),
+        (datetime(2026, 11, 4, 4, tzinfo=UTC), until + timedelta(hours=4)),
+    ]
     inside = datetime(2026, 11, 1, 20, 20, tzinfo=UTC)
-    assert cover(inside, inside + timedelta(minutes=10), fine=True) == (
+    assert cover(inside, inside + timedelta(hours=3), fine=True) == (
         [],
-        [(inside, inside + timedelta(minutes=10))],
+        [(inside, inside + timedelta(hours=3))],
     )
     whole = cover(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
     assert whole == (["d1:2026-11-01", "d1:2026-11-02"], [])
@@ -266,7 +264,7 @@ def test_the_blocks_of_a_period_hold_each_of_its_whole_slots_once_and_are_few():
 
 def _slots(since: datetime, until: datetime) -> list[str]:
     """The whole slots of [since, until), by name."""
-    at = since.replace(minute=since.minute // 15 * 15, second=0, microsecond=0)
+    at = since.replace(hour=since.hour // 4 * 4, minute=0, second=0, microsecond=0)
     at += SLOT if at < since else timedelta()
     found = []
     while at + SLOT <= until:
@@ -295,7 +293,7 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     }
     assert found[CROSS][0]["w"] == [{"a": NOW - DAY, "b": NOW, "after": BEGINNING}]
     assert [(e["key"]["slot"], e["n"]) for e in found[SCORECARD]] == [
-        ("2026-05-12T00:00", {"sp-1|new_leads": 1}),
+        ("2026-05-12T00:00", {"sp-1|new_leads": 1}),  # its four hours' slot
     ]
     followup = {"at": NOW - DAY, "salesperson_id": "sp-3", "channel": "visit"}
     assert fact_items(FOLLOWUP, followup, profile) == [(NOW - DAY, "sp-3", {"followups_visit": 1})]
