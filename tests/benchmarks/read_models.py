@@ -3,6 +3,7 @@ timeline entries shaped as the projections write them, inserted in bulk (project
 events one by one would take hours). Seeded: the same size gives the same data."""
 
 import asyncio
+import bisect
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,12 +29,20 @@ class History:
         self.rng = random.Random(seed)
         self.now = datetime.now(UTC)
         self.customers = customers
-        # Each customer's creation, as seconds before now (what the facts must come after).
-        self.age = [self.rng.uniform(0, days * 86400) for _ in range(customers)]
+        self.span_s = days * 86400
+        # Each customer's creation, as seconds before now, the oldest first (c-0).
+        ages = sorted((self.rng.uniform(0, self.span_s) for _ in range(customers)), reverse=True)
+        self.age = ages
+        self._older = [-age for age in ages]  # ascending, for bisect
 
-    def when(self, customer: int) -> datetime:
-        """A moment between the customer's creation and now."""
-        return self.now - timedelta(seconds=self.rng.uniform(0, self.age[customer]))
+    def moment(self) -> tuple[int, datetime]:
+        """A customer and a moment after its creation: the moment spread evenly over the
+        history, the customer among those created by then (as many facts a day early as late,
+        and more of them for older customers, as in a sales force's records)."""
+        before_s = self.rng.uniform(0, self.span_s)
+        created_by_then = bisect.bisect_right(self._older, -before_s)
+        customer = self.rng.randrange(max(created_by_then, 1))
+        return customer, self.now - timedelta(seconds=min(before_s, self.age[customer]))
 
     def profiles(self) -> Iterator[Doc]:
         rng = self.rng
@@ -59,14 +68,14 @@ class History:
 
     def followups(self, count: int) -> Iterator[tuple[str, Doc]]:
         for n in range(count):
-            customer = self.rng.randrange(self.customers)
+            customer, at = self.moment()
             fact = {
                 "_id": f"f-{n}",
                 "customer_id": f"c-{customer}",
                 "account_id": f"c-{customer}",
                 "salesperson_id": self.rng.choice(SALESPEOPLE),
                 "channel": self.rng.choice(CHANNELS),
-                "at": self.when(customer),
+                "at": at,
                 "revoked": self.rng.random() < 0.01,
                 "version": 0,
                 "details": {"subject": "a follow-up", "followup_id": f"f-{n}"},
@@ -88,9 +97,8 @@ class History:
         """`count` opportunities, most with a proposal, the closed ones with their deal."""
         rng = self.rng
         for n in range(count):
-            customer = rng.randrange(self.customers)
+            customer, opened = self.moment()
             account = {"customer_id": f"c-{customer}", "account_id": f"c-{customer}"}
-            opened = self.when(customer)
             reached = STAGES[: rng.randrange(1, len(STAGES) + 1)]
             final = rng.choice(["won", "lost", None, None])
             visits = [*reached, final] if final else reached

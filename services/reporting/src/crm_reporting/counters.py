@@ -84,31 +84,30 @@ async def profiles(
 async def accounts(
     db: AsyncDatabase[Any], session: AsyncClientSession | None, ids: list[str]
 ) -> dict[str, Account]:
-    """Each account as the counters need it: its profile ({} where none) and a summary of its
-    facts, read in a few queries for all of them."""
+    """Each account as the counters need it (counting.account_of): its profile ({} where none)
+    and its facts, read in a query per collection for all of them."""
     scope = {"account_id": {"$in": ids}}
     found = await profiles(db, session, ids)
-    last = await _grouped(db, session, FOLLOWUPS, {**scope, "revoked": False}, {"$max": "$at"})
-    outcomes = await _grouped(db, session, DEALS, scope, {"$addToSet": "$outcome"})
-    with_lines = {**scope, "outcome": "won", "product_lines.0": {"$exists": True}}
-    won = await _by_account(db, session, DEALS, with_lines, ["closed_at", "product_lines"])
-    opened = await _by_account(
-        db, session, OPPORTUNITIES, {**scope, "closed": False}, ["win_probability"]
-    )
-    of = {"opportunity_id": {"$in": [o["_id"] for each in opened.values() for o in each]}}
-    priced = ["opportunity_id", "price", "currency", "status", "created_at"]
-    proposals = await _by_account(db, session, PROPOSALS, of, priced)
+    of: dict[str, dict[str, list[Doc]]] = {}
+    for collection, fields in ACCOUNT_FIELDS.items():
+        query = {**scope, "closed": False} if collection == OPPORTUNITIES else scope  # open ones
+        of[collection] = await _by_account(db, session, collection, query, fields)
     return {
-        account_id: Account(
+        account_id: counting.account_of(
             found.get(account_id, {}),
-            last.get(account_id),
-            frozenset(outcomes.get(account_id, ())),
-            tuple(won[account_id]),
-            tuple(opened[account_id]),
-            tuple(proposals[account_id]),
+            *(of[collection][account_id] for collection in ACCOUNT_FIELDS),
         )
         for account_id in ids
     }
+
+
+# What counting.account_of reads of each account's facts, in its arguments' order.
+ACCOUNT_FIELDS = {
+    FOLLOWUPS: ["at", "revoked"],
+    DEALS: ["outcome", "closed_at", "product_lines"],
+    OPPORTUNITIES: ["closed", "win_probability"],
+    PROPOSALS: ["opportunity_id", "price", "currency", "status", "created_at"],
+}
 
 
 async def _by_account(
@@ -124,18 +123,6 @@ async def _by_account(
     for fact in await db[collection].find(query, projection, session=session).to_list():
         found[fact["account_id"]].append(fact)
     return found
-
-
-async def _grouped(
-    db: AsyncDatabase[Any],
-    session: AsyncClientSession | None,
-    collection: str,
-    match: Doc,
-    accumulator: Doc,
-) -> dict[str, Any]:
-    pipeline = [{"$match": match}, {"$group": {"_id": "$account_id", "value": accumulator}}]
-    grouped = await (await db[collection].aggregate(pipeline, session=session)).to_list()
-    return {group["_id"]: group["value"] for group in grouped}
 
 
 async def facts(
@@ -277,15 +264,24 @@ async def recount(
 def _span_writes(account: str, entries: list[Doc]) -> list[InsertOne[Doc] | DeleteMany]:
     """The account's cross-selling spans in CROSS_SPANS replaced by those of `entries`."""
     found: list[InsertOne[Doc] | DeleteMany] = [DeleteMany({"account": account})]
-    for entry in entries:
-        found += [InsertOne({"account": account, **entry["key"], **span}) for span in entry["w"]]
-    return found
+    return found + [InsertOne(span) for span in spans_of(account, entries)]
+
+
+def spans_of(account: str, entries: list[Doc]) -> list[Doc]:
+    """The account's documents of CROSS_SPANS, from its CROSS entries."""
+    return [
+        {"account": account, **entry["key"], **span} for entry in entries for span in entry["w"]
+    ]
+
+
+def counter_id(family: str, pairs: counting.Pairs) -> str:
+    return f"{family}:{json.dumps(pairs)}"
 
 
 def _total_updates(deltas: Deltas) -> list[UpdateOne]:
     return [
         UpdateOne(
-            {"_id": f"{family}:{json.dumps(pairs)}"},
+            {"_id": counter_id(family, pairs)},
             {
                 "$inc": {f"n.{name}": amount for name, amount in n.items()},
                 "$setOnInsert": {"family": family, "key": dict(pairs)},
@@ -362,9 +358,9 @@ async def between(
     return found
 
 
-# What an account counted on one side of a dormancy threshold must be, for the other side to
-# matter: lifecycle, not churned; the scorecard's customers, active.
-TURNABLE: dict[str, Doc] = {LIFECYCLE: {"key.stage": {"$ne": "churned"}}, OWNERS: {"n.active": 1}}
+# The families whose entries say whether their account was dormant when counted (True, False;
+# None for those no threshold turns: churned, archived, so that an index finds only the others).
+TURNABLE = (LIFECYCLE, OWNERS)
 
 
 async def dormancy_moves(
@@ -375,7 +371,7 @@ async def dormancy_moves(
     what a report moves to the other side."""
     scope = {f"key.{k}": v for k, v in match.items()}
     woke = {"key.dormant": True, "activity": {"$gte": before}}
-    sides = [{**scope, **side} for side in (_turning(family, before), woke)]
+    sides = [{**scope, **side} for side in (_turning(before), woke)]
     pipeline: list[Doc] = [
         # $elemMatch: the index's bounds on both fields of the same entry are then combined.
         {"$match": {"$or": [{family: {"$elemMatch": side}} for side in sides]}},
@@ -387,13 +383,13 @@ async def dormancy_moves(
     return [(group["_id"], group["n"]) for group in await found.to_list()]
 
 
-def _turning(family: str, before: datetime) -> Doc:
+def _turning(before: datetime) -> Doc:
     """An entry of the family counted awake, though not followed up since `before`."""
-    return {"key.dormant": False, "activity": {"$lt": before}, **TURNABLE[family]}
+    return {"key.dormant": False, "activity": {"$lt": before}}
 
 
 def _turned_dormant(family: str, before: datetime) -> Doc:
-    return {family: {"$elemMatch": _turning(family, before)}}
+    return {family: {"$elemMatch": _turning(before)}}
 
 
 async def cross_selling(

@@ -13,7 +13,7 @@ dormancy differs at its own time or with its own threshold."""
 import functools
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +59,33 @@ class Account:
     @property
     def has_open_opportunity(self) -> bool:
         return bool(self.open_opportunities)
+
+
+def account_of(
+    profile: Doc,
+    followups: Iterable[Doc],
+    deals: Iterable[Doc],
+    opportunities: Iterable[Doc],
+    proposals: Iterable[Doc],
+) -> Account:
+    """An account from its profile and facts (with the fields counters.ACCOUNT_FIELDS names):
+    its follow-ups, deals, opportunities (only the open ones count) and proposals (those of its
+    open opportunities count). Each kept in an order of its own: the same facts read in any
+    order make the same account."""
+    seen = [followup["at"] for followup in followups if followup.get("revoked") is False]
+    deals = sorted(deals, key=lambda deal: deal["_id"])
+    won = [d for d in deals if d.get("outcome") == "won" and d.get("product_lines")]
+    opened = sorted((o for o in opportunities if o.get("closed") is False), key=lambda o: o["_id"])
+    own = {opportunity["_id"] for opportunity in opened}
+    priced = [p for p in proposals if p.get("opportunity_id") in own]
+    return Account(
+        profile,
+        max(seen, default=None),
+        frozenset(deal["outcome"] for deal in deals if "outcome" in deal),
+        tuple(won),
+        tuple(opened),
+        tuple(sorted(priced, key=lambda proposal: proposal["_id"])),
+    )
 
 
 def owner_of(profile: Doc) -> str | None:
@@ -145,7 +172,8 @@ def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]
     filters = {name: segment.get(name) for name in FILTERS}
     status = profile.get("status", "active")
     last = activity({**profile, "last_followup_at": account.last_followup_at})
-    dormant = status == "active" and last is not None and last < now - DORMANT_AFTER
+    # None: an archived account never turns dormant (nor does a report ask it whether it did).
+    dormant = None if status != "active" else last is not None and last < now - DORMANT_AFTER
     n = {"accounts": 1, "active": int(status == "active"), "archived": int(status == "archived")}
     key = {"owner": owner, **filters, "dormant": dormant}
     found: dict[str, list[Doc]] = {OWNERS: [{"key": key, "n": n, "activity": last}]}
@@ -241,8 +269,13 @@ _ESCAPES = {"%": "%25", ".": "%2E", "$": "%24", PERSON_SEPARATOR: "%7C"}
 def of_person(person: str, n: dict[str, int]) -> dict[str, int]:
     """A person's amounts, named `<person>|<amount>`, with the characters a MongoDB field name
     cannot hold (or the separator) escaped in the id."""
-    escaped = "".join(_ESCAPES.get(char, char) for char in person)
+    escaped = _escaped(person)
     return {f"{escaped}{PERSON_SEPARATOR}{name}": amount for name, amount in n.items()}
+
+
+@functools.lru_cache(maxsize=10_000)
+def _escaped(person: str) -> str:
+    return "".join(_ESCAPES.get(char, char) for char in person)
 
 
 def by_person(n: dict[str, int]) -> dict[str, Counter[str]]:
@@ -257,9 +290,10 @@ def by_person(n: dict[str, int]) -> dict[str, Counter[str]]:
     return found
 
 
-def is_dormant(stage: str, last: datetime | None, before: datetime) -> bool:
-    """Not followed up since `before` (the churned are churned, not dormant)."""
-    return stage != "churned" and last is not None and last < before
+def is_dormant(stage: str, last: datetime | None, before: datetime) -> bool | None:
+    """Not followed up since `before`; None for the churned, which are churned, neither dormant
+    nor awake: no threshold turns them (nor does a report ask them whether it did)."""
+    return None if stage == "churned" else last is not None and last < before
 
 
 def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
@@ -288,43 +322,86 @@ def across(filtered: set[str]) -> str:
     return ",".join(name for name in FILTERS if name not in filtered)
 
 
-# (family, amount's name, the entry's key as sorted pairs) -> change: summed over the entries of
-# many units before they are spread over their counters (`counted`), which they share.
-Deltas = Counter[tuple[str, str, tuple[tuple[str, Any], ...]]]
+Pairs = tuple[tuple[str, Any], ...]
+
+
+class Deltas(defaultdict[tuple[str, Pairs], dict[str, int]]):
+    """(family, an entry's key as sorted pairs) -> {amount's name: change}: summed over the
+    entries of many units before they are spread over their counters (`counted`)."""
+
+    def __init__(self) -> None:
+        super().__init__(dict)
 
 
 def changes(before: dict[str, list[Doc]], after: dict[str, list[Doc]], into: Deltas) -> None:
     """Adds to `into` what goes from counting a unit as `before` to counting it as `after`."""
-    for family in set(before) | set(after):
+    for family in before.keys() | after.keys():
         old, new = before.get(family, []), after.get(family, [])
         if old == new or [(e["key"], e["n"]) for e in old] == [(e["key"], e["n"]) for e in new]:
             continue
         for entries, sign in ((old, -1), (new, 1)):
             for entry in entries:
-                pairs = tuple(sorted(entry["key"].items()))
-                for name, amount in entry["n"].items():
-                    into[family, name, pairs] += sign * amount
+                _add(into[family, tuple(sorted(entry["key"].items()))], entry["n"], sign)
 
 
-Counted = dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, int]]
+def _add(into: dict[str, int], n: dict[str, int], sign: int = 1) -> None:
+    """Adds amounts to others (a loop: Counter.update costs more for the few each entry has)."""
+    for name, amount in n.items():
+        into[name] = into.get(name, 0) + sign * amount
+
+
+Counted = dict[tuple[str, Pairs], dict[str, int]]
 
 
 def counted(deltas: Deltas) -> Counted:
-    """The changes per counter: (family, counter's key as sorted pairs) -> {amount: change}."""
+    """The changes per counter (`counted_keys`): (family, counter's key as sorted pairs) ->
+    {amount: change}. A period's blocks are summed size by size, each from the one below it:
+    what the smallest blocks hold is added up once, not once for every size."""
     found: Counted = defaultdict(dict)
-    for (family, name, pairs), amount in deltas.items():
-        if not amount:
+    # (family, key summed as FINE without its bucket, the start of a block of the size): amounts.
+    level: dict[tuple[str, Pairs, str], dict[str, int]] = defaultdict(dict)
+    for (family, pairs), n in deltas.items():
+        if family not in SUMMED or pairs[-1][0] != "slot":  # sorted: a slot is last
+            for key in _counted_pairs(family, pairs):
+                _add(found[family, key], n)
             continue
-        for key in _counted_pairs(family, pairs):
-            n = found[family, key]
-            n[name] = n.get(name, 0) + amount
+        slot = pairs[-1][1]
+        for summed, fine in _summed_pairs(pairs[:-1]):
+            if fine:
+                _add(level[family, summed, slot], n)
+            else:
+                _add(found[family, _with_bucket(summed, blocks_of(slot)[BLOCKS.index(DAY)])], n)
+    for size in range(len(BLOCKS)):
+        above: dict[tuple[str, Pairs, str], dict[str, int]] = defaultdict(dict)
+        for (family, summed, start), n in level.items():
+            found[family, _with_bucket(summed, blocks_of(start)[size])] = n  # its only part
+            if size + 1 < len(BLOCKS):
+                _add(above[family, summed, _starts(start)[size + 1]], n)
+        level = above
     return {counter: n for counter, n in found.items() if any(n.values())}
 
 
 @functools.lru_cache(maxsize=100_000)
-def _counted_pairs(family: str, pairs: tuple[tuple[str, Any], ...]) -> list[tuple[Any, ...]]:
+def _counted_pairs(family: str, pairs: Pairs) -> list[Pairs]:
     """counted_keys as sorted pairs (a batch's entries share few keys: each is worked out once)."""
     return [tuple(sorted(key.items())) for key in counted_keys(family, dict(pairs))]
+
+
+@functools.lru_cache(maxsize=100_000)
+def _summed_pairs(rest: Pairs) -> list[tuple[Pairs, bool]]:
+    """A period's entry's key without its slot (`rest`) summed over each subset of FILTERS, as
+    sorted pairs; and whether kept in blocks (FINE) or by the day (as `counted_keys`)."""
+    found = []
+    for across in ([], ["industry"], ["region"], ["industry", "region"]):
+        joined = ",".join(across)
+        summed = {**dict(rest), **dict.fromkeys(across), "across": joined}
+        found.append((tuple(sorted(summed.items())), joined in FINE))
+    return found
+
+
+@functools.lru_cache(maxsize=100_000)
+def _with_bucket(summed: Pairs, bucket: str) -> Pairs:
+    return tuple(sorted((*summed, ("bucket", bucket))))
 
 
 # --- periods -------------------------------------------------------------------------------------
@@ -360,6 +437,13 @@ def blocks_of(slot: str) -> list[str]:
     """The names of the blocks that hold a slot, the smallest first."""
     start = datetime.fromisoformat(slot).replace(tzinfo=UTC)
     return [_name(_floor(start, size), size) for size in BLOCKS]
+
+
+@functools.lru_cache(maxsize=100_000)
+def _starts(slot: str) -> list[str]:
+    """The slots that start the blocks holding a slot, the smallest first."""
+    start = datetime.fromisoformat(slot).replace(tzinfo=UTC)
+    return [slot_of(_floor(start, size)) for size in BLOCKS]
 
 
 def _name(start: datetime, size: timedelta) -> str:

@@ -3,7 +3,8 @@
     uv run crm-reporting-rebuild
 
 1. Replays every topic from its beginning into a fresh database (`<live>_rebuild`), through the
-   same projections and inbox as the live consumer; then what arrived meanwhile.
+   same projections and inbox as the live consumer; then what arrived meanwhile; and counts it
+   for the reports at once (at_once.py).
 2. Pauses the live consumers and the counting upkeep (runtime fences: a batch in flight commits
    first, none after), replays the last records into the fresh database, and swaps: each rebuilt
    collection, the inbox with them, replaces the live one (MongoDB renameCollection, one by one).
@@ -31,7 +32,7 @@ from crm_runtime.records import Record
 from crm_runtime.store import INBOX, Store
 from pymongo import AsyncMongoClient
 
-from crm_reporting import adapters, counters
+from crm_reporting import adapters, at_once, counters
 from crm_reporting.bootstrap import spec
 from crm_reporting.settings import ReportingSettings
 
@@ -121,7 +122,8 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
         replayed, read = await _replay(rebuilding, bootstrap, None)
         # What arrived meanwhile, the live consumers still running: the pause stays short.
         replayed, caught_up = await _replay(rebuilding, bootstrap, replayed)
-        await counters.count_all_noted(fresh)  # most of it before the pause
+        # Most of it before the pause, and at once: nothing else writes to the fresh database.
+        await at_once.count_at_once(fresh)
         live_store = Store(client, live)
         partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
         # The consumers', and the counting upkeep's (its totals and what it counted must not be

@@ -19,6 +19,7 @@ from crm_reporting.counting import (
     VALUE,
     Account,
     Deltas,
+    account_of,
     across,
     blocks_of,
     by_person,
@@ -133,14 +134,19 @@ def test_changes_take_away_what_was_counted_and_add_what_is_now():
     after = contributions(account(segment=moved), NOW)
     deltas = Deltas()
     changes(before, after, deltas)
-    value = {(name, dict(pairs)["tier"]): n for (f, name, pairs), n in deltas.items() if f == VALUE}
+    value = {
+        (name, dict(pairs)["tier"]): amount
+        for (family, pairs), n in deltas.items()
+        if family == VALUE
+        for name, amount in n.items()
+    }
     assert value == {
         ("customers", "A"): -1,
         ("freight_micro_tons", "A"): -120_500_000,
         ("customers", "B"): 1,
         ("freight_micro_tons", "B"): 10_000_000,
     }
-    assert not [n for (family, _, _), n in deltas.items() if family == LIFECYCLE]
+    assert not [n for (family, _), n in deltas.items() if family == LIFECYCLE]
 
     unchanged = Deltas()
     changes(before, before, unchanged)
@@ -149,6 +155,54 @@ def test_changes_take_away_what_was_counted_and_add_what_is_now():
     assert not unchanged and len(counted(gone)) == 1 + 4  # value's counter; four lifecycle ones
     lifecycle = [n for (family, _), n in counted(gone).items() if family == LIFECYCLE]
     assert lifecycle == [{"customers": -1}] * 4
+
+
+def test_the_counters_of_many_entries_are_their_counted_keys_summed():
+    rng = random.Random(8)
+    deltas = Deltas()
+    for _ in range(3_000):
+        at = NOW - timedelta(minutes=rng.randrange(200 * 24 * 60))
+        key = {"slot": slot_of(at), "region": rng.choice(["east", None]), "industry": "retail"}
+        family = rng.choice([SCORECARD, FUNNEL, LIFECYCLE])
+        if family == LIFECYCLE:
+            key = {"region": key["region"], "month": at.strftime("%Y-%m"), "stage": "lead"}
+        name = rng.choice(["sp-1|proposals", "sp-2|won", "opened"])
+        n = deltas[family, tuple(sorted(key.items()))]
+        n[name] = n.get(name, 0) + rng.choice([-1, 1, 2])
+    expected: dict = {}
+    for (family, pairs), n in deltas.items():
+        for key in counted_keys(family, dict(pairs)):
+            expected.setdefault((family, tuple(sorted(key.items()))), Counter()).update(n)
+
+    def nonzero(counters: dict) -> dict:
+        return {
+            c: {k: v for k, v in n.items() if v} for c, n in counters.items() if any(n.values())
+        }
+
+    found = counted(deltas)
+    assert nonzero(found) == nonzero(expected)
+    assert len(found) > 5_000  # days, blocks and every sum of them
+
+
+def test_an_account_is_the_same_whatever_order_its_facts_are_read_in():
+    won = [
+        {"_id": f"d-{n}", "outcome": "won", "closed_at": NOW, "product_lines": [line]}
+        for n, line in enumerate(["road", "rail", "road", "sea"])
+    ]
+    opened = [{"_id": f"o-{n}", "closed": n == 3, "win_probability": 0.5} for n in range(1, 4)]
+    proposals = [
+        {"_id": f"p-{n}", "opportunity_id": "o-1", "price": float(n), "created_at": NOW}
+        for n in range(3)
+    ] + [{"_id": "p-9", "opportunity_id": "o-closed", "price": 1.0, "created_at": NOW}]
+    followups = [{"at": NOW - n * DAY, "revoked": n == 0} for n in range(3)]
+    lost = [{"_id": "d-9", "outcome": "lost", "closed_at": NOW}]
+    one = account_of({}, followups, won + lost, opened, proposals)
+    other = account_of({}, followups[::-1], (won + lost)[::-1], opened[::-1], proposals[::-1])
+    assert one == other and contributions(one, NOW) == contributions(other, NOW)
+    assert one.last_followup_at == NOW - DAY  # the revoked one left out
+    assert one.outcomes == {"won", "lost"} and len(one.won) == 4
+    assert [o["_id"] for o in one.open_opportunities] == ["o-1", "o-2"]
+    assert [p["_id"] for p in one.proposals] == ["p-0", "p-1", "p-2"]  # of its open ones
 
 
 def test_lifecycle_counts_by_month_give_the_stages_churn_and_cohorts():
