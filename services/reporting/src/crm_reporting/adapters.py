@@ -60,8 +60,10 @@ async def create_indexes(store: Store) -> None:
     # Sparse: only merged customers are in it, so that the reports' "not merged" filter, which
     # matches nearly every profile, scans the collection rather than a whole index.
     await store.db[PROFILES].create_index("merged_into", name="merged_profiles", sparse=True)
-    # A report reads one family's totals, summed over the filters it does not choose, of its days.
-    await store.db[COUNTERS].create_index([("family", 1), ("key.across", 1), ("key.bucket", 1)])
+    # A report reads one family's totals, summed over the filters it does not choose (of a region,
+    # or of none: null), of its blocks.
+    counter = ["family", "key.across", "key.region", "key.bucket"]
+    await store.db[COUNTERS].create_index([(field, 1) for field in counter])
     # A report's dormancy corrections: the accounts counted on one side of its threshold.
     for family in (counting.LIFECYCLE, counting.OWNERS):
         await store.db[COUNTED].create_index(
