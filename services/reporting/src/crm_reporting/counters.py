@@ -339,22 +339,24 @@ async def between(
     family: str,
     spans: list[counting.Span],
     match: Doc,
-) -> list[Doc]:
-    """The entries of a period's family (SCORECARD, FUNNEL) counted at a time within the
-    `spans`, with keys that match (`match` on key fields): what a report adds to its blocks at
-    either end, as counted with them (a slot or a day of facts, read through an index)."""
+) -> Counter[str]:
+    """The amounts of a period's family (SCORECARD, FUNNEL) counted at a time within the
+    `spans`, of keys that match (`match` on key fields), summed: what a report adds to its blocks
+    at either end, as counted with them (a slot's entries or a day's, found through an index and
+    summed by MongoDB)."""
     scope = {f"key.{k}": v for k, v in match.items()}
     sides = [{"at": {"$gte": start, "$lt": end}, **scope} for start, end in spans]
-    query = {"$or": [{family: {"$elemMatch": side}} for side in sides]}
-    found = []
-    async for unit in store.db[COUNTED].find(query, {family: 1, "_id": 0}, session=session):
-        found += [
-            entry
-            for entry in unit[family]
-            if any(start <= entry["at"] < end for start, end in spans)
-            and all(entry["key"].get(name) == value for name, value in match.items())
-        ]
-    return found
+    pipeline: list[Doc] = [
+        {"$match": {"$or": [{family: {"$elemMatch": side}} for side in sides]}},
+        {"$project": {"_id": 0, "entry": f"${family}"}},
+        {"$unwind": "$entry"},  # a unit may hold other entries, elsewhen or elsewhere
+        {"$match": {"$or": [{f"entry.{k}": v for k, v in side.items()} for side in sides]}},
+        {"$project": {"n": {"$objectToArray": "$entry.n"}}},
+        {"$unwind": "$n"},
+        {"$group": {"_id": "$n.k", "sum": {"$sum": "$n.v"}}},
+    ]
+    found = await store.db[COUNTED].aggregate(pipeline, session=session)
+    return Counter({group["_id"]: group["sum"] async for group in found})
 
 
 # The families whose entries say whether their account was dormant when counted (True, False;

@@ -56,15 +56,14 @@ async def scorecard(
     summed, buckets, edges = _period(since, until, segment)
     chosen = segment.chosen()
     async with counters.snapshot(store) as session:
+        period: Counter[str] = Counter()  # every salesperson's amounts, named after them
         if buckets:
             match = {**summed, "bucket": {"$in": buckets}}
-            days = await counters.amounts(store, session, counting.SCORECARD, match)
-            for person, amounts in counting.by_person(days).items():
-                rows[person].update(amounts)
+            period = await counters.amounts(store, session, counting.SCORECARD, match)
         if edges:
-            for entry in await counters.between(store, session, counting.SCORECARD, edges, chosen):
-                for person, amounts in counting.by_person(entry["n"]).items():
-                    rows[person].update(amounts)
+            period.update(await counters.between(store, session, counting.SCORECARD, edges, chosen))
+        for person, amounts in counting.by_person(period).items():
+            rows[person].update(amounts)
         owners = await counters.totals(
             store, session, counting.OWNERS, summed, ["owner", "dormant"]
         )
@@ -96,8 +95,7 @@ async def funnel(store: Store, since: datetime, until: datetime, segment: Segmen
                 total.update(row["n"])
         if edges:
             chosen = segment.chosen()
-            for entry in await counters.between(store, session, counting.FUNNEL, edges, chosen):
-                total.update(entry["n"])
+            total.update(await counters.between(store, session, counting.FUNNEL, edges, chosen))
     return total
 
 
