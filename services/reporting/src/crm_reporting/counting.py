@@ -474,7 +474,7 @@ Span = tuple[datetime, datetime]
 def cover(since: datetime, until: datetime, fine: bool = False) -> tuple[list[str], list[Span]]:
     """[since, until) as the blocks counted (their names): whole days, or with `fine` the fewest
     blocks of BLOCKS over its whole slots; and what is left (under a day at either end, or under
-    a slot), for a report to count from the facts themselves."""
+    a slot), for a report to read from the entries counted (`counters.between`)."""
     unit = SLOT if fine else DAY
     first, last = _ceil(since, unit), _floor(until, unit)
     if first >= last:

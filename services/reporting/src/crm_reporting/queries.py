@@ -123,7 +123,7 @@ def _period(
     since: datetime, until: datetime, segment: Segment
 ) -> tuple[Doc, list[str], list[counting.Span]]:
     """What to match of a period's counters (`_summed`), the blocks of [since, until) they are
-    kept in for `segment`, and what is left at either end, for the facts themselves."""
+    kept in for `segment`, and what is left at either end, for the entries counted in it."""
     summed = _summed(segment)
     return summed, *counting.cover(since, until, summed["across"] in counting.FINE)
 
