@@ -67,6 +67,8 @@ def stack(infra, namespace, tmp_path_factory):
     try:
         for (name, process, _), url in zip(processes, urls.values(), strict=True):
             wait_healthy(name, process, url, logs)
+        for name, url in urls.items():
+            wait_caught_up(name, url)
         yield urls
     finally:
         for _, process, _log in processes:
@@ -93,6 +95,20 @@ def wait_healthy(name: str, process: subprocess.Popen, url: str, logs: Path) -> 
             pass
         time.sleep(0.2)
     raise AssertionError(f"{name} not healthy after 60 s")
+
+
+def wait_caught_up(name: str, url: str, timeout_s: float = 600) -> None:
+    """Until the service's consumers have read every record the broker holds: a broker kept from
+    earlier runs holds their events, which a new group reads from the beginning, and a test's
+    events would wait behind them (a test waiting 30 s for one of them then fails)."""
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{url}/ready", timeout=10)
+        last = answer.json()
+        if answer.status_code == 200 and (last.get("lag") or {}).get("total", 0) == 0:
+            return
+        time.sleep(1)
+    raise AssertionError(f"{name} has not read what the broker holds after {timeout_s} s: {last}")
 
 
 class Client:
