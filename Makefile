@@ -1,11 +1,13 @@
 # The two commands of the README, and the steps they are made of. Everything is installed here:
-# uv (into .tools/), Python packages (uv.lock, into .venv/), Kafka's jars and mongod (deploy/local).
+# uv (into .tools/), Python packages (uv.lock, into .venv/), Kafka's jars and mongod (deploy/local),
+# and composecheck (deploy/tools: compose-go, from the Go module proxy, with its go.sum).
 SHELL := /bin/bash
 export UV_PYTHON ?= python3.11
 export UV_PYTHON_DOWNLOADS := never
 UV := .tools/bin/uv
 UV_VERSION := 0.13.8
 PY := .venv/bin/python
+COMPOSECHECK := .tools/bin/composecheck
 
 .PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting
 
@@ -13,7 +15,11 @@ $(UV):
 	python3.11 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-install: $(UV)
+$(COMPOSECHECK): $(UV) $(wildcard deploy/tools/composecheck/*)
+	cd deploy/tools/composecheck && GOPATH=$(CURDIR)/.tools/go GOFLAGS=-modcacherw \
+		go build -mod=readonly -o $(CURDIR)/$(COMPOSECHECK) .
+
+install: $(UV) $(COMPOSECHECK)
 	$(UV) sync --frozen
 	$(PY) deploy/local/infra.py install kafka
 

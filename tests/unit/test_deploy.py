@@ -1,0 +1,141 @@
+"""The deployment files as their own tools read them, where no Docker engine or cluster runs:
+compose.yaml loaded as Docker Compose loads it (deploy/tools/composecheck, on compose-go, built by
+`make install`), the Dockerfile linted by hadolint, and every Kubernetes manifest checked against
+the API's schemas by kubernetes-validate (both locked development dependencies)."""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import kubernetes_validate
+import yaml
+from crm_contracts import ALL_TOPICS
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSECHECK = ROOT / ".tools" / "bin" / "composecheck"
+HADOLINT = Path(sys.executable).parent / "hadolint"
+SECRETS = {"CRM_AUTH_SECRET": "s" * 32, "CRM_ADMIN_PASSWORD": "a long password"}
+SERVICES = ("customer", "followup", "scoring", "reporting")
+
+
+def load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    given = [f"{name}={value}" for name, value in env.items()]
+    command = [str(COMPOSECHECK), "compose.yaml", *given]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_compose_runs_each_service_from_the_one_image_once_kafka_and_the_replica_set_are_up():
+    loaded = load(SECRETS)
+    assert loaded.returncode == 0, loaded.stderr
+    services = json.loads(loaded.stdout)["services"]
+    assert set(services) == {"kafka", "mongo", "mongo-init", *SERVICES}
+    for name in SERVICES:
+        service = services[name]
+        assert service["image"] == "crm-backend:local", name
+        assert service["build"]["context"] == str(ROOT), name
+        assert service["command"] == [f"crm_{name}"], name
+        assert service["depends_on"]["kafka"]["condition"] == "service_healthy", name
+        assert service["depends_on"]["mongo-init"]["condition"] == (
+            "service_completed_successfully"
+        ), name
+        assert service["environment"]["CRM_AUTH_SECRET"] == SECRETS["CRM_AUTH_SECRET"], name
+        assert service["environment"]["MONGODB_URI"].endswith("replicaSet=rs0"), name
+        # A range of ports on loopback: `docker compose up --scale <service>=3` starts three.
+        [port] = service["ports"]
+        assert port["host_ip"] == "127.0.0.1" and "-" in port["published"], name
+    assert services["customer"]["environment"]["CRM_ADMIN_PASSWORD"] == "a long password"
+    assert "healthcheck" in services["kafka"] and "healthcheck" in services["mongo"]
+    assert services["mongo-init"]["depends_on"]["mongo"]["condition"] == "service_healthy"
+
+
+def test_compose_holds_no_default_secret():
+    for missing in SECRETS:
+        loaded = load({name: value for name, value in SECRETS.items() if name != missing})
+        assert loaded.returncode != 0, missing
+        assert missing in loaded.stderr, loaded.stderr
+
+
+def test_the_dockerfile_passes_hadolint():
+    linted = subprocess.run(
+        [str(HADOLINT), "--no-color", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_the_image_runs_as_a_user_of_its_own_and_checks_its_health():
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    final = lines[max(n for n, line in enumerate(lines) if line.startswith("FROM ")) :]
+    assert "USER 10001" in final
+    assert any(line.startswith("HEALTHCHECK") for line in final)
+    assert any("/health" in line for line in final)
+    assert not any(line.startswith("ENV") and "SECRET" in line for line in lines)
+
+
+K8S = ROOT / "deploy" / "k8s"
+KUBERNETES = "1.33.0"  # the oldest minor version the manifests are checked against
+
+
+def manifests() -> list[tuple[str, dict]]:
+    found = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            found += [(path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return found
+
+
+def of_kind(kind: str) -> list[dict]:
+    return [doc for _, doc in manifests() if doc["kind"] == kind]
+
+
+def test_every_kubernetes_manifest_is_valid_against_the_schemas():
+    for name, doc in manifests():
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        except Exception as error:  # its own ValidationError, or jsonschema's, says what is wrong
+            raise AssertionError(
+                f"{name}: {doc['kind']} {doc['metadata']['name']}: {error}"
+            ) from error
+    kinds = Counter(doc["kind"] for _, doc in manifests())
+    per_service = ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"]
+    assert kinds == {
+        **dict.fromkeys(per_service, len(SERVICES)),
+        "ConfigMap": 1,
+        "Secret": 1,
+        "Job": 1,
+    }
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert set(kustomization["resources"]) == {name for name, _ in manifests()}
+
+
+def test_each_deployment_is_probed_limited_and_scaled_no_further_than_its_partitions():
+    [config] = of_kind("ConfigMap")
+    partitions = int(config["data"]["CRM_TOPIC_PARTITIONS"])
+    for deployment in of_kind("Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+        assert {"cpu", "memory"} <= container["resources"]["limits"].keys()
+        assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["args"][0].removeprefix("crm_") in SERVICES
+    for autoscaler in of_kind("HorizontalPodAutoscaler"):
+        assert 2 <= autoscaler["spec"]["minReplicas"] <= autoscaler["spec"]["maxReplicas"]
+        assert autoscaler["spec"]["maxReplicas"] <= partitions  # more consumers would idle
+    assert len(of_kind("PodDisruptionBudget")) == len(SERVICES)
+    [secret] = of_kind("Secret")
+    assert not any(secret["stringData"].values())  # filled by whoever deploys, never shipped
+
+
+def test_the_topics_job_creates_every_topic_and_its_dead_letters_replicated_three_times():
+    [job] = of_kind("Job")
+    script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert "--replication-factor 3" in script and "min.insync.replicas=2" in script
+    assert '"$topic.dlt"' in script
+    assert all(topic in script for topic in ALL_TOPICS)
