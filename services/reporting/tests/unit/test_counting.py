@@ -260,9 +260,14 @@ def test_each_opportunity_counts_in_the_funnel_under_the_slot_it_was_opened_in()
 
 
 def test_a_slot_is_counted_in_each_block_that_holds_it():
-    assert slot_of(datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == "2026-11-27T12:00"
+    assert slot_of(datetime(2026, 11, 27, 13, 59, tzinfo=UTC)) == "2026-11-27T12:00"
     blocks = blocks_of("2026-11-27T12:00")
-    assert blocks[:4] == ["h4:2026-11-27T12", "h8:2026-11-27T08", "d1:2026-11-27", "d2:2026-11-26"]
+    assert blocks[:4] == [
+        "h2:2026-11-27T12",
+        "h4:2026-11-27T12",
+        "h8:2026-11-27T08",
+        "d1:2026-11-27",
+    ]
     assert len(blocks) == len(BLOCKS) and len(set(blocks)) == len(blocks)
     for name, size in zip(blocks, BLOCKS, strict=True):  # each block holds the slot
         start = datetime.fromisoformat(name.split(":", 1)[1]).replace(tzinfo=UTC)
@@ -287,15 +292,15 @@ def test_a_period_is_covered_by_whole_days_and_what_is_left_at_either_end():
         (until.replace(hour=0, minute=0), until),
     ]
     names, edges = cover(since - timedelta(hours=5), until + timedelta(hours=4), fine=True)
-    assert names == ["h4:2026-11-01T20", "d2:2026-11-02", "h4:2026-11-04T00"]
+    assert names == ["h2:2026-11-01T18", "h4:2026-11-01T20", "d2:2026-11-02", "h4:2026-11-04T00"]
     assert edges == [
-        (since - timedelta(hours=5), datetime(2026, 11, 1, 20, tzinfo=UTC)),
+        (since - timedelta(hours=5), datetime(2026, 11, 1, 18, tzinfo=UTC)),
         (datetime(2026, 11, 4, 4, tzinfo=UTC), until + timedelta(hours=4)),
     ]
     inside = datetime(2026, 11, 1, 20, 20, tzinfo=UTC)
-    assert cover(inside, inside + timedelta(hours=3), fine=True) == (
+    assert cover(inside, inside + timedelta(hours=1), fine=True) == (
         [],
-        [(inside, inside + timedelta(hours=3))],
+        [(inside, inside + timedelta(hours=1))],
     )
     whole = cover(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
     assert whole == (["d1:2026-11-01", "d1:2026-11-02"], [])
@@ -318,7 +323,8 @@ def test_the_blocks_of_a_period_hold_each_of_its_whole_slots_once_and_are_few():
 
 def _slots(since: datetime, until: datetime) -> list[str]:
     """The whole slots of [since, until), by name."""
-    at = since.replace(hour=since.hour // 4 * 4, minute=0, second=0, microsecond=0)
+    hours = SLOT // timedelta(hours=1)
+    at = since.replace(hour=since.hour // hours * hours, minute=0, second=0, microsecond=0)
     at += SLOT if at < since else timedelta()
     found = []
     while at + SLOT <= until:
@@ -347,7 +353,7 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
     }
     assert found[CROSS][0]["w"] == [{"a": NOW - DAY, "b": NOW, "after": BEGINNING}]
     assert [(e["key"]["slot"], e["n"]) for e in found[SCORECARD]] == [
-        ("2026-05-12T00:00", {"sp-1|new_leads": 1}),  # its four hours' slot
+        ("2026-05-12T00:00", {"sp-1|new_leads": 1}),  # its two hours' slot
     ]
     followup = {"at": NOW - DAY, "salesperson_id": "sp-3", "channel": "visit"}
     assert fact_items(FOLLOWUP, followup, profile) == [(NOW - DAY, "sp-3", {"followups_visit": 1})]
