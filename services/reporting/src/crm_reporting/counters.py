@@ -34,6 +34,7 @@ from crm_reporting.adapters import (
     CROSS_SPANS,
     DEALS,
     FOLLOWUPS,
+    HAPPENED_AT,
     OPPORTUNITIES,
     PROFILES,
     PROPOSALS,
@@ -412,17 +413,6 @@ async def cross_selling(
 COUNTED_ALL = "every account"  # all counted, or noted to be
 
 
-# Where each fact happened: a database counted from scratch is counted in this order, so that a
-# transaction's facts fall in few days and hours (counters), not in every one.
-TIMES = {
-    PROFILES: "created_at",
-    FOLLOWUPS: "at",
-    DEALS: "closed_at",
-    OPPORTUNITIES: "opened_at",
-    PROPOSALS: "created_at",
-}
-
-
 async def recount_all(store: Store) -> int:
     """Notes everything to count (read models kept before the counters), once per database: each
     account (with a profile, in the order they were created; those of facts alone too), then
@@ -433,7 +423,7 @@ async def recount_all(store: Store) -> int:
         return 0
     noted = 0
     without_profile: set[str] = set()  # accounts of facts alone, noted already (few)
-    for collection, field in TIMES.items():
+    for collection, field in HAPPENED_AT.items():
         cursor = store.db[collection].find({}, {"account_id": 1}).sort(field, 1)
         while chunk := await cursor.to_list(NOTED_AT_ONCE * 10):
             facts: list[str] = []

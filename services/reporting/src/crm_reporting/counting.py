@@ -313,15 +313,25 @@ def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
         return
     slot = key.get("slot")
     rest = {name: value for name, value in key.items() if name != "slot"}
-    for across in ([], ["industry"], ["region"], ["industry", "region"]):
-        joined = ",".join(across)
-        summed = {**rest, **dict.fromkeys(across), "across": joined}
+    for summed, fine in _summed(rest):
         if slot is None:
             yield summed
-        elif joined in FINE:
+        elif fine:
             yield from ({"bucket": block, **summed} for block in blocks_of(slot))
         else:
-            yield {"bucket": blocks_of(slot)[BLOCKS.index(DAY)], **summed}  # its day
+            yield {"bucket": _day_of(slot), **summed}
+
+
+# Each subset of FILTERS a SUMMED family is also kept summed over.
+ACROSS: tuple[list[str], ...] = ([], ["industry"], ["region"], ["industry", "region"])
+
+
+def _summed(key: Doc) -> Iterator[tuple[Doc, bool]]:
+    """The key summed over each subset of FILTERS (`across` names them), and whether those
+    counters are kept in blocks (FINE) or by the day."""
+    for subset in ACROSS:
+        joined = ",".join(subset)
+        yield {**key, **dict.fromkeys(subset), "across": joined}, joined in FINE
 
 
 def across(filtered: set[str]) -> str:
@@ -377,7 +387,7 @@ def counted(deltas: Deltas) -> Counted:
             if fine:
                 _add(level[family, summed, slot], n)
             else:
-                _add(found[family, _with_bucket(summed, blocks_of(slot)[BLOCKS.index(DAY)])], n)
+                _add(found[family, _with_bucket(summed, _day_of(slot))], n)
     for size in range(len(BLOCKS)):
         above: dict[tuple[str, Pairs, str], dict[str, int]] = defaultdict(dict)
         for (family, summed, start), n in level.items():
@@ -396,14 +406,8 @@ def _counted_pairs(family: str, pairs: Pairs) -> list[Pairs]:
 
 @functools.lru_cache(maxsize=100_000)
 def _summed_pairs(rest: Pairs) -> list[tuple[Pairs, bool]]:
-    """A period's entry's key without its slot (`rest`) summed over each subset of FILTERS, as
-    sorted pairs; and whether kept in blocks (FINE) or by the day (as `counted_keys`)."""
-    found = []
-    for across in ([], ["industry"], ["region"], ["industry", "region"]):
-        joined = ",".join(across)
-        summed = {**dict(rest), **dict.fromkeys(across), "across": joined}
-        found.append((tuple(sorted(summed.items())), joined in FINE))
-    return found
+    """`_summed` of a period's entry's key without its slot (`rest`), as sorted pairs."""
+    return [(tuple(sorted(summed.items())), fine) for summed, fine in _summed(dict(rest))]
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -445,6 +449,11 @@ def blocks_of(slot: str) -> list[str]:
     """The names of the blocks that hold a slot, the smallest first."""
     start = datetime.fromisoformat(slot).replace(tzinfo=UTC)
     return [_name(_floor(start, size), size) for size in BLOCKS]
+
+
+def _day_of(slot: str) -> str:
+    """The name of the day's block that holds a slot."""
+    return blocks_of(slot)[BLOCKS.index(DAY)]
 
 
 @functools.lru_cache(maxsize=100_000)

@@ -11,7 +11,6 @@ from crm_runtime.store import INBOX, Store
 from crm_reporting import counters, counting, measures
 
 Doc = dict[str, Any]
-ACCOUNTS = {"merged_into": None}  # customers counted on their own: never merged, or unmerged
 
 
 @dataclass(frozen=True)
