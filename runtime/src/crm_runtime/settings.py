@@ -1,15 +1,26 @@
-"""One settings model for every service: environment variables, with defaults for a local run."""
+"""One settings model for every service: environment variables (or files in CRM_SECRETS_DIR), with
+defaults for a local run."""
 
-from typing import Literal
+import os
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, FilePath, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from crm_runtime.pipeline import DEFAULT_PIPELINE, Pipeline
 
 
 class ServiceSettings(BaseSettings):
-    """Read from CRM_* variables; the two connection strings also from their common names."""
+    """Read from CRM_* variables; the two connection strings also from their common names.
+
+    Where CRM_SECRETS_DIR names a directory (Compose's /run/secrets, a mounted Kubernetes Secret),
+    a file there named like a variable, in lower case (`crm_auth_secret`, `mongodb_uri`,
+    `crm_kafka_sasl_password`), gives its value; a variable that is set wins over the file."""
 
     model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore", populate_by_name=True)
 
@@ -18,9 +29,24 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CRM_KAFKA_BOOTSTRAP_SERVERS"),
     )
-    mongodb_uri: str = Field(
-        default="mongodb://127.0.0.1:27017/?replicaSet=rs0",
+    # A cluster's: PLAINTEXT suits only a broker on a private network (the local stack's).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: FilePath | None = Field(
+        default=None,
+        description="The CA that signed the brokers' certificates (PEM); else the system's.",
+    )
+    kafka_ssl_certfile: FilePath | None = Field(
+        default=None, description="This client's certificate (PEM), where brokers ask for one."
+    )
+    kafka_ssl_keyfile: FilePath | None = None
+    mongodb_uri: SecretStr = Field(
+        default=SecretStr("mongodb://127.0.0.1:27017/?replicaSet=rs0"),
         validation_alias=AliasChoices("MONGODB_URI", "CRM_MONGODB_URI"),
+        description="Credentials and TLS go in it (`mongodb://user:pass@host/?tls=true&"
+        "tlsCAFile=/path&authSource=admin`): a secret, never logged.",
     )
     mongodb_timeout_ms: int = Field(
         default=5000, ge=100, description="Server selection; then retried."
@@ -108,6 +134,45 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Tries of a non-transient handler error before it is dead-lettered.",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secrets_dir = os.environ.get("CRM_SECRETS_DIR")
+        if not secrets_dir:
+            return init_settings, env_settings
+        return init_settings, env_settings, SecretsSettingsSource(settings_cls, secrets_dir)
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Self:
+        """A half-configured connection would fail later, on the broker, with a vaguer error."""
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        has_credentials = self.kafka_sasl_username is not None or self.kafka_sasl_password
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"CRM_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "CRM_KAFKA_SASL_USERNAME and CRM_KAFKA_SASL_PASSWORD"
+            )
+        if has_credentials and not sasl:
+            raise ValueError(
+                "CRM_KAFKA_SASL_USERNAME/PASSWORD are set but CRM_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol}: set it to SASL_SSL, or they would go unused"
+            )
+        tls_files = self.kafka_ssl_cafile or self.kafka_ssl_certfile or self.kafka_ssl_keyfile
+        if tls_files and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError(
+                "CRM_KAFKA_SSL_* files are set but CRM_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol}: set it to SSL or SASL_SSL"
+            )
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ValueError("CRM_KAFKA_SSL_KEYFILE needs CRM_KAFKA_SSL_CERTFILE")
+        return self
 
     @property
     def database_name(self) -> str:

@@ -146,8 +146,11 @@ async def test_the_consumer_notes_how_far_each_partition_is_behind_its_end(topic
 
 async def test_ready_says_503_and_why_when_mongodb_is_away(settings_for, http):
     settings = settings_for(
-        ServiceSettings, service_name="nowhere", mongodb_timeout_ms=500
-    ).model_copy(update={"mongodb_uri": "mongodb://127.0.0.1:1/?directConnection=true"})
+        ServiceSettings,
+        service_name="nowhere",
+        mongodb_timeout_ms=500,
+        mongodb_uri="mongodb://127.0.0.1:1/?directConnection=true",
+    )
     service = Service(ServiceSpec(title="test"), settings)  # never started: nothing to reach
     async with http(service, role=None) as probe:
         answer = await probe.get("/ready")

@@ -26,9 +26,10 @@ from crm_runtime.consumer import EventConsumer
 from crm_runtime.dead_letters import DeadLetters
 from crm_runtime.fences import fence_of
 from crm_runtime.handlers import WiredHandlers, wire
-from crm_runtime.kafka import topic_partitions
+from crm_runtime.kafka import kafka_options, topic_partitions
 from crm_runtime.logs import configure_logging
 from crm_runtime.records import Record
+from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import INBOX, Store
 from pymongo import AsyncMongoClient
 
@@ -69,20 +70,20 @@ def _handlers() -> WiredHandlers:
 
 
 async def _replay(
-    consumer: EventConsumer, bootstrap: str, start: Positions | None
+    consumer: EventConsumer, settings: ServiceSettings, start: Positions | None
 ) -> tuple[Positions, int]:
     """Applies every record from `start` (or each partition's beginning) to the end as it is now;
     returns where it stopped and how many records it read."""
     # earliest: a partition whose position resolves before the seek below must not start at its end.
     reader = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     await reader.start()
     try:
-        partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
+        partitions = await topic_partitions(settings, list(ALL_TOPICS))
         reader.assign(partitions)
         ends = await reader.end_offsets(partitions)
         for tp in partitions:
@@ -107,7 +108,9 @@ async def _rename(client: AsyncMongoClient[dict[str, Any]], source: str, to: str
 
 
 async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value(), tz_aware=True
+    )
     live, target = settings.database_name, f"{settings.database_name}_rebuild"
     try:
         await client.drop_database(target)
@@ -118,20 +121,19 @@ async def rebuild(settings: ReportingSettings) -> dict[str, Any]:
             _no_publish, fresh, settings.consumer_group + ".rebuild", settings.retry_max_backoff_s
         )
         rebuilding = EventConsumer(fresh, _handlers(), dead)
-        bootstrap = settings.kafka_bootstrap_servers
-        replayed, read = await _replay(rebuilding, bootstrap, None)
+        replayed, read = await _replay(rebuilding, settings, None)
         # What arrived meanwhile, the live consumers still running: the pause stays short.
-        replayed, caught_up = await _replay(rebuilding, bootstrap, replayed)
+        replayed, caught_up = await _replay(rebuilding, settings, replayed)
         # Most of it before the pause, and at once: nothing else writes to the fresh database.
         await at_once.count_at_once(fresh)
         live_store = Store(client, live)
-        partitions = await topic_partitions(bootstrap, list(ALL_TOPICS))
+        partitions = await topic_partitions(settings, list(ALL_TOPICS))
         # The consumers', and the counting upkeep's (its totals and what it counted must not be
         # swapped in one at a time under it).
         every = [fence_of(tp.topic, tp.partition) for tp in partitions] + [counters.COUNTING_FENCE]
         await live_store.run(lambda uow: fences.pause(uow.db, uow.session, every, PAUSE_S))
         try:
-            _, last = await _replay(rebuilding, bootstrap, replayed)
+            _, last = await _replay(rebuilding, settings, replayed)
             await counters.count_all_noted(fresh)
             await counters.mark_counted(fresh)  # the replay counted every account
             rebuilt = await client[target].list_collection_names()

@@ -4,17 +4,20 @@ followed. Deals reach the win model through snapshots, as live: a new one once
 `--snapshot-every-deals` deals wait or one has waited `--snapshot-every-s` (in the events' time).
 
     uv run crm-scoring-replay --models value-v1 value-v2 [--bootstrap 127.0.0.1:9092]
+
+It connects to Kafka as the services do (KAFKA_BOOTSTRAP_SERVERS, CRM_KAFKA_SECURITY_PROTOCOL...).
 """
 
 import argparse
 import asyncio
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
 from crm_contracts import DealClosed, Event, parse_event
 from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
+from crm_runtime.kafka import kafka_options
+from crm_runtime.settings import ServiceSettings
 
 from crm_scoring.domain.assessment import Assessment, assess
 from crm_scoring.engine import ResultKey, key_of, react, snapshot_due
@@ -88,13 +91,13 @@ class Backtest:
 
 
 async def read_history(
-    bootstrap: str, topics: tuple[str, ...] = (CUSTOMER_EVENTS, FOLLOWUP_EVENTS)
+    settings: ServiceSettings, topics: tuple[str, ...] = (CUSTOMER_EVENTS, FOLLOWUP_EVENTS)
 ) -> list[Event]:
     """Every valid event of the topics, from their beginning to their end now, in one deterministic
     order: by occurred_at, then event_id (partitions and topics are not ordered with each other)."""
     consumer = AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=bootstrap,
+        **kafka_options(settings),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -175,11 +178,12 @@ def main() -> None:
     parser.add_argument(
         "--snapshot-every-s", type=float, default=DEFAULTS["snapshot_every_s"].default
     )
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    )
+    parser.add_argument("--bootstrap", help="else KAFKA_BOOTSTRAP_SERVERS, as the services")
     args = parser.parse_args()
-    history = asyncio.run(read_history(args.bootstrap))
+    settings = ServiceSettings(service_name="scoring-replay")
+    if args.bootstrap:
+        settings = settings.model_copy(update={"kafka_bootstrap_servers": args.bootstrap})
+    history = asyncio.run(read_history(settings))
     tests = run(
         args.models,
         history,

@@ -5,10 +5,13 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from crm_contracts import CustomerCreated, CustomerCreatedPayload, DealClosed, DealClosedPayload
+from crm_runtime.settings import ServiceSettings
 from crm_scoring.replay import read_history, report, run
 
 
-async def test_the_history_is_read_to_its_end_in_time_order_and_backtested_per_model(infra, kafka):
+async def test_the_history_is_read_to_its_end_in_time_order_and_backtested_per_model(
+    infra, kafka, settings_for
+):
     topics = (f"replay.{uuid.uuid4().hex[:8]}.a", f"replay.{uuid.uuid4().hex[:8]}.b")
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
@@ -40,7 +43,7 @@ async def test_the_history_is_read_to_its_end_in_time_order_and_backtested_per_m
         await kafka.publish(topics[events.index(event) % 2], event.to_bytes(), key=event.key())
     await kafka.publish(topics[0], b"not an event")
 
-    history = await read_history(infra.kafka_bootstrap_servers, topics)
+    history = await read_history(settings_for(ServiceSettings), topics)
     assert [e.event_id for e in history] == [e.event_id for e in events]
     tests = await run(["value-v1", "value-v2"], history)
     assert [len(t.predictions) for t in tests] == [40, 40]
