@@ -32,8 +32,9 @@ lint: install
 test: lint
 	$(PY) -m pytest
 
+# make demo REPLICAS=3: three instances of each service (deploy/local/stack.py).
 demo: install
-	$(PY) deploy/local/stack.py up
+	$(PY) deploy/local/stack.py up --replicas $(or $(REPLICAS),1)
 	$(PY) deploy/local/demo.py
 
 down:

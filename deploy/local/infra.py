@@ -386,8 +386,8 @@ class Mongo(Managed):
         return f"mongodb://{HOST}:{MONGO_PORT}/?replicaSet={REPLICA_SET}"
 
 
-KAFKA = Kafka()
-SERVERS: dict[str, Managed] = {"kafka": KAFKA, "mongo": Mongo()}
+KAFKA, MONGO = Kafka(), Mongo()
+SERVERS: dict[str, Managed] = {"kafka": KAFKA, "mongo": MONGO}
 
 
 def main() -> None:
@@ -411,7 +411,7 @@ def main() -> None:
             print(f"{server.name}: {f'running, pid {pid:d}' if pid else 'stopped'}")
     if args.action in ("start", "env"):
         print(f"KAFKA_BOOTSTRAP_SERVERS={KAFKA.url()}")
-        print(f"MONGODB_URI={SERVERS['mongo'].url()}")
+        print(f"MONGODB_URI={MONGO.url()}")
         for name, value in KAFKA.secure_env().items():
             print(f"{name}={value}")
 

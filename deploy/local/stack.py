@@ -3,7 +3,12 @@ its own process in the background with a pid file and a log under .local/service
 and scoring's background workers (counting for the reports, model snapshots) in processes of their
 own, so that their CPU does not hold up the consumers.
 
-    python deploy/local/stack.py up|down|status
+    python deploy/local/stack.py up [--replicas N] | down | status
+
+With --replicas N each of the four services runs N instances, one consumer group per service
+sharing its topics' partitions; instance 1 answers on 8001-8004, instance k on 8001-8004 plus
+100 * (k - 1). `up` again with another N adds or stops instances (scaling). The background
+workers stay one process per service: their leases let one instance work at a time anyway.
 """
 
 import argparse
@@ -67,14 +72,34 @@ class ServiceProcess(infra.Managed):
             return response.status == 200
 
 
-PROCESSES = [
-    ServiceProcess("customer", 8001),
-    ServiceProcess("followup", 8002),
-    ServiceProcess("scoring", 8003, workers="elsewhere"),
-    ServiceProcess("reporting", 8004, workers="elsewhere"),
-    ServiceProcess("scoring-workers", 8013, service="scoring", workers="only"),
-    ServiceProcess("reporting-workers", 8014, service="reporting", workers="only"),
-]
+SERVICES = {"customer": 8001, "followup": 8002, "scoring": 8003, "reporting": 8004}
+WORKERS_APART = ("scoring", "reporting")
+MAX_REPLICAS = 9
+
+
+def instance(service: str, number: int) -> ServiceProcess:
+    name = service if number == 1 else f"{service}-{number}"
+    workers = "elsewhere" if service in WORKERS_APART else "here"
+    return ServiceProcess(name, SERVICES[service] + 100 * (number - 1), service, workers)
+
+
+def processes(replicas: int) -> list[ServiceProcess]:
+    return [
+        *(instance(service, n) for n in range(1, replicas + 1) for service in SERVICES),
+        ServiceProcess("scoring-workers", 8013, service="scoring", workers="only"),
+        ServiceProcess("reporting-workers", 8014, service="reporting", workers="only"),
+    ]
+
+
+def running() -> list[ServiceProcess]:
+    """Every instance with a pid file, whatever N it was started with."""
+    found = []
+    for number in range(1, MAX_REPLICAS + 1):
+        found += [instance(service, number) for service in SERVICES]
+    found += processes(0)
+    return [process for process in found if process.pid_file.exists()]
+
+
 ADMIN_USERNAME = "admin"
 
 
@@ -88,20 +113,24 @@ def local_secret(name: str) -> str:
     return path.read_text().strip()
 
 
-def up() -> None:
+def up(replicas: int) -> None:
     for server in infra.SERVERS.values():
         server.home.mkdir(parents=True, exist_ok=True)
         server.start()
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.SERVERS["kafka"].url(),
-        "MONGODB_URI": infra.SERVERS["mongo"].url(),
+        "KAFKA_BOOTSTRAP_SERVERS": infra.KAFKA.url(),
+        "MONGODB_URI": infra.MONGO.url(),
         "CRM_AUTH_SECRET": local_secret("auth-secret"),
         "CRM_ADMIN_USERNAME": ADMIN_USERNAME,
         "CRM_ADMIN_PASSWORD": local_secret("admin-password"),
     }
     started = time.monotonic()
-    for process in PROCESSES:
+    wanted = processes(replicas)
+    for process in running():  # scaling down: the instances above N
+        if process.name not in {kept.name for kept in wanted}:
+            process.stop()
+    for process in wanted:
         process.start(env)
     infra.log(
         f"services up in {time.monotonic() - started:.1f} s; log in as {ADMIN_USERNAME} with the "
@@ -110,14 +139,14 @@ def up() -> None:
 
 
 def down() -> None:
-    for process in reversed(PROCESSES):
+    for process in reversed(running()):
         process.stop()
     for server in infra.SERVERS.values():
         server.stop()
 
 
 def status() -> None:
-    for process in [*infra.SERVERS.values(), *PROCESSES]:
+    for process in [*infra.SERVERS.values(), *(running() or processes(1))]:
         pid = process.pid()
         print(f"{process.name}: {f'running, pid {pid:d}' if pid else 'stopped'}")
 
@@ -127,7 +156,19 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("action", choices=["up", "down", "status"])
-    {"up": up, "down": down, "status": status}[parser.parse_args().action]()
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("REPLICAS") or 1),
+        choices=range(1, MAX_REPLICAS + 1),
+        metavar=f"1..{MAX_REPLICAS}",
+        help="instances of each service (default 1, or $REPLICAS)",
+    )
+    args = parser.parse_args()
+    if args.action == "up":
+        up(args.replicas)
+    else:
+        {"down": down, "status": status}[args.action]()
 
 
 if __name__ == "__main__":
