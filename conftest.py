@@ -237,6 +237,12 @@ def eventually():
 
 
 @pytest.fixture(scope="session")
+def auth_secret() -> str:
+    """This run's signing secret, for services started as processes."""
+    return TEST_AUTH_SECRET
+
+
+@pytest.fixture(scope="session")
 def token():
     """token(role, salesperson_id=None): a bearer token signed with this run's secret."""
     from crm_runtime.auth import Principal, Role, issue_token

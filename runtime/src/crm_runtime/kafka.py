@@ -6,6 +6,7 @@ import logging
 import ssl
 from typing import Any
 
+import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
@@ -17,6 +18,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from crm_runtime.outbox import Send
 from crm_runtime.settings import ServiceSettings
 
+log = structlog.get_logger(__name__)
 SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
 
@@ -79,12 +81,23 @@ def sender(broker: KafkaBroker) -> Send:
 
 
 async def ensure_topics(settings: ServiceSettings) -> None:
-    """Creates every contract topic and its dead-letter topic if missing."""
+    """Creates every contract topic and its dead-letter topic if missing; says so when an existing
+    one has fewer partitions than the setting (never grows one: see the README's Partitions)."""
     admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
         wanted = [*ALL_TOPICS, *(dead_letter_topic(topic) for topic in ALL_TOPICS)]
-        missing = [name for name in wanted if name not in set(await admin.list_topics())]
+        existing = set(await admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        for topic in await admin.describe_topics([t for t in ALL_TOPICS if t in existing]):
+            if len(topic["partitions"]) < settings.topic_partitions:
+                log.warning(
+                    "topic has fewer partitions than CRM_TOPIC_PARTITIONS: instances beyond "
+                    "its partitions stay idle; grow it as the README says",
+                    topic=topic["topic"],
+                    partitions=len(topic["partitions"]),
+                    setting=settings.topic_partitions,
+                )
         if missing:
             # TopicAlreadyExistsError: another instance created them meanwhile
             with contextlib.suppress(TopicAlreadyExistsError):

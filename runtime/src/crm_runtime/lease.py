@@ -3,6 +3,7 @@ outbox, build a model snapshot), the holder renews it and the others wait until 
 is compared with the database server's clock ($$NOW), so hosts whose clocks differ never hold it
 together."""
 
+import os
 import socket
 import uuid
 from typing import Any
@@ -19,7 +20,8 @@ class Lease:
         self.db = db
         self.name = name
         self.seconds = seconds
-        self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        # Says which process holds it (host or pod, PID), for whoever reads the leases at 3 a.m.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def hold(self) -> bool:
         """Takes or renews the lease; False while another holder's lease runs. The test of the

@@ -1,0 +1,275 @@
+"""Several instances per service (issue 12). Three instances of scoring and three of reporting share
+their topics' six partitions while a stream of events is published; instances are killed with
+SIGKILL and others added during it, so partitions move in the middle of batches. At the end every
+score equals a single run of the same events, every report and customer view equals a single
+reporting instance's that read the same topics, the outbox lease has moved to a live instance
+within its lease time of its holder's death and was never held by two, and what was published
+twice was applied once.
+
+The services read a broker of this test's own: the contract topics then hold only this stream,
+which the single instance and the in-memory run see whole."""
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from crm_contracts.topics import SCORING_EVENTS
+from crm_reporting import counters
+from crm_runtime.auth import Principal, Role, issue_token
+from crm_runtime.lease import LEASES
+from crm_runtime.store import INBOX, OUTBOX, Store
+from crm_scoring import adapters
+from crm_scoring.engine import react
+from crm_scoring.memory_state import InMemoryState
+from histories import CUSTOMER_TOPIC_EVENTS, T0, scored_history
+from instances import Instance, OwnBroker
+from pymongo import AsyncMongoClient
+
+PARTITIONS = 6
+OUTBOX_LEASE_S = 10.0  # the relay's (crm_runtime.outbox)
+SLICES = 8
+PERIOD = {
+    "since": (T0 - timedelta(days=1)).isoformat(),
+    "until": (T0 + timedelta(days=40)).isoformat(),
+}
+REPORTS = {
+    "scorecard": PERIOD,
+    "funnel": PERIOD,
+    "value": {"by": ["tier", "region"]},
+    "lifecycle": {},
+    "forecast": {},
+}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    own = OwnBroker(tmp_path_factory.mktemp("broker")).start()
+    yield own
+    own.stop()
+
+
+class Fleet:
+    """The instances started, by service; all stopped at the end."""
+
+    def __init__(self, broker: OwnBroker, infra, secret: str, logs) -> None:
+        self.env = {
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "MONGODB_URI": infra.mongodb_uri,
+            "CRM_AUTH_SECRET": secret,
+            "CRM_TOPIC_PARTITIONS": str(PARTITIONS),
+            "CRM_CONSUMER_BATCH_SIZE": "50",  # small batches: a kill lands in the middle of one
+            "CRM_OUTBOX_POLL_INTERVAL_S": "0.2",
+            "CRM_RETRY_MAX_BACKOFF_S": "1",
+            "CRM_LOG_LEVEL": "INFO",
+        }
+        self.logs = logs
+        self.started: list[Instance] = []
+
+    async def add(self, namespace: str, service: str) -> Instance:
+        number = sum(1 for i in self.started if i.name.startswith(f"{namespace}-{service}")) + 1
+        env = {**self.env, "CRM_NAMESPACE": namespace}
+        instance = Instance(f"{namespace}-{service}-{number}", service, env, self.logs)
+        self.started.append(instance)
+        return await asyncio.to_thread(instance.wait_healthy)
+
+    def stop(self) -> None:
+        for instance in self.started:
+            instance.stop()
+
+
+@pytest.fixture
+def fleet(broker, infra, auth_secret, tmp_path):
+    started = Fleet(broker, infra, auth_secret, tmp_path)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def mongo(infra):
+    client: AsyncMongoClient = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
+    yield client
+    await client.close()
+
+
+async def publish(producer: AIOKafkaProducer, events: list) -> None:
+    for event in events:
+        topic = (
+            "crm.customer.events"
+            if isinstance(event, CUSTOMER_TOPIC_EVENTS)
+            else ("crm.followup.events")
+        )
+        await producer.send(topic, event.to_bytes(), key=event.key())
+    await producer.flush()
+
+
+async def holder_pid(db) -> int | None:
+    lease = await db[LEASES].find_one({"_id": "outbox-relay"})
+    return int(lease["holder"].split(":")[1]) if lease else None
+
+
+async def lease_moves(db, killed: dict[str, Any]) -> dict[str, Any]:
+    """The lease's first state under another holder, read as soon as it changes."""
+    deadline = time.monotonic() + 3 * OUTBOX_LEASE_S
+    while time.monotonic() < deadline:
+        lease = await db[LEASES].find_one({"_id": "outbox-relay"})
+        if lease and lease["holder"] != killed["holder"]:
+            return lease
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the outbox lease is still {killed} after {3 * OUTBOX_LEASE_S} s")
+
+
+async def scoring_records(bootstrap_servers: str) -> list[str]:
+    """The event id of every record on the scoring topic, duplicates included."""
+    reader = AIOKafkaConsumer(
+        SCORING_EVENTS, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await reader.start()
+    try:
+        partitions = reader.assignment()
+        while not partitions:
+            await asyncio.sleep(0.1)
+            partitions = reader.assignment()
+        ends = await reader.end_offsets(list(partitions))
+        ids: list[str] = []
+        while any([await reader.position(tp) < end for tp, end in ends.items()]):
+            for records in (await reader.getmany(timeout_ms=1000)).values():
+                ids += [json.loads(record.value)["event_id"] for record in records]
+        return ids
+    finally:
+        await reader.stop()
+
+
+async def views(url: str, token: str, customers: list[str]) -> dict[str, Any]:
+    """Every report's rows and every customer's view (without what says when it was read)."""
+    seen: dict[str, Any] = {}
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as client:
+        for name, params in REPORTS.items():
+            answer = await client.get(f"/reports/{name}", params=params)
+            assert answer.status_code == 200, answer.text
+            seen[name] = answer.json()["rows"]
+        for customer_id in customers:
+            answer = await client.get(f"/customers/{customer_id}")
+            assert answer.status_code == 200, answer.text
+            seen[customer_id] = {k: v for k, v in answer.json().items() if k != "as_of"}
+    return seen
+
+
+async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_does(
+    broker, fleet, mongo, namespace, eventually
+):
+    events = scored_history(customers=120, seed=23)
+    stream_ids = [str(event.event_id) for event in events]
+    scaled, single = f"{namespace}x", f"{namespace}y"
+    scoring = Store(mongo, f"{scaled}_scoring")
+    reporting = {ns: Store(mongo, f"{ns}_reporting") for ns in (scaled, single)}
+
+    async def applied(store: Store, ids: list[str]) -> int:
+        return await store.db[INBOX].count_documents({"_id": {"$in": ids}})
+
+    for service in ("scoring", "reporting"):
+        for _ in range(3):
+            await fleet.add(scaled, service)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    by_slice = [
+        events[len(events) * n // SLICES : len(events) * (n + 1) // SLICES] for n in range(SLICES)
+    ]
+    published: list[str] = []
+    lease_kill: dict[str, Any] = {}
+    try:
+        for number, part in enumerate(by_slice):
+            await publish(producer, part)
+            published += [str(event.event_id) for event in part]
+            # Kill or add once some of what was just published is applied, not all of it.
+            half = len(published) - len(part) // 2
+
+            async def under_way(at_least: int = half, ids: list[str] = published) -> bool:
+                return await applied(scoring, ids) >= at_least
+
+            await eventually(under_way)
+            if number == 2:  # the outbox lease holder among scoring, and a reporting instance
+                pid = await holder_pid(scoring.db)
+                [holder] = [i for i in fleet.started if i.pid == pid]
+                lease_kill = await scoring.db[LEASES].find_one({"_id": "outbox-relay"})
+                holder.kill()
+                lease_kill["moved"] = await lease_moves(scoring.db, lease_kill)
+                next(i for i in fleet.started if i.service == "reporting").kill()
+            elif number == 4:
+                await fleet.add(scaled, "scoring")
+                await fleet.add(scaled, "reporting")
+            elif number == 6:  # whichever run now, in the middle of their batches
+                for service in ("scoring", "reporting"):
+                    next(
+                        i
+                        for i in fleet.started
+                        if i.service == service and i.process.poll() is None
+                    ).kill()
+    finally:
+        await producer.stop()
+    await fleet.add(single, "reporting")  # reads the same topics from their start, alone
+
+    async def everything_applied_and_counted() -> bool:
+        outbox = scoring.db[OUTBOX]
+        if await applied(scoring, stream_ids) < len(stream_ids):
+            return False
+        if await outbox.count_documents({"sent": {"$ne": True}}, limit=1):
+            return False
+        scored = [doc["_id"] for doc in await outbox.find({}, {"_id": 1}).to_list()]
+        for store in reporting.values():
+            if await applied(store, stream_ids + [str(i) for i in scored]) < len(stream_ids) + len(
+                scored
+            ):
+                return False
+            if await counters.pending(store):
+                return False
+        return True
+
+    await eventually(everything_applied_and_counted, timeout_s=300)
+
+    # Scores: as the same events applied one by one in memory.
+    reference = InMemoryState()
+    for event in events:
+        await react(reference, event, "value-v1")
+    await reference.publish("value-v1")
+    assert await adapters.results(scoring) == reference.results
+    assert len(reference.results) == 120
+
+    # Reports and customer views: as the single instance's, from any live scaled instance.
+    customers = sorted({event.customer_id for event in events})
+    token = issue_token(
+        Principal("u-admin", Role("admin"), None), fleet.env["CRM_AUTH_SECRET"], 600
+    )
+    live = [i for i in fleet.started if i.process.poll() is None and i.service == "reporting"]
+    alone = next(i for i in live if i.name.startswith(single))
+    scaled_views = await views(
+        next(i for i in live if i.name.startswith(scaled)).url, token, customers
+    )
+    assert scaled_views == await views(alone.url, token, customers)
+    assert sum(row.get("customers", 0) for row in scaled_views["value"]) == 120
+
+    # The lease: taken by a live instance once the killed holder's had run out, never before.
+    moved = lease_kill["moved"]
+    taken_at = moved["expires_at"] - timedelta(seconds=OUTBOX_LEASE_S)
+    assert lease_kill["expires_at"] <= taken_at + timedelta(seconds=0.5)
+    assert taken_at - lease_kill["expires_at"] < timedelta(seconds=5)
+    assert int(moved["holder"].split(":")[1]) in {i.pid for i in fleet.started}
+
+    # Published twice (a killed relay's batch sent again) is applied once.
+    on_topic = await scoring_records(broker.bootstrap_servers)
+    emitted = {str(doc["_id"]) for doc in await scoring.db[OUTBOX].find({}, {"_id": 1}).to_list()}
+    assert set(on_topic) == emitted
+    for store in reporting.values():
+        assert await applied(store, sorted(emitted)) == len(emitted)
+    print(
+        f"lease taken {(taken_at - lease_kill['expires_at']).total_seconds():.2f} s after the "
+        f"killed holder's ran out; scoring events {len(emitted)} in {len(on_topic)} records"
+    )
