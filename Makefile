@@ -1,6 +1,7 @@
 # The two commands of the README, and the steps they are made of. Everything is installed here:
 # uv (into .tools/), Python packages (uv.lock, into .venv/), Kafka's jars and mongod (deploy/local),
-# and composecheck (deploy/tools: compose-go, from the Go module proxy, with its go.sum).
+# and composecheck and kustomizecheck (deploy/tools: compose-go and kustomize's library, from the Go
+# module proxy, each with its go.sum).
 SHELL := /bin/bash
 export UV_PYTHON ?= python3.11
 export UV_PYTHON_DOWNLOADS := never
@@ -8,6 +9,8 @@ UV := .tools/bin/uv
 UV_VERSION := 0.13.8
 PY := .venv/bin/python
 COMPOSECHECK := .tools/bin/composecheck
+KUSTOMIZECHECK := .tools/bin/kustomizecheck
+GO_BUILD := GOPATH=$(CURDIR)/.tools/go GOFLAGS=-modcacherw go build -mod=readonly
 
 .PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting
 
@@ -16,10 +19,12 @@ $(UV):
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(COMPOSECHECK): $(UV) $(wildcard deploy/tools/composecheck/*)
-	cd deploy/tools/composecheck && GOPATH=$(CURDIR)/.tools/go GOFLAGS=-modcacherw \
-		go build -mod=readonly -o $(CURDIR)/$(COMPOSECHECK) .
+	cd deploy/tools/composecheck && $(GO_BUILD) -o $(CURDIR)/$(COMPOSECHECK) .
 
-install: $(UV) $(COMPOSECHECK)
+$(KUSTOMIZECHECK): $(UV) $(wildcard deploy/tools/kustomizecheck/*)
+	cd deploy/tools/kustomizecheck && $(GO_BUILD) -o $(CURDIR)/$(KUSTOMIZECHECK) .
+
+install: $(UV) $(COMPOSECHECK) $(KUSTOMIZECHECK)
 	$(UV) sync --frozen
 	$(PY) deploy/local/infra.py install kafka
 

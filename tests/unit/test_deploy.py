@@ -1,8 +1,11 @@
 """The deployment files as their own tools read them, where no Docker engine or cluster runs:
-compose.yaml loaded as Docker Compose loads it (deploy/tools/composecheck, on compose-go, built by
-`make install`), the Dockerfile linted by hadolint, and every Kubernetes manifest checked against
-the API's schemas by kubernetes-validate (both locked development dependencies)."""
+compose.yaml loaded as Docker Compose loads it (deploy/tools/composecheck, on compose-go), the
+Kubernetes manifests built as `kubectl apply -k` builds them (deploy/tools/kustomizecheck, on
+kustomize's library; both built by `make install`) and checked against the API's schemas by
+kubernetes-validate, and the Dockerfile linted by hadolint (both locked development
+dependencies)."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -15,6 +18,7 @@ from crm_contracts import ALL_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSECHECK = ROOT / ".tools" / "bin" / "composecheck"
+KUSTOMIZECHECK = ROOT / ".tools" / "bin" / "kustomizecheck"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 SECRETS = {"CRM_AUTH_SECRET": "s" * 32, "CRM_ADMIN_PASSWORD": "a long password"}
 SERVICES = ("customer", "followup", "scoring", "reporting")
@@ -88,29 +92,40 @@ def test_the_image_runs_as_a_user_of_its_own_and_checks_its_health():
 
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES = "1.33.0"  # the oldest minor version the manifests are checked against
+# The operators' own resources: no schema of the Kubernetes API has them.
+OPERATED = {"Kafka", "KafkaNodePool", "KafkaUser", "MongoDBCommunity"}
 
 
-def manifests() -> list[tuple[str, dict]]:
-    found = []
-    for path in sorted(K8S.glob("*.yaml")):
-        if path.name != "kustomization.yaml":
-            found += [(path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return found
+@functools.cache
+def built(kustomization: str = "base") -> tuple[dict, ...]:
+    run = subprocess.run(
+        [str(KUSTOMIZECHECK), str(K8S / kustomization)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    return tuple(doc for doc in yaml.safe_load_all(run.stdout) if doc)
 
 
-def of_kind(kind: str) -> list[dict]:
-    return [doc for _, doc in manifests() if doc["kind"] == kind]
+def of_kind(kind: str, kustomization: str = "base") -> list[dict]:
+    return [doc for doc in built(kustomization) if doc["kind"] == kind]
 
 
-def test_every_kubernetes_manifest_is_valid_against_the_schemas():
-    for name, doc in manifests():
+def valid(docs: tuple[dict, ...]) -> None:
+    for doc in docs:
+        if doc["kind"] in OPERATED:
+            continue
+        name = doc["metadata"]["name"]
         try:
             kubernetes_validate.validate(doc, KUBERNETES, strict=True)
         except Exception as error:  # its own ValidationError, or jsonschema's, says what is wrong
-            raise AssertionError(
-                f"{name}: {doc['kind']} {doc['metadata']['name']}: {error}"
-            ) from error
-    kinds = Counter(doc["kind"] for _, doc in manifests())
+            raise AssertionError(f"{doc['kind']} {name}: {error}") from error
+
+
+def test_every_kubernetes_manifest_is_valid_against_the_schemas():
+    valid(built())
+    kinds = Counter(doc["kind"] for doc in built())
     per_service = ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"]
     assert kinds == {
         **dict.fromkeys(per_service, len(SERVICES)),
@@ -118,8 +133,13 @@ def test_every_kubernetes_manifest_is_valid_against_the_schemas():
         "Secret": 1,
         "Job": 1,
     }
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    assert set(kustomization["resources"]) == {name for name, _ in manifests()}
+    images = {c["image"] for doc in built() for c in containers(doc)}
+    assert images == {"crm-backend:0.1.0", "apache/kafka:4.1.1"}  # the tag set in one place
+    assert all(doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "crm" for doc in built())
+
+
+def containers(doc: dict) -> list[dict]:
+    return doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
 
 
 def test_each_deployment_is_probed_limited_and_scaled_no_further_than_its_partitions():
@@ -173,3 +193,42 @@ def test_the_cluster_settings_name_real_settings_and_secrets_reach_pods_only_as_
         assert volumes[next(n for n, path in mounts.items() if path == mount)] == "crm-secrets"
         ca = config["data"]["CRM_KAFKA_SSL_CAFILE"]
         assert any(ca.startswith(path + "/") for path in mounts.values())
+
+
+def test_the_operators_example_gives_the_services_what_the_operators_write():
+    """Strimzi's and the MongoDB operator's names, as they make them from the resources."""
+    docs = built("example-operators")
+    valid(docs)
+    named = {(doc["kind"], doc["metadata"]["name"]): doc for doc in docs}
+    kafka = named[("Kafka", "crm")]
+    [listener] = kafka["spec"]["kafka"]["listeners"]
+    config = named[("ConfigMap", "crm-config")]["data"]
+    assert config["KAFKA_BOOTSTRAP_SERVERS"] == f"crm-kafka-bootstrap:{listener['port']}"
+    assert listener["tls"] and config["CRM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert listener["authentication"]["type"].upper() == config["CRM_KAFKA_SASL_MECHANISM"]
+    user = named[("KafkaUser", config["CRM_KAFKA_SASL_USERNAME"])]
+    assert user["metadata"]["labels"]["strimzi.io/cluster"] == "crm"
+    [mongo_user] = named[("MongoDBCommunity", "crm-mongodb")]["spec"]["users"]
+    written = {  # the Secret each operator writes, and the key the services read
+        user["metadata"]["name"]: "password",
+        f"crm-mongodb-{mongo_user['db']}-{mongo_user['name']}": "connectionString.standard",
+        "crm-cluster-ca-cert": "ca.crt",
+    }
+    overlay = "example-operators"
+    for doc in [*of_kind("Deployment", overlay), *of_kind("Job", overlay)]:
+        volumes = {v["name"]: v for v in doc["spec"]["template"]["spec"]["volumes"]}
+        sources = {
+            s["secret"]["name"]: s["secret"] for s in volumes["secrets"]["projected"]["sources"]
+        }
+        paths = {item["path"] for source in sources.values() for item in source["items"]}
+        assert paths == {
+            "crm_auth_secret",
+            "crm_admin_password",
+            "crm_kafka_sasl_password",
+            "mongodb_uri",
+        }
+        for name, key in written.items():
+            if name in sources:
+                assert [item["key"] for item in sources[name]["items"]] == [key]
+        assert volumes["kafka-ca"]["secret"]["secretName"] == "crm-cluster-ca-cert"
+        assert config["CRM_KAFKA_SSL_CAFILE"].endswith("/" + written["crm-cluster-ca-cert"])
