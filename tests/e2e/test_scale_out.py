@@ -12,6 +12,7 @@ which the single instance and the in-memory run see whole."""
 import asyncio
 import json
 import time
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -269,6 +270,15 @@ async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_d
     assert set(on_topic) == emitted
     for store in reporting.values():
         assert await applied(store, sorted(emitted)) == len(emitted)
+    # Each customer's score history holds each of its scoring events once (the last 100).
+    outbox = await scoring.db[OUTBOX].find({}, {"key": 1, "event_type": 1}).to_list()
+    scored = Counter(
+        bytes(d["key"]).decode() for d in outbox if d["event_type"] == "CustomerScored"
+    )
+    assert sum(scored.values()) > len(customers)
+    for customer_id in customers:
+        history = scaled_views[customer_id]["score_history"]
+        assert len(history) == min(scored[customer_id], 100), customer_id
     print(
         f"lease taken {(taken_at - lease_kill['expires_at']).total_seconds():.2f} s after the "
         f"killed holder's ran out; scoring events {len(emitted)} in {len(on_topic)} records"
