@@ -1,11 +1,13 @@
 """The four services as separate processes over real Kafka and mongod, for every end-to-end test."""
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,10 +32,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def stack(infra, namespace, tmp_path_factory):
-    """Starts each service with `python -m crm_<package>`; stops each by its own PID."""
-    logs = tmp_path_factory.mktemp("e2e-logs")
+@contextlib.contextmanager
+def started_stack(infra, namespace: str, logs: Path) -> Iterator[dict[str, str]]:
+    """Starts each service with `python -m crm_<package>` in `namespace`; yields their URLs once
+    each has read what the broker holds; stops each by its own PID."""
     urls, processes = {}, []
     secret = uuid.uuid4().hex * 2  # the same in every service, made for this run
     for name, (package, workers) in SERVICES.items():
@@ -42,7 +44,7 @@ def stack(infra, namespace, tmp_path_factory):
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
             "MONGODB_URI": infra.mongodb_uri,
-            "CRM_NAMESPACE": f"{namespace}e2e",
+            "CRM_NAMESPACE": namespace,
             "CRM_HTTP_PORT": str(port),
             "CRM_WORKERS": workers,
             "CRM_OUTBOX_POLL_INTERVAL_S": "0.2",
@@ -80,6 +82,23 @@ def stack(infra, namespace, tmp_path_factory):
                 process.kill()
                 process.wait()
             log.close()
+
+
+@pytest.fixture(scope="session")
+def stack(infra, namespace, tmp_path_factory):
+    with started_stack(infra, f"{namespace}e2e", tmp_path_factory.mktemp("e2e-logs")) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def stack_of(infra, namespace, tmp_path_factory):
+    """stack_of(name): another whole stack, in a namespace of its own (a context manager), for
+    tests whose writes must not reach the shared one's state."""
+
+    def start(name: str):
+        return started_stack(infra, f"{namespace}{name}", tmp_path_factory.mktemp(f"{name}-logs"))
+
+    return start
 
 
 def wait_healthy(name: str, process: subprocess.Popen, url: str, logs: Path) -> None:
@@ -213,6 +232,16 @@ def until():
 def until_equal():
     """until_equal(read, expected, what=...): polls read() until it equals expected (120 s)."""
     return _eventually_equal
+
+
+@pytest.fixture(scope="session")
+def log_in_to():
+    """log_in_to(urls, username=the admin, password=its password): a Client for that stack."""
+
+    def make(urls, username: str = ADMIN["username"], password: str = ADMIN["password"]):
+        return login(urls, username, password)
+
+    return make
 
 
 @pytest.fixture(scope="session")

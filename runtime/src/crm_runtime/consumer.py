@@ -15,18 +15,25 @@ from dataclasses import dataclass
 from typing import Literal
 
 import structlog
-from crm_contracts import Event, parse_event
+from crm_contracts import ALL_TOPICS, Event, parse_event, topic_of
 from pydantic import ValidationError
 from pymongo.errors import OperationFailure
 
-from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters
+from crm_runtime.dead_letters import CustomerNotSeen, DeadLetters, OffContract
 from crm_runtime.fences import fence_of, note_position
 from crm_runtime.handlers import EventHandler
 from crm_runtime.logs import bind_event_context, clear_event_context
 from crm_runtime.parking import Parking
 from crm_runtime.records import Record
 from crm_runtime.retry import until_it_works
-from crm_runtime.store import EventFailed, Parked, Store, UnitOfWork, WaitForCustomer
+from crm_runtime.store import (
+    MAX_EVENT_BYTES,
+    EventFailed,
+    Parked,
+    Store,
+    UnitOfWork,
+    WaitForCustomer,
+)
 
 log = structlog.get_logger(__name__)
 # A batch's transaction the database refused, though for a reason a retry may resolve (a write
@@ -54,6 +61,30 @@ class Item:
 
     record: Record
     event: Event
+
+
+def too_large(record: Record) -> OffContract | None:
+    if len(record.value) > MAX_EVENT_BYTES:
+        return OffContract(
+            "oversized",
+            f"{len(record.value):,} bytes, over the {MAX_EVENT_BYTES:,} an event may have",
+        )
+    return None
+
+
+def misplaced(record: Record, event: Event) -> OffContract | None:
+    """What the contract says of a record's key and topic (contracts/README.md), checked once an
+    event is valid; a topic outside the contract's (a test's, a benchmark's) may hold any type."""
+    if record.key != event.key():
+        return OffContract(
+            "wrong-key",
+            f"the key {record.key!r} is not the customer id {event.customer_id!r}: the customer's "
+            "events would lose their order",
+        )
+    home = topic_of(event.event_type)
+    if record.topic in ALL_TOPICS and record.topic != home:
+        return OffContract("wrong-topic", f"{event.event_type} goes on {home}, not {record.topic}")
+    return None
 
 
 class EventConsumer:
@@ -113,10 +144,18 @@ class EventConsumer:
         outcomes: dict[int, Outcome] = {}
         items: list[tuple[int, Item]] = []
         for index, record in enumerate(records):
+            if wrong := too_large(record):
+                await self.dead_letters.put(record, wrong)
+                outcomes[index] = "dead-lettered"
+                continue
             try:
                 event = parse_event(record.value)
             except ValidationError as error:
                 await self.dead_letters.put(record, error)
+                outcomes[index] = "dead-lettered"
+                continue
+            if wrong := misplaced(record, event):
+                await self.dead_letters.put(record, wrong, str(event.event_id))
                 outcomes[index] = "dead-lettered"
                 continue
             if type(event) not in self.handlers:

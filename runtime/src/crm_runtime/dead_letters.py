@@ -26,6 +26,16 @@ class CustomerNotSeen(Exception):
     """Why a parked event was dead-lettered: its customer did not appear in time."""
 
 
+class OffContract(Exception):
+    """A record the contract (contracts/README.md) does not allow though its event may be valid:
+    larger than an event may be, keyed by another than its customer id (its customer's events
+    would lose their order), or on another contract topic than its type's."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 def describe(error: BaseException) -> str:
     if isinstance(error, ValidationError):
         text = "; ".join(
@@ -45,6 +55,8 @@ def reason_of(error: BaseException) -> str:
         )
     if isinstance(error, CustomerNotSeen):
         return "customer-unknown"
+    if isinstance(error, OffContract):
+        return error.reason
     return "handler-failed"
 
 

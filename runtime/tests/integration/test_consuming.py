@@ -78,8 +78,8 @@ async def test_the_same_event_twice_is_applied_once_and_offsets_are_committed_af
     topic, service, kafka, infra, eventually
 ):
     event = created("Twice Ltd")
-    await kafka.publish(topic, event.to_bytes())
-    await kafka.publish(topic, event.to_bytes())
+    await kafka.publish(topic, event.to_bytes(), key=event.key())
+    await kafka.publish(topic, event.to_bytes(), key=event.key())
 
     async def committed():
         admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
@@ -228,7 +228,7 @@ async def test_workers_run_in_a_process_of_their_own_and_the_other_one_runs_none
     )
 
     event = created("Split Ltd")
-    await kafka.publish(topic, event.to_bytes())
+    await kafka.publish(topic, event.to_bytes(), key=event.key())
     await eventually(lambda: events.store.db["seen"].find_one({"event_id": str(event.event_id)}))
     await eventually(lambda: workers.store.db["ticks"].find_one({"n": {"$gte": 3}}))
     assert events.workers == [] and len(workers.workers) == 1

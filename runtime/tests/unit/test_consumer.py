@@ -74,7 +74,12 @@ def created(name: str = "Acme", customer_id: str = "c-1") -> CustomerCreated:
 
 
 def record(value: bytes, offset: int = 0) -> Record:
-    return Record("crm.customer.events", 0, offset, b"c-1", value)
+    """On the customer topic, keyed by its customer as the contract says (b"c-1" if it has none)."""
+    try:
+        key = json.loads(value)["customer_id"].encode()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        key = b"c-1"
+    return Record("crm.customer.events", 0, offset, key, value)
 
 
 def consumer_with(handler, attempts: int = 3):
@@ -138,8 +143,42 @@ async def test_an_event_nobody_here_handles_is_ignored():
             }
         )
     )
-    assert await consumer.process([record(scored.to_bytes())]) == ["ignored"]
+    on_its_topic = Record("crm.scoring.events", 0, 0, b"c-1", scored.to_bytes())
+    assert await consumer.process([on_its_topic]) == ["ignored"]
     assert dead_letters.records == []
+
+
+async def test_a_valid_event_keyed_otherwise_than_by_its_customer_is_dead_lettered_not_applied():
+    consumer, dead_letters = consumer_with(None)
+    event = created(customer_id="c-7")
+    wrong = [
+        Record("crm.customer.events", 0, 0, b"c-8", event.to_bytes()),
+        Record("crm.customer.events", 0, 1, None, event.to_bytes()),
+    ]
+    assert await consumer.process(wrong) == ["dead-lettered"] * 2
+    assert dead_letters.reasons == ["wrong-key"] * 2
+    assert "is not the customer id 'c-7'" in str(dead_letters.records[0][1])
+
+
+async def test_a_valid_event_on_another_contract_topic_is_dead_lettered_not_applied():
+    consumer, dead_letters = consumer_with(None)
+    on_followups = Record("crm.followup.events", 0, 0, b"c-1", created().to_bytes())
+    assert await consumer.process([on_followups]) == ["dead-lettered"]
+    assert dead_letters.reasons == ["wrong-topic"]
+    assert "goes on crm.customer.events" in str(dead_letters.records[0][1])
+
+
+async def test_a_topic_outside_the_contract_may_hold_any_event_type():
+    seen = []
+
+    async def handler(event, uow):
+        seen.append(event.event_id)
+
+    consumer, dead_letters = consumer_with(handler)
+    event = created()
+    own_topic = Record("bench.topic", 0, 0, b"c-1", event.to_bytes())
+    assert await consumer.process([own_topic]) == ["applied"]
+    assert seen == [event.event_id] and dead_letters.records == []
 
 
 async def test_a_database_that_is_away_is_waited_for_and_nothing_is_skipped():

@@ -42,6 +42,7 @@ TIMES = {
     OPPORTUNITIES: ("stage_at",),
 }
 FOLLOWUP_SEEN = {"version": 1, "details": 1, "at": 1}
+DESCRIBED = {"$eq": [{"$type": "$profile"}, "object"]}  # computed by the find, not read whole
 CHANGE_WHAT_FACTS_COUNT = (CustomerCreated, CustomerUpdated, CustomerAssigned)
 
 
@@ -49,6 +50,7 @@ CHANGE_WHAT_FACTS_COUNT = (CustomerCreated, CustomerUpdated, CustomerAssigned)
 class Profile:
     exists: bool
     merged_into: str | None
+    described: bool = False  # its `profile` is an object (else null: no CustomerCreated yet)
 
 
 class Batch:
@@ -128,9 +130,16 @@ async def _read(uow: UnitOfWork, batch: Batch) -> None:
 async def read_profiles(uow: UnitOfWork, batch: Batch, ids: set[str]) -> None:
     """The profiles of `ids` and of the accounts they are merged into, along each chain."""
     while ids:
-        found = await _read_times(uow, batch, PROFILES, ids, merged_into=1)
+        found = await _read_times(uow, batch, PROFILES, ids, merged_into=1, described=DESCRIBED)
         batch.profiles.update(
-            {id_: Profile(id_ in found, found.get(id_, {}).get("merged_into")) for id_ in ids}
+            {
+                id_: Profile(
+                    id_ in found,
+                    found.get(id_, {}).get("merged_into"),
+                    bool(found.get(id_, {}).get("described")),
+                )
+                for id_ in ids
+            }
         )
         ids = {
             account
@@ -140,7 +149,7 @@ async def read_profiles(uow: UnitOfWork, batch: Batch, ids: set[str]) -> None:
 
 
 async def _read_times(
-    uow: UnitOfWork, batch: Batch, collection: str, ids: set[str], **also: int
+    uow: UnitOfWork, batch: Batch, collection: str, ids: set[str], **also: Any
 ) -> dict[str, dict[str, Any]]:
     projection = dict.fromkeys(TIMES[collection], 1) | also
     found = {

@@ -52,7 +52,7 @@ def _entry(event: Event, kind: str, at: datetime) -> dict[str, Any]:
 
 async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:
     profile = {**event.payload.model_dump(mode="json"), "created_at": event.occurred_at}
-    await projection.update_profile(uow, event.customer_id, {"$set": {"profile": profile}})
+    await projection.describe(uow, event.customer_id, profile, whole=True)
 
 
 async def on_visit_logged(event: VisitLogged, uow: UnitOfWork) -> None:
@@ -87,9 +87,7 @@ async def on_customer_scored(event: CustomerScored, uow: UnitOfWork) -> None:
 
 async def on_customer_updated(event: CustomerUpdated, uow: UnitOfWork) -> None:
     changed = event.payload.fields.model_dump(mode="json", include=set(event.payload.changed))
-    await projection.update_profile(
-        uow, event.customer_id, {"$set": {f"profile.{k}": v for k, v in changed.items()}}
-    )
+    await projection.describe(uow, event.customer_id, changed, whole=False)
 
 
 async def on_customer_assigned(event: CustomerAssigned, uow: UnitOfWork) -> None:

@@ -27,6 +27,21 @@ async def update_profile(uow: UnitOfWork, customer_id: str, update: dict[str, An
     batch.touched.add(customer_id)
 
 
+async def describe(
+    uow: UnitOfWork, customer_id: str, fields: dict[str, Any], *, whole: bool
+) -> None:
+    """The profile as its CustomerCreated gives it (`whole`) or a CustomerUpdated changes it. The
+    changed fields of a profile not described yet (its creation has not come, or never will, as
+    from another system) make a profile of their own: MongoDB cannot set a field inside null."""
+    state = await profile_of(uow, await batch_of(uow), customer_id)
+    if whole or not state.described:
+        update = {"$set": {"profile": fields}}
+    else:
+        update = {"$set": {f"profile.{name}": value for name, value in fields.items()}}
+    state.described = True
+    await update_profile(uow, customer_id, update)
+
+
 async def update_unless_later(
     uow: UnitOfWork,
     collection: str,

@@ -84,7 +84,9 @@ PERIODS = [
     (T0 + timedelta(hours=1, minutes=17), T0 + timedelta(hours=1, minutes=50)),
 ]
 CUSTOMERS = [f"b-{n}" for n in range(10)]
-NEVER_CREATED = CUSTOMERS[-2:]  # their profiles have no CustomerCreated: profile stays None
+# No CustomerCreated (as for a customer another system updates): the profile stays None, or holds
+# what updates set.
+NEVER_CREATED = CUSTOMERS[-2:]
 BUSY = CUSTOMERS[0]  # scored more than the 100 scores a profile keeps
 READ_MODELS = (adapters.PROFILES, adapters.TIMELINE, *adapters.FACTS)
 # Events of the follow-up and scoring topics may come late: only one topic's order is promised.
@@ -148,7 +150,13 @@ class History:
     def customer(self, customer: str, at: datetime) -> list[Event]:
         rng = self.rng
         if customer in NEVER_CREATED:
-            return []
+            fields = CustomerFields(region=rng.choice(["north", "south"]), website="x.example")
+            changed = rng.choice([["region"], ["website"], ["region", "website"]])
+            payload = CustomerUpdatedPayload(version=2, changed=changed, fields=fields)
+            updated = CustomerUpdated(
+                producer="t", customer_id=customer, occurred_at=at, payload=payload
+            )
+            return [updated] if rng.random() < 0.3 else []
         if customer not in self.created:
             self.created.add(customer)
             payload = CustomerCreatedPayload(name=customer, region=rng.choice(["east", "west"]))
@@ -492,6 +500,10 @@ async def test_a_batch_of_many_events_of_the_same_customers_ends_as_one_event_pe
     assert any(entry.get("version", 0) > 0 for entry in one_each[adapters.TIMELINE])
     accounts = {fact["account_id"] != fact["customer_id"] for fact in one_each[adapters.DEALS]}
     assert accounts == {True, False}
+    # Updates of customers never created make profiles of their own (MongoDB cannot set a field
+    # inside the null profile other events left).
+    described = [profiles[c]["profile"] for c in NEVER_CREATED if c in profiles]
+    assert described and all(set(p) <= {"region", "website"} and p for p in described)
 
 
 async def test_the_batch_decides_unless_later_as_mongodb_does_to_the_millisecond(client, namespace):
@@ -561,13 +573,16 @@ async def _forecast_by_hand(db, segment: Segment) -> list:
     opportunities = await db[adapters.OPPORTUNITIES].find({"closed": False}).to_list()
     profiles = {p["_id"]: p for p in await db[adapters.PROFILES].find().to_list()}
     chosen = segment.chosen()
-    opportunities = [  # under the account's segment; an account without a profile has none
+    # Under the account's segment; an account without a profile has none, nor has one merged
+    # into another (what is still filed under it counts in no segment).
+    segments = {
+        account: {} if p.get("merged_into") else p.get("segment") or {}
+        for account, p in profiles.items()
+    }
+    opportunities = [
         o
         for o in opportunities
-        if all(
-            (profiles.get(o["account_id"], {}).get("segment") or {}).get(name) == value
-            for name, value in chosen.items()
-        )
+        if all(segments.get(o["account_id"], {}).get(n) == v for n, v in chosen.items())
     ]
     owners = {account: p.get("owner_id") for account, p in profiles.items()}
     return forecast(opportunities, await db[adapters.PROPOSALS].find().to_list(), owners)
