@@ -12,7 +12,7 @@ COMPOSECHECK := .tools/bin/composecheck
 KUSTOMIZECHECK := .tools/bin/kustomizecheck
 GO_BUILD := GOPATH=$(CURDIR)/.tools/go GOFLAGS=-modcacherw go build -mod=readonly
 
-.PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting
+.PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting fuzz
 
 $(UV):
 	python3.11 -m venv .tools
@@ -59,3 +59,9 @@ bench-scoring: install
 
 bench-reporting: install
 	cd tests/benchmarks && ../../$(PY) reporting.py
+
+# The fuzzing of make test, longer: 200 examples per HTTP operation (each as every role and as no
+# one), 50,000 bad records on the event path.
+fuzz: install
+	FUZZ_EXAMPLES=200 FUZZ_RECORDS=50000 $(PY) -m pytest -p no:cacheprovider \
+		tests/e2e/test_http_fuzz.py tests/integration/test_event_fuzz.py

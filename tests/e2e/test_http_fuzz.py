@@ -51,7 +51,13 @@ def callers(fuzz_stack, log_in_to) -> dict[str, dict[str, str]]:
     made = admin.post(
         "customer",
         "/salespeople",
-        {"salesperson_id": salesperson_id, "name": "Fuzz", "regions": ["east"], "capacity": 5},
+        {
+            "salesperson_id": salesperson_id,
+            "name": "Fuzz",
+            "regions": ["east"],
+            "capacity": 5,
+            "seniority": 2,
+        },
     )
     assert made.status_code == 201, made.text
     callers = {"admin": admin.headers, "anonymous": {}}

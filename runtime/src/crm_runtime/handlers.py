@@ -10,16 +10,58 @@
 
 import functools
 import inspect
+import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from crm_contracts import Event
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    ValidationInfo,
+    field_validator,
+)
 
 from crm_runtime.auth import Principal
 from crm_runtime.store import Store, UnitOfWork
+
+# Stored and compared in UTC, and read in any time zone (a day either way): an instant within a
+# day of the ends of what a datetime holds overflows somewhere along the way, so it is refused.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
+def _written_as_a_time(given: Any) -> Any:
+    """Pydantic would read a number as seconds since 1970: `until=0.5` was a period ending then."""
+    if isinstance(given, int | float) or (isinstance(given, str) and _is_number(given)):
+        raise ValueError("a time is written in ISO 8601 with its time zone, not as a number")
+    return given
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment <= LATEST:
+        span = f"{EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}"
+        raise ValueError(f"out of range: times must lie from {span} in UTC")
+    return moment
+
+
+# A moment a caller gives (a command's field, a query's bound): ISO 8601 with its time zone.
+Instant = Annotated[AwareDatetime, BeforeValidator(_written_as_a_time), AfterValidator(_in_range)]
 
 SettingsT = TypeVar("SettingsT")
 Handler = Callable[..., Awaitable[None]]  # as declared: the event, the uow, then dependencies
@@ -62,9 +104,30 @@ class Context(Generic[SettingsT]):
 
 class Command(BaseModel):
     """What a caller asks for. Unknown fields are refused, and so are NaN and infinities, which
-    JSON parsers let through but no amount, volume or ratio can be."""
+    JSON parsers let through but no amount, volume or ratio can be. Flags and numbers are taken
+    as JSON writes them, as the OpenAPI document says: 0 is no `false`, "5" no 5 (pydantic would
+    convert them; the HTTP fuzzing found every such field took them)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        loose = [
+            field
+            for field in cls.model_fields.values()
+            if _flag_or_number(field.annotation)
+            and not any(isinstance(rule, Strict) for rule in field.metadata)
+        ]
+        for field in loose:
+            field.metadata.append(Strict())
+        if loose:
+            cls.model_rebuild(force=True)
+
+
+def _flag_or_number(annotation: Any) -> bool:
+    kinds = set(typing.get_args(annotation)) - {type(None)} or {annotation}
+    return bool(kinds) and kinds <= {bool, int, float}
 
 
 class Patch(Command):

@@ -139,7 +139,7 @@ def version_read(if_match: str | None, in_body: int | None) -> int:
 
 
 ERRORS = {
-    400: {"description": "A malformed header"},
+    400: {"description": "A malformed header, or a body that is not JSON (or not UTF-8)"},
     401: {"description": "No valid token"},
     403: {"description": "The caller's role or ownership does not allow it"},
     404: {"description": "No such thing"},
@@ -156,6 +156,7 @@ ERRORS = {
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of an operation for its OpenAPI document; 401 and 403 always. (Typed as
-    FastAPI's `responses=` wants it.)"""
-    return {code: dict(ERRORS[code]) for code in (401, 403, *codes)}
+    """The error answers of an operation for its OpenAPI document; 400, 401 and 403 always (a
+    body that does not parse is a 400 before any route runs). (Typed as FastAPI's `responses=`
+    wants it.)"""
+    return {code: dict(ERRORS[code]) for code in (400, 401, 403, *codes)}

@@ -1,5 +1,7 @@
 """The one shape every service uses: wired event handlers, commands, patches, errors as HTTP."""
 
+from datetime import UTC, datetime
+
 import pytest
 from crm_contracts import CustomerCreated
 from crm_runtime.auth import Principal, Role, issue_token, read_token
@@ -11,11 +13,11 @@ from crm_runtime.errors import (
     TooManyRequests,
     VersionRequired,
 )
-from crm_runtime.handlers import Command, Patch, wire
+from crm_runtime.handlers import Command, Instant, Patch, wire
 from crm_runtime.http import version_read
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 
 async def on_created(event, uow, model_version: str, seen: list) -> None:
@@ -107,3 +109,18 @@ def test_the_version_read_comes_from_if_match_first_then_the_body_and_is_require
     assert version_read(None, 5) == 5
     with pytest.raises(VersionRequired):
         version_read(None, None)
+
+
+@pytest.mark.parametrize("given", [0.5, 1700000000, "0.5", "1700000000", " 12 ", "nan"])
+def test_a_time_given_as_a_number_is_refused_not_read_as_seconds_since_1970(given):
+    with pytest.raises(ValidationError, match="ISO 8601 with its time zone, not as a number"):
+        TypeAdapter(Instant).validate_python(given)
+
+
+def test_a_time_is_iso_8601_with_its_zone_and_within_what_a_datetime_holds():
+    at = TypeAdapter(Instant).validate_python("2026-11-29T10:00:00+08:00")
+    assert at == datetime(2026, 11, 29, 2, tzinfo=UTC)
+    with pytest.raises(ValidationError, match="timezone"):
+        TypeAdapter(Instant).validate_python("2026-11-29T10:00:00")
+    with pytest.raises(ValidationError, match="out of range"):
+        TypeAdapter(Instant).validate_python("0001-01-01T00:00:00+00:00")

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from crm_contracts.common import Channel, Text
 from crm_runtime.auth import Role
-from crm_runtime.handlers import Command
+from crm_runtime.handlers import Command, Instant
 from crm_runtime.http import IfMatch, StaffContext, errors, public, version_read
 from crm_runtime.pagination import Cursor, Limit
 from fastapi import APIRouter, Query, Response, status
@@ -15,7 +15,6 @@ from crm_followup.domain.deals import LOST_REASONS, CloseDeal
 from crm_followup.domain.followups import (
     ChangeFollowup,
     FollowupChange,
-    Instant,
     LogFollowup,
     RevokeFollowup,
 )

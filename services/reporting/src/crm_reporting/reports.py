@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from crm_runtime import fences
 from crm_runtime.errors import Unprocessable
+from crm_runtime.handlers import Instant
 from crm_runtime.http import OversightContext, errors
 from fastapi import APIRouter, Query, Response
 
@@ -14,14 +15,20 @@ from crm_reporting.queries import Segment
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 Since = Annotated[
-    datetime | None, Query(description="Period start (default: 30 days before `until`).")
+    Instant | None, Query(description="Period start (default: 30 days before `until`).")
 ]
-Until = Annotated[datetime | None, Query(description="Period end, excluded (default: now).")]
+Until = Annotated[Instant | None, Query(description="Period end, excluded (default: now).")]
 Format = Annotated[
     Literal["json", "csv"], Query(description="csv: one row per line, nested values as JSON.")
 ]
 Dimension = Literal["tier", "region", "industry", "band"]
 DormantAfterDays = Annotated[int, Query(ge=1, le=3650)]
+
+
+# format=csv answers the same rows as CSV: the OpenAPI document says so.
+AS_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
@@ -68,7 +75,7 @@ def _answer(rows: list[dict[str, Any]], meta: dict[str, Any], form: str, name: s
     )
 
 
-@router.get("/scorecard", responses=errors(422))
+@router.get("/scorecard", responses={**errors(422), **AS_CSV})
 async def scorecard(
     context: OversightContext,
     since: Since = None,
@@ -93,7 +100,7 @@ async def scorecard(
     return _answer(rows, meta, format, "scorecard")
 
 
-@router.get("/funnel", responses=errors(422))
+@router.get("/funnel", responses={**errors(422), **AS_CSV})
 async def funnel(
     context: OversightContext,
     since: Since = None,
@@ -119,7 +126,7 @@ async def funnel(
     return _answer(result["stages"], meta, format, "funnel")
 
 
-@router.get("/value", responses=errors(422))
+@router.get("/value", responses={**errors(422), **AS_CSV})
 async def value_distribution(
     context: OversightContext,
     by: Annotated[
@@ -149,7 +156,7 @@ async def value_distribution(
     return _answer(rows, meta, format, "value")
 
 
-@router.get("/lifecycle", responses=errors(422))
+@router.get("/lifecycle", responses={**errors(422), **AS_CSV})
 async def lifecycle(
     context: OversightContext,
     dormant_after_days: DormantAfterDays = 90,
@@ -172,7 +179,7 @@ async def lifecycle(
     return _answer(result["cohorts"], meta, format, "lifecycle")
 
 
-@router.get("/forecast", responses=errors(422))
+@router.get("/forecast", responses={**errors(422), **AS_CSV})
 async def forecast(
     context: OversightContext,
     salesperson_id: str | None = None,

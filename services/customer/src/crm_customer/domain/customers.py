@@ -13,7 +13,11 @@ from crm_contracts import (
     CustomerUpdatedPayload,
 )
 from crm_contracts.common import Id, Text
-from crm_contracts.customer_events import MAX_COMPETITORS_PER_CUSTOMER, MAX_CONTACTS_PER_CUSTOMER
+from crm_contracts.customer_events import (
+    MAX_COMPETITORS_PER_CUSTOMER,
+    MAX_CONTACTS_PER_CUSTOMER,
+    CreditSummary,
+)
 from crm_runtime.handlers import Command, Patch
 from pydantic import Field
 
@@ -37,10 +41,15 @@ MOST_PER_CUSTOMER = {
 }
 
 
+class CreditGiven(CreditSummary, Command):
+    """A credit summary as a caller gives it: counts as JSON numbers (Command's rule)."""
+
+
 class CreateCustomer(CustomerFields, Command):
     """A new customer: a name at least; everything else may follow."""
 
     name: Text
+    credit: CreditGiven | None = None
 
 
 class CustomerChange(CustomerFields, Patch):
@@ -50,6 +59,7 @@ class CustomerChange(CustomerFields, Patch):
     # A customer always has a name, a nature and a stage of its lifecycle.
     nullable = frozenset(CustomerFields.model_fields) - {"name", "nature", "lifecycle"}
     version: int | None = Field(default=None, ge=1)
+    credit: CreditGiven | None = None
 
 
 class UpdateCustomer(Command):

@@ -5,6 +5,7 @@ from typing import Any
 from crm_contracts.common import Id, Text
 from crm_runtime.handlers import Command
 from crm_runtime.http import (
+    ERRORS,
     AdminContext,
     AnonymousContext,
     ManagerContext,
@@ -112,6 +113,7 @@ async def unassigned_queue(
     "/auth/login",
     tags=["users"],
     responses={
+        400: ERRORS[400],
         401: {"description": "Wrong username or password"},
         429: {"description": "Too many failures: see Retry-After"},
     },

@@ -1,29 +1,14 @@
 """Follow-ups: the commands and their checks. Pure: no I/O."""
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Annotated
 
 from crm_contracts import Channel, SiteObservations, VisitFacts, VisitLoggedPayload
 from crm_contracts.common import Id, Text
 from crm_contracts.envelope import CustomerId
-from crm_runtime.handlers import Command, Patch
-from pydantic import AfterValidator, AwareDatetime, Field
-
-# Stored and compared in UTC, and read in any time zone (a day either way): an instant within a
-# day of the ends of what a datetime holds overflows somewhere along the way, so it is refused.
-EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
-LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
-
-
-def _in_range(moment: datetime) -> datetime:
-    if not EARLIEST <= moment <= LATEST:
-        span = f"{EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}"
-        raise ValueError(f"out of range: times must lie from {span} in UTC")
-    return moment
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+from crm_runtime.handlers import Command, Instant, Patch
+from pydantic import Field
 
 
 class LogFollowup(VisitFacts, Command):

@@ -4,6 +4,7 @@ offer, by whom. The most specific matching strategy wins, then the higher priori
 from collections.abc import Iterable, Sequence
 
 from crm_contracts.common import Channel, Text, Tier
+from crm_runtime.handlers import Command
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -17,8 +18,9 @@ class Segment(BaseModel):
     sizes: list[Text] = Field(default_factory=list)
 
 
-class StrategyDefinition(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class StrategyDefinition(Command):
+    """What a manager gives (a Command: unknown fields refused, flags and numbers as JSON)."""
+
     name: Text
     segment: Segment = Field(default_factory=Segment)
     contact_every_days: int = Field(ge=1, le=365)
