@@ -12,7 +12,7 @@ COMPOSECHECK := .tools/bin/composecheck
 KUSTOMIZECHECK := .tools/bin/kustomizecheck
 GO_BUILD := GOPATH=$(CURDIR)/.tools/go GOFLAGS=-modcacherw go build -mod=readonly
 
-.PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting fuzz
+.PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting fuzz soak
 
 $(UV):
 	python3.11 -m venv .tools
@@ -65,3 +65,7 @@ bench-reporting: install
 fuzz: install
 	FUZZ_EXAMPLES=200 FUZZ_RECORDS=50000 $(PY) -m pytest -p no:cacheprovider \
 		tests/e2e/test_http_fuzz.py tests/integration/test_event_fuzz.py
+
+# Not in CI: 30 minutes at a steady rate, each process's memory and each consumer's lag over time.
+soak: install
+	$(PY) tests/benchmarks/soak.py
