@@ -28,16 +28,8 @@ from crm_contracts import DealClosed, VisitLogged, topic_of
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
-from instances import Instance, OwnBroker  # noqa: E402
+from instances import STACK, Instance, OwnBroker  # noqa: E402
 
-SERVICES = {  # name: (package, CRM_WORKERS), as make demo runs them
-    "customer": ("customer", "here"),
-    "followup": ("followup", "here"),
-    "scoring": ("scoring", "elsewhere"),
-    "reporting": ("reporting", "elsewhere"),
-    "scoring-workers": ("scoring", "only"),
-    "reporting-workers": ("reporting", "only"),
-}
 ADMIN = {"username": "soak-admin", "password": uuid.uuid4().hex}
 GROWTH_LIMIT = 0.10
 
@@ -62,7 +54,7 @@ def start(logs: Path, broker: OwnBroker) -> dict[str, Instance]:
         "CRM_LOG_LEVEL": "WARNING",
     }
     running = {}
-    for name, (package, workers) in SERVICES.items():
+    for name, (package, workers) in STACK.items():
         running[name] = Instance(name, package, {**common, "CRM_WORKERS": workers}, logs)
     for instance in running.values():
         instance.wait_healthy()

@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,24 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from instances import STACK, free_port
 
-# Name: (package, CRM_WORKERS). As in the demo stack: scoring's and reporting's background
-# workers run in processes of their own.
-SERVICES = {
-    "customer": ("customer", "here"),
-    "followup": ("followup", "here"),
-    "scoring": ("scoring", "elsewhere"),
-    "reporting": ("reporting", "elsewhere"),
-    "scoring-workers": ("scoring", "only"),
-    "reporting-workers": ("reporting", "only"),
-}
 ADMIN = {"username": "e2e-admin", "password": uuid.uuid4().hex}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -38,7 +22,7 @@ def started_stack(infra, namespace: str, logs: Path) -> Iterator[dict[str, str]]
     each has read what the broker holds; stops each by its own PID."""
     urls, processes = {}, []
     secret = uuid.uuid4().hex * 2  # the same in every service, made for this run
-    for name, (package, workers) in SERVICES.items():
+    for name, (package, workers) in STACK.items():
         port = free_port()
         env = {
             **os.environ,

@@ -194,7 +194,7 @@ def _parses(raw: bytes) -> bool:
 @st.composite
 def misplaced(draw: st.DrawFn) -> BadRecord:
     """Valid events, but keyed by another than their customer, or on another contract topic."""
-    event, value = draw(valid_event()), b""
+    event = draw(valid_event())
     value = json.dumps(event).encode()
     home = topic_of(event["event_type"])
     if draw(st.booleans()):

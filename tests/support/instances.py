@@ -13,6 +13,16 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = [sys.executable, str(ROOT / "deploy" / "local" / "infra.py")]
+# The whole system as make demo runs it, name: (package, CRM_WORKERS): scoring's and reporting's
+# background workers in processes of their own.
+STACK = {
+    "customer": ("customer", "here"),
+    "followup": ("followup", "here"),
+    "scoring": ("scoring", "elsewhere"),
+    "reporting": ("reporting", "elsewhere"),
+    "scoring-workers": ("scoring", "only"),
+    "reporting-workers": ("reporting", "only"),
+}
 
 
 def free_port() -> int:

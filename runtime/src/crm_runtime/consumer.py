@@ -63,28 +63,31 @@ class Item:
     event: Event
 
 
-def too_large(record: Record) -> OffContract | None:
+def checked(record: Record) -> Event | ValidationError | OffContract:
+    """The record's event, or why it is not one to apply: larger than an event may be, not an
+    event (its schema's reasons), or keyed or placed otherwise than the contract says
+    (contracts/README.md; a topic outside the contract's, a test's or a benchmark's, may hold any
+    type)."""
     if len(record.value) > MAX_EVENT_BYTES:
-        return OffContract(
-            "oversized",
-            f"{len(record.value):,} bytes, over the {MAX_EVENT_BYTES:,} an event may have",
-        )
-    return None
-
-
-def misplaced(record: Record, event: Event) -> OffContract | None:
-    """What the contract says of a record's key and topic (contracts/README.md), checked once an
-    event is valid; a topic outside the contract's (a test's, a benchmark's) may hold any type."""
+        size = f"{len(record.value):,} bytes, over the {MAX_EVENT_BYTES:,} an event may have"
+        return OffContract("oversized", size)
+    try:
+        event = parse_event(record.value)
+    except ValidationError as error:
+        return error
+    event_id = str(event.event_id)
     if record.key != event.key():
         return OffContract(
             "wrong-key",
             f"the key {record.key!r} is not the customer id {event.customer_id!r}: the customer's "
             "events would lose their order",
+            event_id,
         )
     home = topic_of(event.event_type)
     if record.topic in ALL_TOPICS and record.topic != home:
-        return OffContract("wrong-topic", f"{event.event_type} goes on {home}, not {record.topic}")
-    return None
+        wrong = f"{event.event_type} goes on {home}, not {record.topic}"
+        return OffContract("wrong-topic", wrong, event_id)
+    return event
 
 
 class EventConsumer:
@@ -144,18 +147,10 @@ class EventConsumer:
         outcomes: dict[int, Outcome] = {}
         items: list[tuple[int, Item]] = []
         for index, record in enumerate(records):
-            if wrong := too_large(record):
-                await self.dead_letters.put(record, wrong)
-                outcomes[index] = "dead-lettered"
-                continue
-            try:
-                event = parse_event(record.value)
-            except ValidationError as error:
-                await self.dead_letters.put(record, error)
-                outcomes[index] = "dead-lettered"
-                continue
-            if wrong := misplaced(record, event):
-                await self.dead_letters.put(record, wrong, str(event.event_id))
+            event = checked(record)
+            if isinstance(event, Exception):
+                known_id = event.event_id if isinstance(event, OffContract) else None
+                await self.dead_letters.put(record, event, known_id)
                 outcomes[index] = "dead-lettered"
                 continue
             if type(event) not in self.handlers:

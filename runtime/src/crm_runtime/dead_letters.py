@@ -31,9 +31,10 @@ class OffContract(Exception):
     larger than an event may be, keyed by another than its customer id (its customer's events
     would lose their order), or on another contract topic than its type's."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, event_id: str | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.event_id = event_id  # when the record held a valid event
 
 
 def describe(error: BaseException) -> str:

@@ -118,11 +118,14 @@ async def topic_partitions(
     admin = AIOKafkaAdminClient(**kafka_options(settings), request_timeout_ms=timeout_ms)
     await admin.start()
     try:
-        described = await admin.describe_topics(topics)
+        return await partitions_of(admin, topics)
     finally:
         await admin.close()
+
+
+async def partitions_of(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
     return [
         TopicPartition(topic["topic"], partition["partition"])
-        for topic in described
+        for topic in await admin.describe_topics(topics)
         for partition in topic["partitions"]
     ]

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from crm_runtime.kafka import kafka_options, topic_partitions
+from crm_runtime.kafka import kafka_options, partitions_of
 from crm_runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:  # the service builds its readiness: only its type is needed here
@@ -64,13 +64,13 @@ async def consumer_lag(settings: ServiceSettings, topics: list[str]) -> dict[str
     """Records behind the end of each partition for the service's group
     ("topic:partition" -> count)."""
     timeout_ms = int(READY_TIMEOUT_S * 1000)
-    partitions = await topic_partitions(settings, topics, timeout_ms)
     options = kafka_options(settings)
     admin = AIOKafkaAdminClient(**options, request_timeout_ms=timeout_ms)
     reader = AIOKafkaConsumer(**options, group_id=None, request_timeout_ms=timeout_ms)
     await admin.start()
     await reader.start()
     try:
+        partitions = await partitions_of(admin, topics)  # the one admin client for all it asks
         committed = await admin.list_consumer_group_offsets(settings.consumer_group)
         ends = await reader.end_offsets(partitions) if partitions else {}
         return {

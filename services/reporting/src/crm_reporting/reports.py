@@ -25,9 +25,10 @@ Dimension = Literal["tier", "region", "industry", "band"]
 DormantAfterDays = Annotated[int, Query(ge=1, le=3650)]
 
 
-# format=csv answers the same rows as CSV: the OpenAPI document says so.
-AS_CSV: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+# Every report's answers: format=csv gives the same rows as CSV, and the OpenAPI document says so.
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    **errors(422),
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
 }
 
 
@@ -75,7 +76,7 @@ def _answer(rows: list[dict[str, Any]], meta: dict[str, Any], form: str, name: s
     )
 
 
-@router.get("/scorecard", responses={**errors(422), **AS_CSV})
+@router.get("/scorecard", responses=ANSWERS)
 async def scorecard(
     context: OversightContext,
     since: Since = None,
@@ -100,7 +101,7 @@ async def scorecard(
     return _answer(rows, meta, format, "scorecard")
 
 
-@router.get("/funnel", responses={**errors(422), **AS_CSV})
+@router.get("/funnel", responses=ANSWERS)
 async def funnel(
     context: OversightContext,
     since: Since = None,
@@ -126,7 +127,7 @@ async def funnel(
     return _answer(result["stages"], meta, format, "funnel")
 
 
-@router.get("/value", responses={**errors(422), **AS_CSV})
+@router.get("/value", responses=ANSWERS)
 async def value_distribution(
     context: OversightContext,
     by: Annotated[
@@ -156,7 +157,7 @@ async def value_distribution(
     return _answer(rows, meta, format, "value")
 
 
-@router.get("/lifecycle", responses={**errors(422), **AS_CSV})
+@router.get("/lifecycle", responses=ANSWERS)
 async def lifecycle(
     context: OversightContext,
     dormant_after_days: DormantAfterDays = 90,
@@ -179,7 +180,7 @@ async def lifecycle(
     return _answer(result["cohorts"], meta, format, "lifecycle")
 
 
-@router.get("/forecast", responses={**errors(422), **AS_CSV})
+@router.get("/forecast", responses=ANSWERS)
 async def forecast(
     context: OversightContext,
     salesperson_id: str | None = None,
