@@ -25,8 +25,11 @@ from crm_runtime.auth import Principal, Role, issue_token
 from crm_runtime.lease import LEASES
 from crm_runtime.store import INBOX, OUTBOX, Store
 from crm_scoring import adapters
+from crm_scoring.adapters import Snapshots
 from crm_scoring.engine import react
 from crm_scoring.memory_state import InMemoryState
+from crm_scoring.settings import ScoringSettings
+from crm_scoring.snapshots import SnapshotWriter
 from histories import CUSTOMER_TOPIC_EVENTS, T0, scored_history
 from instances import Instance, OwnBroker
 from pymongo import AsyncMongoClient
@@ -218,9 +221,13 @@ async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_d
         await producer.stop()
     await fleet.add(single, "reporting")  # reads the same topics from their start, alone
 
+    snapshots = SnapshotWriter(scoring, Snapshots(), ScoringSettings())
+
     async def everything_applied_and_counted() -> bool:
         outbox = scoring.db[OUTBOX]
         if await applied(scoring, stream_ids) < len(stream_ids):
+            return False
+        if not await snapshots.settled():  # the last model snapshot's rescoring done
             return False
         if await outbox.count_documents({"sent": {"$ne": True}}, limit=1):
             return False
