@@ -2,8 +2,11 @@
 
 import re
 import time
+import typing
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union
 from uuid import UUID, uuid4
 
 import structlog
@@ -12,14 +15,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Histogram
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 
 from crm_runtime.auth import ADMINS, EVERYONE, MANAGERS, OVERSIGHT, STAFF, Principal, Role, require
 from crm_runtime.errors import BadRequest, ServiceError, require_version
 from crm_runtime.handlers import Context
+from crm_runtime.idempotency import RequestKey
+from crm_runtime.retry import is_transient
 from crm_runtime.settings import ServiceSettings
 from crm_runtime.store import Store
 
 CORRELATION_HEADER = "X-Correlation-ID"
+log = structlog.get_logger()
 
 
 def install(app: FastAPI, store: Store, settings: ServiceSettings, latency: Histogram) -> None:
@@ -44,6 +51,7 @@ def install(app: FastAPI, store: Store, settings: ServiceSettings, latency: Hist
     app.exception_handler(ValidationError)(_invalid)
     app.exception_handler(RequestValidationError)(_invalid)
     app.exception_handler(ServiceError)(_answer)
+    app.exception_handler(PyMongoError)(_away)
 
 
 async def _answer(_: Request, error: Exception) -> JSONResponse:
@@ -52,6 +60,63 @@ async def _answer(_: Request, error: Exception) -> JSONResponse:
         status_code=error.status,
         content={"detail": {"reason": error.reason, **error.details}},
         headers=error.headers(),
+    )
+
+
+async def _away(request: Request, error: Exception) -> Response:
+    """MongoDB away (restarting, electing a primary) or a transaction that lost a conflict: a 503
+    the client may retry, with the same Idempotency-Key. Anything else is a defect: a 500."""
+    if not is_transient(error):
+        raise error
+    log.warning("database unavailable", path=request.url.path, error=repr(error))
+    reason = "the database is unavailable for a moment: try again (with the same Idempotency-Key)"
+    return JSONResponse(
+        status_code=503, content={"detail": {"reason": reason}}, headers={"Retry-After": "1"}
+    )
+
+
+async def single_valued_query(request: Request) -> None:
+    """A query parameter that takes one value, given more than once, is a 422 naming it; without
+    this its last value would silently win (HTTP fuzzing sent `?industry=a&industry=b`)."""
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant"):
+        return
+    one_valued = _one_valued(route.dependant)
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = sorted(name for name, n in given.items() if n > 1 and name in one_valued)
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": "given more than once; takes one value",
+                    "type": "value_error",
+                }
+                for name in repeated
+            ]
+        )
+
+
+def _one_valued(route_dependant: Any) -> frozenset[str]:
+    """The route's query parameters (its dependencies' too) that are not lists."""
+    found: set[str] = set()
+    dependants = [route_dependant]
+    while dependants:
+        dependant = dependants.pop()
+        found |= {f.alias for f in dependant.query_params if not _many(f.field_info.annotation)}
+        dependants += dependant.dependencies
+    return frozenset(found)
+
+
+def _many(annotation: Any) -> bool:
+    kinds = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (Union, UnionType)
+        else (annotation,)
+    )
+    return any(
+        typing.get_origin(kind) in (list, set, tuple) or kind in (list, set, tuple)
+        for kind in kinds
     )
 
 
@@ -87,14 +152,44 @@ async def _invalid(_: Request, error: ValidationError | RequestValidationError) 
     return JSONResponse(status_code=422, content={"detail": details})
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique text (a UUID): a write sent again with the same key, by the same "
+        "caller, gets the first answer back and is not applied again (keys are kept a day). The "
+        "same key with another request is a 422.",
+    ),
+]
+
+
 def _context(*roles: Role) -> Callable[..., Awaitable[Context[Any]]]:
     """A FastAPI dependency: the command handlers' context, for a caller with one of `roles`."""
 
     async def context(
-        request: Request, caller: Annotated[Principal, Depends(require(*roles))]
+        request: Request,
+        caller: Annotated[Principal, Depends(require(*roles))],
+        idempotency_key: IdempotencyKey = None,
     ) -> Context[Any]:
         state = request.app.state
-        return Context(state.store, state.settings, request.state.correlation_id, caller)
+        store: Store = state.store
+        if idempotency_key is not None:
+            route = getattr(request.scope.get("route"), "path", request.url.path)
+            who = f"{caller.user_id}:{caller.role}"
+            # Not the host: a repeat may go to another instance, behind another address.
+            seen = (
+                request.method,
+                route,
+                request.url.path,
+                request.url.query,
+                who,
+                await request.body(),
+            )
+            store = store.keyed(RequestKey.of(idempotency_key, *seen))
+        return Context(store, state.settings, request.state.correlation_id, caller)
 
     return context
 
@@ -152,11 +247,12 @@ ERRORS = {
     422: {"description": "Invalid input; `detail` lists each field and why"},
     428: {"description": "An update without the version it was based on"},
     429: {"description": "Too many attempts; `Retry-After` says when to try again"},
+    503: {"description": "The database is away for a moment; try again after `Retry-After`"},
 }
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The error answers of an operation for its OpenAPI document; 400, 401 and 403 always (a
-    body that does not parse is a 400 before any route runs). (Typed as FastAPI's `responses=`
-    wants it.)"""
-    return {code: dict(ERRORS[code]) for code in (400, 401, 403, *codes)}
+    """The error answers of an operation for its OpenAPI document; 400, 401, 403 and 503 always (a
+    body that does not parse is a 400 before any route runs; the database may be away). (Typed
+    as FastAPI's `responses=` wants it.)"""
+    return {code: dict(ERRORS[code]) for code in (400, 401, 403, 503, *codes)}

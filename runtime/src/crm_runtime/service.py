@@ -14,7 +14,7 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from crm_contracts import Event, UserAccessChanged
 from crm_contracts.topics import USER_EVENTS
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -177,7 +177,11 @@ class Service:
                 f"CRM_AUTH_SECRET is too short: at least {MIN_SECRET_BYTES} bytes, so that tokens "
                 "cannot be forged by guessing it (e.g. `openssl rand -hex 32`)"
             )
-        app = FastAPI(title=self.spec.title, lifespan=self._lifespan)
+        app = FastAPI(
+            title=self.spec.title,
+            lifespan=self._lifespan,
+            dependencies=[Depends(http.single_valued_query)],
+        )
         app.state.service = self
         http.install(app, self.store, self.settings, self.metrics.requests)
 

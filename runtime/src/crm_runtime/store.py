@@ -5,6 +5,7 @@ A transaction is one command, or one partition batch of consumed events: the inb
 for the whole batch, the handlers apply the events one by one against one unit of work, and their
 queued writes, the inbox entries and the outbox rows go to MongoDB together at the end."""
 
+import copy
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +17,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
 
-from crm_runtime import fences
+from crm_runtime import fences, idempotency
 from crm_runtime.errors import PayloadTooLarge
+from crm_runtime.idempotency import RequestKey
 from crm_runtime.retry import is_transient
 
 T = TypeVar("T")
@@ -191,6 +193,16 @@ class Store:
         # So that adapters read alike from a Store (no transaction) or a UnitOfWork (its session).
         self.session: AsyncClientSession | None = None
         self._on_emit: list[Callable[[], None]] = []
+        self._request: RequestKey | None = None
+
+    def keyed(self, request: RequestKey) -> "Store":
+        """This store for one HTTP request with an Idempotency-Key: its command's transaction
+        answers as the first request with that key did, if that one committed, without running
+        again. (The transaction's answer must hold what the request answers with: the ids it
+        made, not just the fact that it ran.)"""
+        view = copy.copy(self)
+        view._request = request
+        return view
 
     def on_emit(self, callback: Callable[[], None]) -> None:
         """Called after a commit that emitted events (the relay uses it to publish at once)."""
@@ -212,6 +224,7 @@ class Store:
             if error.code != NAMESPACE_EXISTS:
                 raise
         await self._inbox_retention()
+        await idempotency.ensure_index(self.db)
 
     async def _inbox_retention(self) -> None:
         """Inbox entries expire after the retention: a duplicate delivered later than that would
@@ -232,9 +245,19 @@ class Store:
         """Runs `work` (a command) in one transaction; its queued writes and emitted events go to
         MongoDB in that transaction."""
 
+        # The request's command is its first transaction; what follows (assigning queued
+        # customers, say) is work any request may do, and is done again.
+        request, self._request = self._request, None
+
         async def body(uow: UnitOfWork) -> T:
+            if request is not None:
+                seen = await idempotency.answered(uow.db, uow.session, request)
+                if seen is not None:
+                    return seen["result"]  # type: ignore[no-any-return]
             result = await work(uow)
             await uow.finish()
+            if request is not None:
+                return await idempotency.remember(uow.db, uow.session, request, result)  # type: ignore[no-any-return]
             return result
 
         return await self._transaction(body)

@@ -48,7 +48,9 @@ async def create_customer(
     """Stores the customer, assigns it by the rule (or queues it), reports likely duplicates."""
     document, event = new_customer(command, context.correlation_id)
 
-    async def work(uow: UnitOfWork) -> tuple[DedupKeys, dict[str, Any] | None]:
+    # The transaction answers with the ids and keys the answer is read with: sent again with its
+    # Idempotency-Key, the request gets them back from it (crm_runtime.idempotency).
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
         await customer_store.insert(uow, document)
         uow.emit(event)
         keys = await customer_store.refresh_dedup_keys(uow, document)
@@ -60,16 +62,19 @@ async def create_customer(
             correlation_id=context.correlation_id,
             causation_id=event.event_id,
         )
-        return keys, assignment
+        dedup = [keys.name, list(keys.phones), list(keys.domains)]
+        return {"id": document["_id"], "keys": dedup, "assignment": assignment}
 
     try:
-        keys, assignment = await context.store.run(work)
+        done = await context.store.run(work)
     except DuplicateKeyError:
         raise await _credit_code_taken(context.store, command.credit_code) from None
+    name, phones, domains = done["keys"]
+    keys = DedupKeys(name, tuple(phones), tuple(domains))
     return {
-        "customer": await customer_store.get(context.store, document["_id"]),
-        "assignment": assignment,
-        "likely_duplicates": await _duplicates_of(context.store, document["_id"], keys),
+        "customer": await customer_store.get(context.store, done["id"]),
+        "assignment": done["assignment"],
+        "likely_duplicates": await _duplicates_of(context.store, done["id"], keys),
     }
 
 

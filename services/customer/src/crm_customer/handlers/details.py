@@ -115,7 +115,9 @@ def _contact_document(customer_id: str, contact: Contact) -> dict[str, Any]:
 async def add_contact(command: AddContact, context: Context[CustomerSettings]) -> dict[str, Any]:
     contact = Contact(contact_id=str(uuid.uuid4()), **command.contact.model_dump())
 
-    async def work(uow: UnitOfWork) -> None:
+    # The transaction answers with what the caller sees, ids included: sent again with its
+    # Idempotency-Key, the request gets the first answer back from it (crm_runtime.idempotency).
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
         customer = await customer_to_change(uow, context.caller, command.customer_id)
         await _room_for_one_more(uow, CONTACTS, command.customer_id)
         await customer_store.save_contact(uow, _contact_document(command.customer_id, contact))
@@ -128,9 +130,9 @@ async def add_contact(command: AddContact, context: Context[CustomerSettings]) -
                 payload=ContactPayload(contact=contact),
             )
         )
+        return contact.model_dump(mode="json")
 
-    await context.store.run(work)
-    return contact.model_dump(mode="json")
+    return await context.store.run(work)
 
 
 async def _room_for_one_more(uow: UnitOfWork, what: str, customer_id: str) -> None:
@@ -151,7 +153,7 @@ async def update_contact(
 ) -> dict[str, Any]:
     customer_id, contact_id = command.customer_id, command.contact_id
 
-    async def work(uow: UnitOfWork) -> Contact:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
         customer = await customer_to_change(uow, context.caller, customer_id)
         current = await _contact_to_change(uow, customer_id, contact_id)
         kept = {k: v for k, v in current.items() if k in Contact.model_fields and k != "contact_id"}
@@ -167,9 +169,9 @@ async def update_contact(
                 payload=ContactPayload(contact=contact),
             )
         )
-        return contact
+        return contact.model_dump(mode="json")
 
-    return (await context.store.run(work)).model_dump(mode="json")
+    return await context.store.run(work)
 
 
 async def remove_contact(command: RemoveContact, context: Context[CustomerSettings]) -> None:
@@ -202,7 +204,7 @@ async def record_competitor(
         competitor_id=str(uuid.uuid4()), **command.competitor.model_dump()
     )
 
-    async def work(uow: UnitOfWork) -> None:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
         await customer_to_change(uow, context.caller, customer_id)
         await _room_for_one_more(uow, COMPETITORS, customer_id)
         await customer_store.insert_competitor(
@@ -221,9 +223,9 @@ async def record_competitor(
                 payload=payload,
             )
         )
+        return payload.model_dump(mode="json")
 
-    await context.store.run(work)
-    return payload.model_dump(mode="json")
+    return await context.store.run(work)
 
 
 async def record_financials(

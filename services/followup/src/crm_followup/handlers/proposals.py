@@ -59,7 +59,7 @@ async def write_proposal(
         "created_at": datetime.now(UTC),
     }
 
-    async def work(uow: UnitOfWork) -> None:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
         await workable_customer(uow, command.customer_id, context.caller)
         if command.opportunity_id is not None:
             opportunity = await adapters.find(
@@ -83,9 +83,9 @@ async def write_proposal(
                 ),
             )
         )
+        return proposal  # the answer, so that a repeat with its Idempotency-Key gets it
 
-    await context.store.run(work)
-    return proposal
+    return await context.store.run(work)
 
 
 async def _open_proposal(
