@@ -12,7 +12,7 @@ COMPOSECHECK := .tools/bin/composecheck
 KUSTOMIZECHECK := .tools/bin/kustomizecheck
 GO_BUILD := GOPATH=$(CURDIR)/.tools/go GOFLAGS=-modcacherw go build -mod=readonly
 
-.PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting fuzz soak
+.PHONY: install lint test demo down status schemas bench bench-scoring bench-reporting fuzz soak chaos
 
 $(UV):
 	python3.11 -m venv .tools
@@ -65,6 +65,11 @@ bench-reporting: install
 fuzz: install
 	FUZZ_EXAMPLES=200 FUZZ_RECORDS=50000 $(PY) -m pytest -p no:cacheprovider \
 		tests/e2e/test_http_fuzz.py tests/integration/test_event_fuzz.py
+
+# The fault suite at full size (make test runs a smaller one): over 20,000 events through the APIs
+# and Kafka while instances, the broker and mongod are SIGKILLed; prints kills, recovery, drain.
+chaos: install
+	CHAOS_SIZE=full $(PY) -m pytest -p no:cacheprovider -s tests/e2e/test_chaos.py
 
 # Not in CI: 30 minutes at a steady rate, each process's memory and each consumer's lag over time.
 soak: install

@@ -1,9 +1,10 @@
 """A soak: the whole system under a steady load for a long while, watching memory and lag.
 
-    make soak            (or: .venv/bin/python tests/benchmarks/soak.py [--minutes 30] [--rate 40])
+    make soak   (or: .venv/bin/python tests/benchmarks/soak.py [--minutes 30] [--rate 40]
+                 [--traced customer,reporting]: those under tracemalloc, where memory grew)
 
-Starts the four services and their workers as processes (a namespace of their own) on the local
-mongod and a Kafka broker of the soak's own (so that no history of earlier runs is read first),
+Starts the four services and their workers as processes on a Kafka broker and a mongod of the
+soak's own (so that no history of earlier runs is read first, and make test may run beside it),
 then every second: customers created and follow-ups logged through HTTP, and
 visits and deals published onto Kafka by an outside producer (`rate` events a second in all),
 and a report read. Every `--every` seconds it prints each process's resident memory and each
@@ -15,9 +16,11 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 from instances import STACK, Instance, OwnBroker  # noqa: E402
 
 ADMIN = {"username": "soak-admin", "password": uuid.uuid4().hex}
+TRACED = Path(__file__).resolve().parent / "traced.py"
 GROWTH_LIMIT = 0.10
 
 
@@ -41,12 +45,10 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def start(logs: Path, broker: OwnBroker) -> dict[str, Instance]:
-    infra = f"{sys.executable} {ROOT / 'deploy/local/infra.py'} start mongo 2>/dev/null"
-    env = dict(line.split("=", 1) for line in os.popen(infra).read().split() if "=" in line)
+def start(logs: Path, broker: OwnBroker, traced: set[str]) -> dict[str, Instance]:
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "MONGODB_URI": env["MONGODB_URI"],
+        "MONGODB_URI": broker.mongodb_uri,
         "CRM_NAMESPACE": f"soak{uuid.uuid4().hex[:6]}",
         "CRM_AUTH_SECRET": uuid.uuid4().hex * 2,
         "CRM_ADMIN_USERNAME": ADMIN["username"],
@@ -55,7 +57,10 @@ def start(logs: Path, broker: OwnBroker) -> dict[str, Instance]:
     }
     running = {}
     for name, (package, workers) in STACK.items():
-        running[name] = Instance(name, package, {**common, "CRM_WORKERS": workers}, logs)
+        under_tracer = [sys.executable, str(TRACED), f"crm_{package}", str(logs / name)]
+        command = under_tracer if name in traced else None
+        env = {**common, "CRM_WORKERS": workers}
+        running[name] = Instance(name, package, env, logs, command)
     for instance in running.values():
         instance.wait_healthy()
     return running
@@ -140,10 +145,16 @@ def lag(url: str) -> int | None:
         return None
 
 
-async def watch(running: dict[str, Instance], every: float, until: float, samples: list) -> None:
+async def watch(
+    running: dict[str, Instance], every: float, until: float, samples: list, traced: set[str]
+) -> None:
     started = time.monotonic()
+    warmed_up = started + (until - started) / 5
     while time.monotonic() < until:
         await asyncio.sleep(every)
+        if warmed_up and time.monotonic() >= warmed_up:
+            snapshot(running, traced)  # the first, compared with the last at the end
+            warmed_up = 0.0
         memory = {name: rss_mib(i.pid) for name, i in running.items()}
         lags = {n: await asyncio.to_thread(lag, i.url) for n, i in running.items() if "-" not in n}
         samples.append((time.monotonic() - started, memory, lags))
@@ -154,6 +165,24 @@ async def watch(running: dict[str, Instance], every: float, until: float, sample
             + " ".join(f"{n} {v}" for n, v in lags.items()),
             flush=True,
         )
+
+
+def snapshot(running: dict[str, Instance], traced: set[str]) -> None:
+    for name in traced:
+        os.kill(running[name].pid, signal.SIGUSR1)
+
+
+def growth_by_place(logs: Path, traced: set[str], top: int = 8) -> None:
+    """Where the traced processes' memory grew between the snapshot after the warm-up and the
+    last one: the places that allocated most, by the stack (innermost frame last)."""
+    for name in sorted(traced):
+        first = tracemalloc.Snapshot.load(str(logs / f"{name}-1.snapshot"))
+        last = tracemalloc.Snapshot.load(str(logs / f"{name}-2.snapshot"))
+        print(f"\n{name}: allocated after the warm-up, by place")
+        for stat in last.compare_to(first, "traceback")[:top]:
+            print(f"  {stat.size_diff / 1024:+9.0f} KiB {stat.count_diff:+8d} blocks")
+            for frame in stat.traceback.format()[-2 * tracemalloc.get_traceback_limit() :]:
+                print(f"      {frame.strip()}")
 
 
 def verdict(samples: list) -> int:
@@ -179,19 +208,24 @@ def verdict(samples: list) -> int:
 async def main(args: argparse.Namespace) -> int:
     logs = ROOT / ".local" / "soak"
     logs.mkdir(parents=True, exist_ok=True)
-    broker = OwnBroker(Path(tempfile.mkdtemp(prefix="soak-broker-"))).start()
+    broker = OwnBroker(Path(tempfile.mkdtemp(prefix="soak-servers-")), mongod=True).start()
     running: dict[str, Instance] = {}
     try:
-        running = start(logs, broker)
+        traced = set(filter(None, args.traced.split(",")))
+        running = start(logs, broker, traced)
         urls = {name: instance.url for name, instance in running.items()}
         until = time.monotonic() + args.minutes * 60
         samples: list = []
         sent = [0]
         await asyncio.gather(
             load(urls, broker.bootstrap_servers, args.rate, until, sent),
-            watch(running, args.every, until, samples),
+            watch(running, args.every, until, samples, traced),
         )
         print(f"\n{sent[0]:,} events in {args.minutes} min ({args.rate}/s); logs in {logs}")
+        if traced:
+            snapshot(running, traced)
+            await asyncio.sleep(30)  # a snapshot of a few hundred MiB takes a while to write
+            growth_by_place(logs, traced)
         return verdict(samples)
     finally:
         for instance in running.values():
@@ -204,4 +238,9 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--rate", type=int, default=40, help="events a second, in all")
     parser.add_argument("--every", type=float, default=30, help="seconds between samples")
+    parser.add_argument(
+        "--traced",
+        default="",
+        help="processes (customer,reporting…) to run under tracemalloc: where memory grew",
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))

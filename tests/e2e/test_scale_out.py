@@ -10,44 +10,29 @@ The services read a broker of this test's own: the contract topics then hold onl
 which the single instance and the in-memory run see whole."""
 
 import asyncio
-import json
 import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
+from crm_contracts import topic_of
 from crm_contracts.topics import SCORING_EVENTS
-from crm_reporting import counters
 from crm_runtime.auth import Principal, Role, issue_token
 from crm_runtime.lease import LEASES
-from crm_runtime.store import INBOX, OUTBOX, Store
+from crm_runtime.store import OUTBOX, Store
 from crm_scoring import adapters
-from crm_scoring.adapters import Snapshots
 from crm_scoring.engine import react
 from crm_scoring.memory_state import InMemoryState
-from crm_scoring.settings import ScoringSettings
-from crm_scoring.snapshots import SnapshotWriter
-from histories import CUSTOMER_TOPIC_EVENTS, T0, scored_history
-from instances import Instance, OwnBroker
+from fleet import Fleet, applied, event_ids, settled, views
+from histories import scored_history
+from instances import OwnBroker
 from pymongo import AsyncMongoClient
 
 PARTITIONS = 6
 OUTBOX_LEASE_S = 10.0  # the relay's (crm_runtime.outbox)
 SLICES = 8
-PERIOD = {
-    "since": (T0 - timedelta(days=1)).isoformat(),
-    "until": (T0 + timedelta(days=40)).isoformat(),
-}
-REPORTS = {
-    "scorecard": PERIOD,
-    "funnel": PERIOD,
-    "value": {"by": ["tier", "region"]},
-    "lifecycle": {},
-    "forecast": {},
-}
 
 
 @pytest.fixture(scope="module")
@@ -57,38 +42,15 @@ def broker(tmp_path_factory):
     own.stop()
 
 
-class Fleet:
-    """The instances started, by service; all stopped at the end."""
-
-    def __init__(self, broker: OwnBroker, infra, secret: str, logs) -> None:
-        self.env = {
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "MONGODB_URI": infra.mongodb_uri,
-            "CRM_AUTH_SECRET": secret,
-            "CRM_TOPIC_PARTITIONS": str(PARTITIONS),
-            "CRM_CONSUMER_BATCH_SIZE": "50",  # small batches: a kill lands in the middle of one
-            "CRM_OUTBOX_POLL_INTERVAL_S": "0.2",
-            "CRM_RETRY_MAX_BACKOFF_S": "1",
-            "CRM_LOG_LEVEL": "INFO",
-        }
-        self.logs = logs
-        self.started: list[Instance] = []
-
-    async def add(self, namespace: str, service: str) -> Instance:
-        number = sum(1 for i in self.started if i.name.startswith(f"{namespace}-{service}")) + 1
-        env = {**self.env, "CRM_NAMESPACE": namespace}
-        instance = Instance(f"{namespace}-{service}-{number}", service, env, self.logs)
-        self.started.append(instance)
-        return await asyncio.to_thread(instance.wait_healthy)
-
-    def stop(self) -> None:
-        for instance in self.started:
-            instance.stop()
-
-
 @pytest.fixture
 def fleet(broker, infra, auth_secret, tmp_path):
-    started = Fleet(broker, infra, auth_secret, tmp_path)
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "MONGODB_URI": infra.mongodb_uri,
+        "CRM_AUTH_SECRET": auth_secret,
+        "CRM_TOPIC_PARTITIONS": str(PARTITIONS),
+    }
+    started = Fleet(env, tmp_path)
     yield started
     started.stop()
 
@@ -102,12 +64,7 @@ async def mongo(infra):
 
 async def publish(producer: AIOKafkaProducer, events: list) -> None:
     for event in events:
-        topic = (
-            "crm.customer.events"
-            if isinstance(event, CUSTOMER_TOPIC_EVENTS)
-            else ("crm.followup.events")
-        )
-        await producer.send(topic, event.to_bytes(), key=event.key())
+        await producer.send(topic_of(event.event_type), event.to_bytes(), key=event.key())
     await producer.flush()
 
 
@@ -127,44 +84,6 @@ async def lease_moves(db, killed: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError(f"the outbox lease is still {killed} after {3 * OUTBOX_LEASE_S} s")
 
 
-async def scoring_records(bootstrap_servers: str) -> list[str]:
-    """The event id of every record on the scoring topic, duplicates included."""
-    reader = AIOKafkaConsumer(
-        SCORING_EVENTS, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest"
-    )
-    await reader.start()
-    try:
-        partitions = reader.assignment()
-        while not partitions:
-            await asyncio.sleep(0.1)
-            partitions = reader.assignment()
-        ends = await reader.end_offsets(list(partitions))
-        ids: list[str] = []
-        while any([await reader.position(tp) < end for tp, end in ends.items()]):
-            for records in (await reader.getmany(timeout_ms=1000)).values():
-                ids += [json.loads(record.value)["event_id"] for record in records]
-        return ids
-    finally:
-        await reader.stop()
-
-
-async def views(url: str, token: str, customers: list[str]) -> dict[str, Any]:
-    """Every report's rows and every customer's view (without what says when it was read)."""
-    seen: dict[str, Any] = {}
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ) as client:
-        for name, params in REPORTS.items():
-            answer = await client.get(f"/reports/{name}", params=params)
-            assert answer.status_code == 200, answer.text
-            seen[name] = answer.json()["rows"]
-        for customer_id in customers:
-            answer = await client.get(f"/customers/{customer_id}")
-            assert answer.status_code == 200, answer.text
-            seen[customer_id] = {k: v for k, v in answer.json().items() if k != "as_of"}
-    return seen
-
-
 async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_does(
     broker, fleet, mongo, namespace, eventually
 ):
@@ -173,9 +92,6 @@ async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_d
     scaled, single = f"{namespace}x", f"{namespace}y"
     scoring = Store(mongo, f"{scaled}_scoring")
     reporting = {ns: Store(mongo, f"{ns}_reporting") for ns in (scaled, single)}
-
-    async def applied(store: Store, ids: list[str]) -> int:
-        return await store.db[INBOX].count_documents({"_id": {"$in": ids}})
 
     for service in ("scoring", "reporting"):
         for _ in range(3):
@@ -221,25 +137,8 @@ async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_d
         await producer.stop()
     await fleet.add(single, "reporting")  # reads the same topics from their start, alone
 
-    snapshots = SnapshotWriter(scoring, Snapshots(), ScoringSettings())
-
     async def everything_applied_and_counted() -> bool:
-        outbox = scoring.db[OUTBOX]
-        if await applied(scoring, stream_ids) < len(stream_ids):
-            return False
-        if not await snapshots.settled():  # the last model snapshot's rescoring done
-            return False
-        if await outbox.count_documents({"sent": {"$ne": True}}, limit=1):
-            return False
-        scored = [doc["_id"] for doc in await outbox.find({}, {"_id": 1}).to_list()]
-        for store in reporting.values():
-            if await applied(store, stream_ids + [str(i) for i in scored]) < len(stream_ids) + len(
-                scored
-            ):
-                return False
-            if await counters.pending(store):
-                return False
-        return True
+        return await settled(scoring, list(reporting.values()), stream_ids)
 
     await eventually(everything_applied_and_counted, timeout_s=300)
 
@@ -272,7 +171,7 @@ async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_d
     assert int(moved["holder"].split(":")[1]) in {i.pid for i in fleet.started}
 
     # Published twice (a killed relay's batch sent again) is applied once.
-    on_topic = await scoring_records(broker.bootstrap_servers)
+    on_topic = await event_ids(broker.bootstrap_servers, SCORING_EVENTS)
     emitted = {str(doc["_id"]) for doc in await scoring.db[OUTBOX].find({}, {"_id": 1}).to_list()}
     assert set(on_topic) == emitted
     for store in reporting.values():

@@ -34,13 +34,21 @@ def free_port() -> int:
 class Instance:
     """One process of a service, on a port of its own, logging to `logs/<name>.log`."""
 
-    def __init__(self, name: str, service: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        service: str,
+        env: dict[str, str],
+        logs: Path,
+        command: list[str] | None = None,
+    ) -> None:
+        """`command` runs the service otherwise than `python -m crm_<service>` (under a tracer)."""
         self.name, self.service, self.port = name, service, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = logs / f"{name}.log"
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"crm_{service}"],
+                command or [sys.executable, "-m", f"crm_{service}"],
                 env={**os.environ, **env, "CRM_HTTP_PORT": str(self.port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -78,11 +86,14 @@ class Instance:
 
 
 class OwnBroker:
-    """A Kafka broker in `home`, on free ports, with the shared installation's jars."""
+    """A Kafka broker in `home`, on free ports, with the shared installation's jars; with
+    `mongod=True` a mongod of its own too (a replica set of one, as deploy/local's)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, mongod: bool = False) -> None:
         subprocess.run([*INFRA, "install", "kafka"], check=True, capture_output=True)
         shared = Path(os.environ.get("CRM_LOCAL_DIR", ROOT / ".local")).resolve()
+        self.home = home
+        self.servers = ["kafka", "mongo"] if mongod else ["kafka"]
         self.env = {
             **os.environ,
             "CRM_LOCAL_DIR": str(home),
@@ -90,16 +101,36 @@ class OwnBroker:
             "CRM_KAFKA_PORT": str(free_port()),
             "CRM_KAFKA_CONTROLLER_PORT": str(free_port()),
             "CRM_KAFKA_SECURE_PORT": str(free_port()),
+            "CRM_MONGO_PORT": str(free_port()),
         }
         self.bootstrap_servers = f"127.0.0.1:{self.env['CRM_KAFKA_PORT']}"
+        self.mongodb_uri = f"mongodb://127.0.0.1:{self.env['CRM_MONGO_PORT']}/?replicaSet=rs0"
 
-    def start(self) -> "OwnBroker":
-        started = subprocess.run(
-            [*INFRA, "start", "kafka"], env=self.env, capture_output=True, text=True, check=False
-        )
-        if started.returncode != 0:
-            raise RuntimeError(f"the test's broker did not start: {started.stderr}")
+    def start(self, *which: str) -> "OwnBroker":
+        for server in which or self.servers:
+            started = subprocess.run(
+                [*INFRA, "start", server], env=self.env, capture_output=True, text=True, check=False
+            )
+            if started.returncode != 0:
+                raise RuntimeError(f"the test's {server} did not start: {started.stderr}")
         return self
 
+    def kill(self, server: str) -> None:
+        """SIGKILL, by the PID in its pid file once its command line shows it is that server."""
+        pid = int((self.home / server / f"{server}.pid").read_text())
+        if str(self.home / server).encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            raise RuntimeError(f"pid {pid} is no longer the test's {server}")
+        os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists() and b"zombie" not in _state(pid):
+            time.sleep(0.05)
+
     def stop(self) -> None:
-        subprocess.run([*INFRA, "stop", "kafka"], env=self.env, capture_output=True, check=False)
+        for server in self.servers:
+            subprocess.run([*INFRA, "stop", server], env=self.env, capture_output=True, check=False)
+
+
+def _state(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/status").read_bytes().lower()
+    except FileNotFoundError:
+        return b"zombie"
