@@ -9,6 +9,7 @@ from pydantic import EmailStr, Field
 from crm_contracts.common import (
     CustomerNature,
     DecisionInfluence,
+    FreightTons,
     Id,
     Label,
     Lifecycle,
@@ -64,7 +65,7 @@ class CustomerFields(Payload):
     website: Text | None = None
     annual_revenue: Money | None = None
     staff: int | None = Field(default=None, ge=0)
-    monthly_freight_volume_tons: float | None = Field(default=None, ge=0)
+    monthly_freight_volume_tons: FreightTons | None = None
     credit: CreditSummary | None = None
     lifecycle: Lifecycle | None = None
 

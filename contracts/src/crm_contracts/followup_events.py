@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from crm_contracts.common import Channel, Id, LongText, Money, Text
+from crm_contracts.common import Channel, FreightTons, Id, LongText, Money, Text
 from crm_contracts.envelope import Event, Payload
 
 Outcome = Annotated[str, Field(max_length=2000)]
@@ -72,8 +72,8 @@ class DealFacts(Payload):
     outcome: Literal["won", "lost"]
     amount: Money | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    monthly_freight_volume_tons: float | None = Field(
-        default=None, ge=0, description="Contracted, when won."
+    monthly_freight_volume_tons: FreightTons | None = Field(
+        default=None, description="Contracted, when won."
     )
     product_lines: list[Text] = Field(
         default_factory=list, max_length=50, description="Products or service lines."

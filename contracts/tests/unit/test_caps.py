@@ -1,12 +1,12 @@
 """Lists that grow with the data are capped, so that no event can outgrow a Kafka record and block
-the outbox (one salesperson's 2,200 regions once did)."""
+the outbox (one salesperson's 2,200 regions once did); amounts the reports sum are bounded."""
 
 import json
 from pathlib import Path
 
 import pytest
-from crm_contracts import parse_event
-from crm_contracts.common import LABEL_MAX_LENGTH, TEXT_MAX_LENGTH
+from crm_contracts import CustomerCreatedPayload, DealClosedPayload, parse_event
+from crm_contracts.common import LABEL_MAX_LENGTH, MAX_FREIGHT_TONS, TEXT_MAX_LENGTH
 from crm_contracts.customer_events import (
     MAX_CANDIDATES_LISTED,
     MAX_CHANGED_FIELDS,
@@ -108,3 +108,25 @@ def test_a_merge_moves_at_most_what_a_customer_may_have(event_name, field, cap):
 def test_an_update_names_at_most_the_capped_number_of_changed_fields():
     event = sample("CustomerUpdated/v1/address-and-credit.json")
     refused_naming(with_payload(event, changed=ids("field", MAX_CHANGED_FIELDS + 1)), "changed")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        lambda tons: CustomerCreatedPayload(name="Big", monthly_freight_volume_tons=tons),
+        lambda tons: DealClosedPayload(
+            deal_id="d-1",
+            outcome="won",
+            amount="1.00",
+            currency="CNY",
+            monthly_freight_volume_tons=tons,
+        ),
+    ],
+)
+def test_a_freight_volume_is_at_most_a_billion_tons_so_sums_of_millionths_fit_64_bits(payload):
+    assert payload(MAX_FREIGHT_TONS).monthly_freight_volume_tons == MAX_FREIGHT_TONS
+    for too_much in (MAX_FREIGHT_TONS * 1.01, 1e308):
+        with pytest.raises(ValidationError, match="less than or equal to 1000000000"):
+            payload(too_much)
+    # Nine thousand customers at the most still sum below 2**63 in millionths of a ton.
+    assert 9_000 * round(MAX_FREIGHT_TONS * 1_000_000) < 2**63
