@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from crm_reporting import counters
-from crm_runtime.store import INBOX, OUTBOX, Store
+from crm_runtime.store import INBOX, OUTBOX, PARKED, Store
 from crm_scoring.adapters import Snapshots
 from crm_scoring.settings import ScoringSettings
 from crm_scoring.snapshots import SnapshotWriter
@@ -70,9 +70,11 @@ async def applied(store: Store, ids: list[str]) -> int:
 
 
 async def settled(scoring: Store, reporting: list[Store], events: list[str]) -> bool:
-    """Every event applied by scoring; the last model snapshot's rescoring done; the outbox sent;
-    every event and scoring event applied and counted by each reporting database."""
-    if await applied(scoring, events) < len(events):
+    """Every event applied by scoring, none parked; the last model snapshot's rescoring done; the
+    outbox sent; every event and scoring event applied and counted by each reporting database,
+    none parked. (A parked event is in the inbox already: it waits for its customer, and is
+    applied again once the customer comes, after that customer's batch.)"""
+    if await applied(scoring, events) < len(events) or await parked(scoring):
         return False
     if not await SnapshotWriter(scoring, Snapshots(), ScoringSettings()).settled():
         return False
@@ -83,9 +85,13 @@ async def settled(scoring: Store, reporting: list[Store], events: list[str]) -> 
     for store in reporting:
         if await applied(store, events + scored) < len(events) + len(scored):
             return False
-        if await counters.pending(store):
+        if await counters.pending(store) or await parked(store):
             return False
     return True
+
+
+async def parked(store: Store) -> bool:
+    return bool(await store.db[PARKED].count_documents({}, limit=1))
 
 
 async def topic_records(bootstrap_servers: str, *topics: str) -> list[Any]:
