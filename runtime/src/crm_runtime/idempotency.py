@@ -20,7 +20,7 @@ RETENTION_S = 24 * 3600
 
 @dataclass(frozen=True)
 class RequestKey:
-    """A client's key for one request, and what the request was (method, route, caller, body),
+    """A client's key for one request, and what the request was (method, path, query, caller, body),
     so that the key sent again with another request is refused instead of answered wrongly."""
 
     key: str
