@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from chaos_history import SALESPEOPLE, SIZES, STAGES, History, Step, generate, now_utc
+from crm_contracts import Event
 from crm_contracts.topics import CUSTOMER_EVENTS, FOLLOWUP_EVENTS
 from crm_runtime.auth import Principal, Role, issue_token
 from crm_runtime.consumer import checked
@@ -212,24 +213,24 @@ async def apply_with_faults(
         await under_way
 
 
-async def scores_of(records: list[Any]) -> dict[str, Any]:
-    """A fault-free scoring of the events on the topics: each once, in each partition's order."""
-    state, seen = InMemoryState(), set()
+def events_of(records: list[Any]) -> list[Event]:
+    """The valid events among the records, each once, in each partition's order."""
+    events, seen = [], set()
     for raw in records:
         event = checked(Record.of(raw))
-        if isinstance(event, Exception) or str(event.event_id) in seen:
-            continue
-        seen.add(str(event.event_id))
+        if not isinstance(event, Exception) and str(event.event_id) not in seen:
+            seen.add(str(event.event_id))
+            events.append(event)
+    return events
+
+
+async def scores_of(events: list[Event]) -> dict[str, Any]:
+    """A fault-free scoring of the events on the topics, in memory."""
+    state = InMemoryState()
+    for event in events:
         await react(state, event, "value-v1")
     await state.publish("value-v1")
     return state.results
-
-
-def valid_ids(records: list[Any]) -> list[str]:
-    ids = {
-        str(e.event_id) for r in records if not isinstance(e := checked(Record.of(r)), Exception)
-    }
-    return sorted(ids)
 
 
 def expected_scorecard(history: History) -> dict[str, dict[str, Any]]:
@@ -313,7 +314,8 @@ async def test_nothing_lost_applied_twice_or_different_through_kills(
     client: AsyncMongoClient = AsyncMongoClient(own.mongodb_uri, tz_aware=True)
     scoring, reporting = Store(client, f"{chaos}_scoring"), Store(client, f"{chaos}_reporting")
     records = await topic_records(own.bootstrap_servers, CUSTOMER_EVENTS, FOLLOWUP_EVENTS)
-    ids = valid_ids(records)
+    events = events_of(records)
+    ids = sorted(str(event.event_id) for event in events)
     deadline = time.monotonic() + 600
     while not await settled(scoring, [reporting], ids):
         assert time.monotonic() < deadline, "not settled after 600 s"
@@ -326,14 +328,12 @@ async def test_nothing_lost_applied_twice_or_different_through_kills(
     while not await settled(scoring, [calm_reporting], ids):
         assert time.monotonic() < deadline + 600, "the fault-free reporting did not settle"
         await asyncio.sleep(0.5)
-    customers = sorted(
-        {e.customer_id for r in records if not isinstance(e := checked(Record.of(r)), Exception)}
-    )
+    customers = sorted({event.customer_id for event in events})
     scaled = fleet.live("reporting", chaos)[0]
     chaotic_views, calm_views = await asyncio.gather(
         views(scaled.url, admin, customers), views(alone.url, admin, customers)
     )
-    reference = await scores_of(records)
+    reference = await scores_of(events)
     scores = await adapters.results(scoring)
     differences = compare_with_history(
         history, {**chaotic_views, **await by_region(scaled.url, admin)}

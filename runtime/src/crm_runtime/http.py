@@ -177,17 +177,9 @@ def _context(*roles: Role) -> Callable[..., Awaitable[Context[Any]]]:
         state = request.app.state
         store: Store = state.store
         if idempotency_key is not None:
-            route = getattr(request.scope.get("route"), "path", request.url.path)
             who = f"{caller.user_id}:{caller.role}"
             # Not the host: a repeat may go to another instance, behind another address.
-            seen = (
-                request.method,
-                route,
-                request.url.path,
-                request.url.query,
-                who,
-                await request.body(),
-            )
+            seen = (request.method, request.url.path, request.url.query, who, await request.body())
             store = store.keyed(RequestKey.of(idempotency_key, *seen))
         return Context(store, state.settings, request.state.correlation_id, caller)
 
