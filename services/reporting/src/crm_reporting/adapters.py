@@ -31,9 +31,9 @@ HAPPENED_AT = {
 # The counting's version: a change of what the counters hold (2: each day's scorecard counter
 # holds every salesperson's amounts; 3: hours too; 4: blocks of quarters of an hour to 32 days;
 # 5: blocks of four hours to 32 days, each entry of a period with its time; 6: of two hours to
-# 32 days) counts into collections of its own, from scratch, while processes of the version
-# before go on with theirs; those are dropped at start-up.
-COUNTING_VERSION = 6
+# 32 days; 7: amounts as Decimal128) counts into collections of its own, from scratch, while
+# processes of the version before go on with theirs; those are dropped at start-up.
+COUNTING_VERSION = 7
 # The counting's collections, without their version: the names of every version start so.
 OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count", "cross_selling_spans")
 COUNTING = tuple(f"{name}_v{COUNTING_VERSION}" for name in OLD_COUNTING)

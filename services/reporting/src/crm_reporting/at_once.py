@@ -39,6 +39,8 @@ from crm_reporting.counters import (
     fact_unit,
     mark_counted,
     spans_of,
+    stored,
+    stored_unit,
 )
 
 log = structlog.get_logger(__name__)
@@ -88,7 +90,8 @@ async def _count(store: Store, now: datetime) -> int:
             profile = profiles.get(fact["account_id"], {})
             after = counting.fact_contributions(kind, fact, profile)
             counting.changes({}, after, deltas)
-            await inserts.add(COUNTED, {"_id": fact_unit(collection, fact["_id"]), **after})
+            unit = {"_id": fact_unit(collection, fact["_id"]), **stored_unit(after)}
+            await inserts.add(COUNTED, unit)
             facts = kept[collection].setdefault(fact["account_id"], [])  # its account counts
             if _kept(collection, fact, open_ones, facts):
                 if collection == FOLLOWUPS:  # the latest only
@@ -102,14 +105,14 @@ async def _count(store: Store, now: datetime) -> int:
         account = counting.account_of(profiles.get(account_id, {}), *of)
         after = counting.contributions(account, now)
         counting.changes({}, after, deltas)
-        await inserts.add(COUNTED, {"_id": account_id, **after})
+        await inserts.add(COUNTED, {"_id": account_id, **stored_unit(after)})
         for span in spans_of(account_id, after.get(counting.CROSS, [])):
             await inserts.add(CROSS_SPANS, span)
     units_s = time.perf_counter() - started
     for (family, pairs), n in counting.counted(deltas).items():
         if amounts := {name: amount for name, amount in n.items() if amount}:
             total = {"_id": counter_id(family, pairs), "family": family, "key": dict(pairs)}
-            await inserts.add(COUNTERS, {**total, "n": amounts})
+            await inserts.add(COUNTERS, {**total, "n": stored(amounts)})
     await inserts.flush()
     await db[TO_COUNT].delete_many({})
     await mark_counted(store)

@@ -19,12 +19,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from bson import Decimal128
+from bson.codec_options import TypeDecoder, TypeRegistry
 from crm_runtime import fences
 from crm_runtime.lease import Lease
 from crm_runtime.retry import is_transient
 from crm_runtime.store import Store, UnitOfWork
 from pymongo import DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_reporting import counting
@@ -68,6 +71,46 @@ FACT_FIELDS = {
     PROPOSALS: ["created_at"],
     OPPORTUNITIES: ["opened_at", "closed", "stage", "history"],
 }
+
+
+# Amounts (money and tons, in millionths) are kept as Decimal128, 34 digits: as 64-bit integers
+# they overflow at 9.2e18, nine deals at the largest amount the contracts allow (16 digits), and
+# MongoDB then refuses the counter's $inc for good. Counts stay 64-bit integers; both are read
+# back as Python integers (`integers`).
+AMOUNTS = ("revenue_", "pipeline_", "weighted_", "freight_micro")
+
+
+class _Whole(TypeDecoder):
+    bson_type = Decimal128
+
+    def transform_bson(self, value: Any) -> int:
+        return int(value.to_decimal())
+
+
+WHOLE = TypeRegistry([_Whole()])
+
+
+def integers(db: AsyncDatabase[Any], name: str) -> AsyncCollection[Any]:
+    """The collection, its amounts read as integers."""
+    return db.get_collection(name, codec_options=db.codec_options.with_options(type_registry=WHOLE))
+
+
+def stored(n: dict[str, int]) -> dict[str, int | Decimal128]:
+    """Amounts as MongoDB keeps them: those named in AMOUNTS (maybe after a person's id) wide."""
+    return {
+        name: Decimal128(str(amount))
+        if name.rpartition(counting.PERSON_SEPARATOR)[2].startswith(AMOUNTS)
+        else amount
+        for name, amount in n.items()
+    }
+
+
+def stored_unit(unit: dict[str, list[Doc]]) -> Doc:
+    """A unit's entries as COUNTED keeps them (their amounts `stored`)."""
+    return {
+        family: [{**entry, "n": stored(entry["n"])} if "n" in entry else entry for entry in entries]
+        for family, entries in unit.items()
+    }
 
 
 def fact_unit(collection: str, fact_id: str) -> str:
@@ -236,7 +279,7 @@ async def recount(
         units[fact_unit(collection, fact["_id"])] = counting.fact_contributions(kind, fact, profile)
     counted = {
         document.pop("_id"): document
-        for document in await db[COUNTED]
+        for document in await integers(db, COUNTED)
         .find({"_id": {"$in": list(units)}}, session=session)
         .to_list()
     }
@@ -247,10 +290,10 @@ async def recount(
         before = counted.get(unit)
         if before is None:  # counted for the first time (one upkeep counts at a time)
             changes({}, after, deltas)
-            updates.append(InsertOne({"_id": unit, **after}))
+            updates.append(InsertOne({"_id": unit, **stored_unit(after)}))
         elif before != after:
             changes(before, after, deltas)
-            updates.append(ReplaceOne({"_id": unit}, after))
+            updates.append(ReplaceOne({"_id": unit}, stored_unit(after)))
         if (before or {}).get(CROSS) != after.get(CROSS):
             spans += _span_writes(unit, after.get(CROSS, []))
     if updates:
@@ -284,7 +327,7 @@ def _total_updates(deltas: Deltas) -> list[UpdateOne]:
         UpdateOne(
             {"_id": counter_id(family, pairs)},
             {
-                "$inc": {f"n.{name}": amount for name, amount in n.items()},
+                "$inc": {f"n.{name}": amount for name, amount in stored(n).items()},
                 "$setOnInsert": {"family": family, "key": dict(pairs)},
             },
             upsert=True,
@@ -331,7 +374,7 @@ def _matching(
     store: Store, session: AsyncClientSession, family: str, match: Doc
 ) -> AsyncIterator[Doc]:
     query = {"family": family, **{f"key.{k}": v for k, v in match.items()}}
-    return store.db[COUNTERS].find(query, {"key": 1, "n": 1}, session=session)
+    return integers(store.db, COUNTERS).find(query, {"key": 1, "n": 1}, session=session)
 
 
 async def between(
@@ -356,7 +399,7 @@ async def between(
         {"$unwind": "$n"},
         {"$group": {"_id": "$n.k", "sum": {"$sum": "$n.v"}}},
     ]
-    found = await store.db[COUNTED].aggregate(pipeline, session=session)
+    found = await integers(store.db, COUNTED).aggregate(pipeline, session=session)
     return Counter({group["_id"]: group["sum"] async for group in found})
 
 

@@ -649,7 +649,7 @@ async def _counting_of(store) -> dict[str, list]:
     the counters' amounts that are not 0 (taken away again), spans without their ids."""
     found = {}
     for collection in (adapters.COUNTERS, adapters.COUNTED, adapters.CROSS_SPANS):
-        documents = await store.db[collection].find().to_list()
+        documents = await counters.integers(store.db, collection).find().to_list()
         for document in documents:
             if collection == adapters.COUNTERS:
                 document["n"] = {name: n for name, n in document["n"].items() if n}

@@ -489,3 +489,87 @@ async def test_a_database_counted_by_the_version_before_is_counted_again_at_star
     assert await eventually(counted_again)
     names = set(await db.list_collection_names())
     assert not names & set(adapters.OLD_COUNTING) and adapters.COUNTERS in names
+
+
+async def test_the_largest_amounts_the_contracts_allow_add_up_in_the_reports(
+    service, kafka, http, eventually
+):
+    # As 64-bit integers of millionths, ten such deals overflowed a salesperson's revenue, and
+    # MongoDB refused the counter's $inc for good: no report moved again.
+    largest = "9999999999999999.99"  # Money: 18 digits, 2 of them decimal
+    region, person = f"big-{uuid.uuid4().hex[:6]}", f"sp-big-{uuid.uuid4().hex[:6]}"
+    at = datetime(2021, 3, 1, tzinfo=UTC)
+    events: list = []
+    for n in range(10):
+        customer_id = f"c-big-{uuid.uuid4().hex[:8]}"
+        opportunity = f"o-{customer_id}"
+        events += [
+            CustomerCreated(
+                producer="customer",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=CustomerCreatedPayload(
+                    name=f"Big {n}", region=region, monthly_freight_volume_tons=1e9
+                ),
+            ),
+            CustomerAssigned(
+                producer="customer",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=CustomerAssignedPayload(
+                    owner_id=person, trigger="created", reason="new customer", why="test"
+                ),
+            ),
+            OpportunityOpened(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=OpportunityOpenedPayload(
+                    opportunity_id=opportunity, stage="proposal", win_probability=0.5
+                ),
+            ),
+            ProposalCreated(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=at,
+                payload=ProposalPayload(
+                    proposal_id=f"p-{customer_id}",
+                    opportunity_id=opportunity,
+                    revision=1,
+                    needs=["lane"],
+                    solution="ships",
+                    price=largest,
+                    currency="CNY",
+                ),
+            ),
+            DealClosed(
+                producer="followup",
+                customer_id=customer_id,
+                occurred_at=at + DAY,
+                payload=DealClosedPayload(
+                    deal_id=f"d-{customer_id}",
+                    salesperson_id=person,
+                    outcome="won",
+                    amount=largest,
+                    currency="CNY",
+                    monthly_freight_volume_tons=1e9,
+                ),
+            ),
+        ]
+    await applied(service, kafka, eventually, events)  # counted too: the upkeep did not stall
+
+    period = {"since": at.isoformat(), "until": (at + 2 * DAY).isoformat(), "region": region}
+    async with http(service, role="ops") as ops:
+        [row] = (await ops.get("/reports/scorecard", params=period)).json()["rows"]
+        [forecast] = (await ops.get("/reports/forecast", params={"salesperson_id": person})).json()[
+            "rows"
+        ]
+        value = (await ops.get("/reports/value", params={"region": region})).json()["rows"]
+    each = float(largest)
+    assert row["deals_won"] == 10
+    assert row["revenue_won"]["CNY"] == pytest.approx(10 * each, rel=1e-12)
+    assert row["freight_won_tons"] == pytest.approx(10 * 1e9, rel=1e-12)
+    assert forecast["pipeline_value"]["CNY"] == pytest.approx(10 * each, rel=1e-12)
+    assert forecast["weighted_forecast"]["CNY"] == pytest.approx(10 * each * 0.5, rel=1e-12)
+    assert sum(group["customers"] for group in value) == 10
+    assert sum(group["freight_tons"] for group in value) == pytest.approx(10 * 1e9, rel=1e-12)
