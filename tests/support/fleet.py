@@ -78,16 +78,20 @@ async def settled(scoring: Store, reporting: list[Store], events: list[str]) -> 
         return False
     if not await SnapshotWriter(scoring, Snapshots(), ScoringSettings()).settled():
         return False
-    outbox = scoring.db[OUTBOX]
-    if await outbox.count_documents({"sent": {"$ne": True}}, limit=1):
+    if not await sent(scoring):
         return False
-    scored = [str(doc["_id"]) for doc in await outbox.find({}, {"_id": 1}).to_list()]
+    scored = [str(doc["_id"]) for doc in await scoring.db[OUTBOX].find({}, {"_id": 1}).to_list()]
     for store in reporting:
         if await applied(store, events + scored) < len(events) + len(scored):
             return False
         if await counters.pending(store) or await parked(store):
             return False
     return True
+
+
+async def sent(store: Store) -> bool:
+    """Whether every event the service made is on Kafka (its outbox has none unsent)."""
+    return not await store.db[OUTBOX].count_documents({"sent": {"$ne": True}}, limit=1)
 
 
 async def parked(store: Store) -> bool:
