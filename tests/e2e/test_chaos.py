@@ -321,6 +321,7 @@ async def test_nothing_lost_applied_twice_or_different_through_kills(
     while not all([await sent(writer) for writer in writers]):
         assert time.monotonic() < deadline, "the outboxes were not sent after 600 s"
         await asyncio.sleep(0.5)
+    outboxes_sent = time.monotonic()
     records = await topic_records(own.bootstrap_servers, CUSTOMER_EVENTS, FOLLOWUP_EVENTS)
     events = events_of(records)
     ids = sorted(str(event.event_id) for event in events)
@@ -358,7 +359,8 @@ async def test_nothing_lost_applied_twice_or_different_through_kills(
     for kill in supervisor.kills:
         print(f"  killed {kill['what']:<24} back in {kill['recovered_s']:5.1f} s")
     print(
-        f"  start {load_began - began:.0f} s, load {loaded - load_began:.0f} s, drain "
+        f"  start {load_began - began:.0f} s, load {loaded - load_began:.0f} s, outboxes sent "
+        f"{outboxes_sent - loaded:.1f} s later, drain "
         f"{drained - loaded:.0f} s; retries {dict(caller.retries)}; records sent again "
         f"{publisher.sent_again}"
     )
