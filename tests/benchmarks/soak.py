@@ -5,7 +5,8 @@
 
 Starts the four services and their workers as processes on a Kafka broker and a mongod of the
 soak's own (so that no history of earlier runs is read first, and make test may run beside it),
-then every second: customers created and follow-ups logged through HTTP, and
+first 10,000 customers created by the ERP (`--customers-before`), then every second: customers
+created and follow-ups logged through HTTP, and
 visits and deals published onto Kafka by an outside producer (`rate` events a second in all),
 and a report read. Every `--every` seconds it prints each process's resident memory and each
 consumer's lag. At the end: each process's memory after the warm-up (the first fifth) against
@@ -27,13 +28,20 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from crm_contracts import DealClosed, VisitLogged, topic_of
+from crm_contracts import CustomerCreated, DealClosed, VisitLogged, topic_of
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from instances import STACK, Instance, OwnBroker  # noqa: E402
 
 ADMIN = {"username": "soak-admin", "password": uuid.uuid4().hex}
+# Customers there before the load, from the ERP. A new model snapshot re-scores every customer it
+# moves, and each CustomerScored goes to the customer and reporting consumers: on an empty system
+# those bursts grew with the customers the soak made, and with them each consumer's largest batch
+# and its memory (reporting +48 % in 30 min), until a burst fills a batch (6,000 records,
+# consumer_batch_size). Started with more customers than that, the largest batch comes in the
+# warm-up, as on a system in use.
+CUSTOMERS_BEFORE = 10_000
 TRACED = Path(__file__).resolve().parent / "traced.py"
 GROWTH_LIMIT = 0.10
 
@@ -66,16 +74,47 @@ def start(logs: Path, broker: OwnBroker, traced: set[str]) -> dict[str, Instance
     return running
 
 
+async def populate(urls: dict[str, str], bootstrap: str, how_many: int) -> list[str]:
+    """`how_many` customers created by the ERP, once every consumer has applied them."""
+    ids = [f"erp-soak-{n}" for n in range(how_many)]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    await producer.start()
+    try:
+        for customer_id in ids:
+            event = CustomerCreated(
+                producer="erp",
+                customer_id=customer_id,
+                payload={"name": f"Shipper {customer_id}", "region": "east"},
+            )
+            await producer.send(topic_of(event.event_type), event.to_bytes(), key=event.key())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    consumers = [url for name, url in urls.items() if "-" not in name]  # not the workers
+    idle_since = time.monotonic()
+    # Idle for 10 s: their CustomerScored come a while after the customers, and are applied too.
+    while time.monotonic() - idle_since < 10:
+        await asyncio.sleep(2)
+        if any([await asyncio.to_thread(lag, url) != 0 for url in consumers]):
+            idle_since = time.monotonic()
+    return ids
+
+
 async def load(
-    urls: dict[str, str], bootstrap: str, rate: int, until: float, sent: list[int]
+    urls: dict[str, str],
+    bootstrap: str,
+    rate: int,
+    until: float,
+    sent: list[int],
+    customers: list[str],
 ) -> None:
-    """`rate` events a second: a fifth through HTTP (customers, follow-ups), the rest on Kafka."""
+    """`rate` events a second: a fifth through HTTP (customers, follow-ups), the rest on Kafka,
+    about `customers` and those it makes."""
     async with httpx.AsyncClient(timeout=30) as http:
         login = await http.post(f"{urls['customer']}/auth/login", json=ADMIN)
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
-        customers: list[str] = []
         rng = random.Random(7)
         try:
             while time.monotonic() < until:
@@ -214,11 +253,14 @@ async def main(args: argparse.Namespace) -> int:
         traced = set(filter(None, args.traced.split(",")))
         running = start(logs, broker, traced)
         urls = {name: instance.url for name, instance in running.items()}
+        began = time.monotonic()
+        customers = await populate(urls, broker.bootstrap_servers, args.customers_before)
+        print(f"{len(customers):,} customers there before, in {time.monotonic() - began:.0f} s")
         until = time.monotonic() + args.minutes * 60
         samples: list = []
         sent = [0]
         await asyncio.gather(
-            load(urls, broker.bootstrap_servers, args.rate, until, sent),
+            load(urls, broker.bootstrap_servers, args.rate, until, sent, customers),
             watch(running, args.every, until, samples, traced),
         )
         print(f"\n{sent[0]:,} events in {args.minutes} min ({args.rate}/s); logs in {logs}")
@@ -238,6 +280,9 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--rate", type=int, default=40, help="events a second, in all")
     parser.add_argument("--every", type=float, default=30, help="seconds between samples")
+    parser.add_argument(
+        "--customers-before", type=int, default=CUSTOMERS_BEFORE, help="created before the load"
+    )
     parser.add_argument(
         "--traced",
         default="",
