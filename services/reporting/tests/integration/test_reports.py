@@ -28,6 +28,7 @@ from crm_contracts import (
     VisitLoggedPayload,
     topic_of,
 )
+from crm_contracts.common import MAX_FREIGHT_TONS
 from crm_reporting import counters
 from crm_reporting.bootstrap import bootstrap
 from crm_reporting.settings import ReportingSettings
@@ -38,6 +39,24 @@ DAY = timedelta(days=1)
 @pytest.fixture
 async def service(settings_for, running):
     return await running(bootstrap(settings_for(ReportingSettings)))
+
+
+def owned(
+    customer_id: str, owner: str, at: datetime, name: str, tons: float, **profile: str
+) -> list:
+    """A customer created with a name, its freight and `profile`, and assigned to `owner`."""
+    created = CustomerCreatedPayload(name=name, monthly_freight_volume_tons=tons, **profile)
+    assigned = CustomerAssignedPayload(
+        owner_id=owner, trigger="created", reason="new customer", why="test"
+    )
+    return [
+        CustomerCreated(
+            producer="customer", customer_id=customer_id, occurred_at=at, payload=created
+        ),
+        CustomerAssigned(
+            producer="customer", customer_id=customer_id, occurred_at=at, payload=assigned
+        ),
+    ]
 
 
 def script(region: str, start: datetime) -> tuple[list, dict]:
@@ -53,26 +72,9 @@ def script(region: str, start: datetime) -> tuple[list, dict]:
     ids = [f"c-{uuid.uuid4().hex[:8]}" for _ in owners]
     for n, (customer_id, owner, tier) in enumerate(zip(ids, owners, tiers, strict=True)):
         at = start + n * DAY
+        profile = {"region": region, "industry": "retail"}
         events += [
-            CustomerCreated(
-                producer="customer",
-                customer_id=customer_id,
-                occurred_at=at,
-                payload=CustomerCreatedPayload(
-                    name=f"Report {n}",
-                    region=region,
-                    industry="retail",
-                    monthly_freight_volume_tons=100 * (n + 1),
-                ),
-            ),
-            CustomerAssigned(
-                producer="customer",
-                customer_id=customer_id,
-                occurred_at=at,
-                payload=CustomerAssignedPayload(
-                    owner_id=owner, trigger="created", reason="new customer", why="test"
-                ),
-            ),
+            *owned(customer_id, owner, at, f"Report {n}", 100 * (n + 1), **profile),
             CustomerScored(
                 producer="scoring",
                 customer_id=customer_id,
@@ -504,22 +506,7 @@ async def test_the_largest_amounts_the_contracts_allow_add_up_in_the_reports(
         customer_id = f"c-big-{uuid.uuid4().hex[:8]}"
         opportunity = f"o-{customer_id}"
         events += [
-            CustomerCreated(
-                producer="customer",
-                customer_id=customer_id,
-                occurred_at=at,
-                payload=CustomerCreatedPayload(
-                    name=f"Big {n}", region=region, monthly_freight_volume_tons=1e9
-                ),
-            ),
-            CustomerAssigned(
-                producer="customer",
-                customer_id=customer_id,
-                occurred_at=at,
-                payload=CustomerAssignedPayload(
-                    owner_id=person, trigger="created", reason="new customer", why="test"
-                ),
-            ),
+            *owned(customer_id, person, at, f"Big {n}", MAX_FREIGHT_TONS, region=region),
             OpportunityOpened(
                 producer="followup",
                 customer_id=customer_id,
@@ -552,7 +539,7 @@ async def test_the_largest_amounts_the_contracts_allow_add_up_in_the_reports(
                     outcome="won",
                     amount=largest,
                     currency="CNY",
-                    monthly_freight_volume_tons=1e9,
+                    monthly_freight_volume_tons=MAX_FREIGHT_TONS,
                 ),
             ),
         ]
@@ -568,8 +555,10 @@ async def test_the_largest_amounts_the_contracts_allow_add_up_in_the_reports(
     each = float(largest)
     assert row["deals_won"] == 10
     assert row["revenue_won"]["CNY"] == pytest.approx(10 * each, rel=1e-12)
-    assert row["freight_won_tons"] == pytest.approx(10 * 1e9, rel=1e-12)
+    assert row["freight_won_tons"] == pytest.approx(10 * MAX_FREIGHT_TONS, rel=1e-12)
     assert forecast["pipeline_value"]["CNY"] == pytest.approx(10 * each, rel=1e-12)
     assert forecast["weighted_forecast"]["CNY"] == pytest.approx(10 * each * 0.5, rel=1e-12)
     assert sum(group["customers"] for group in value) == 10
-    assert sum(group["freight_tons"] for group in value) == pytest.approx(10 * 1e9, rel=1e-12)
+    assert sum(group["freight_tons"] for group in value) == pytest.approx(
+        10 * MAX_FREIGHT_TONS, rel=1e-12
+    )
