@@ -74,9 +74,9 @@ FACT_FIELDS = {
 
 
 # Amounts (money and tons, in millionths) are kept as Decimal128, 34 digits: as 64-bit integers
-# they overflow at 9.2e18, nine deals at the largest amount the contracts allow (16 digits), and
-# MongoDB then refuses the counter's $inc for good. Counts stay 64-bit integers; both are read
-# back as Python integers (`integers`).
+# they overflow at 9.2e18, a single amount over 9.2 trillion where the contracts allow 16 digits,
+# and the counter's write then failed for good. Counts stay 64-bit integers; both are read back
+# as Python integers (`integers`).
 AMOUNTS = ("revenue_", "pipeline_", "weighted_", "freight_micro")
 
 

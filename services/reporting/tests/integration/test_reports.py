@@ -496,8 +496,8 @@ async def test_a_database_counted_by_the_version_before_is_counted_again_at_star
 async def test_the_largest_amounts_the_contracts_allow_add_up_in_the_reports(
     service, kafka, http, eventually
 ):
-    # As 64-bit integers of millionths, ten such deals overflowed a salesperson's revenue, and
-    # MongoDB refused the counter's $inc for good: no report moved again.
+    # As 64-bit integers of millionths, one such amount overflowed (and ten sum to 1e23): the
+    # counter upkeep failed on every try, and no report moved again.
     largest = "9999999999999999.99"  # Money: 18 digits, 2 of them decimal
     region, person = f"big-{uuid.uuid4().hex[:6]}", f"sp-big-{uuid.uuid4().hex[:6]}"
     at = datetime(2021, 3, 1, tzinfo=UTC)
