@@ -90,7 +90,7 @@ async def populate(urls: dict[str, str], bootstrap: str, how_many: int) -> list[
         await producer.flush()
     finally:
         await producer.stop()
-    consumers = [url for name, url in urls.items() if "-" not in name]  # not the workers
+    consumers = [url for name, url in urls.items() if is_consumer(name)]
     idle_since = time.monotonic()
     # Idle for 10 s: their CustomerScored come a while after the customers, and are applied too.
     while time.monotonic() - idle_since < 10:
@@ -177,6 +177,11 @@ def outside_event(customer_id: str, rng: random.Random) -> VisitLogged | DealClo
     )
 
 
+def is_consumer(name: str) -> bool:
+    """A service's process, not its workers' ("scoring-workers"): the one with a lag."""
+    return "-" not in name
+
+
 def lag(url: str) -> int | None:
     try:
         return httpx.get(f"{url}/ready", timeout=10).json().get("lag", {}).get("total")
@@ -195,7 +200,9 @@ async def watch(
             snapshot(running, traced)  # the first, compared with the last at the end
             warmed_up = 0.0
         memory = {name: rss_mib(i.pid) for name, i in running.items()}
-        lags = {n: await asyncio.to_thread(lag, i.url) for n, i in running.items() if "-" not in n}
+        lags = {
+            n: await asyncio.to_thread(lag, i.url) for n, i in running.items() if is_consumer(n)
+        }
         samples.append((time.monotonic() - started, memory, lags))
         print(
             f"{time.monotonic() - started:7.0f} s  "

@@ -17,8 +17,8 @@ LongText = Annotated[str, Field(max_length=4000)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 SignedMoney = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
-# Tons a month. A billion is far above any shipper's, and keeps the reports' sums (kept in
-# millionths, as 64-bit integers) from overflowing: 1e308 tons once stalled their counting.
+# Tons a month. A billion is far above any shipper's: 1e308 tons once stalled the reports'
+# counting (their sums are now Decimal128, but a volume past any ship's is a mistake to refuse).
 MAX_FREIGHT_TONS = 1_000_000_000
 FreightTons = Annotated[float, Field(ge=0, le=MAX_FREIGHT_TONS)]
 Size = Literal["micro", "small", "medium", "large"]
