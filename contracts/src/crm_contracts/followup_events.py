@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from crm_contracts.common import Channel, FreightTons, Id, LongText, Money, Text
 from crm_contracts.envelope import Event, Payload
+from crm_contracts.opportunity_events import MAX_LINES, LinePrice, Lines, distinct_lines
 
 Outcome = Annotated[str, Field(max_length=2000)]
 
@@ -82,6 +83,10 @@ class DealFacts(Payload):
     contract_end: date | None = None
     lost_reason: Text | None = None
     competitor: Text | None = Field(default=None, description="Who won instead, if known.")
+    lines: Lines = Field(
+        default_factory=list,
+        description="The service lines won: they become the customer's contracted lanes.",
+    )
 
     @model_validator(mode="after")
     def _outcome_has_its_facts(self) -> "DealFacts":
@@ -91,6 +96,9 @@ class DealFacts(Payload):
             raise ValueError("a lost deal needs lost_reason")
         if self.contract_start and self.contract_end and self.contract_end < self.contract_start:
             raise ValueError("contract_end is before contract_start")
+        if self.outcome == "lost" and self.lines:
+            raise ValueError("a lost deal wins no lines")
+        distinct_lines(self.lines)
         return self
 
 
@@ -131,36 +139,6 @@ class FollowupRevoked(Event):
     payload: FollowupRevokedPayload
 
 
-class OpportunityOpenedPayload(Payload):
-    opportunity_id: Id
-    stage: Text
-    win_probability: float = Field(ge=0, le=1)
-    reopened_from: Id | None = Field(
-        default=None, description="The lost opportunity this one reopens."
-    )
-
-
-class OpportunityOpened(Event):
-    event_type: Literal["OpportunityOpened"] = "OpportunityOpened"
-    schema_version: Literal[1] = 1
-    payload: OpportunityOpenedPayload
-
-
-class StageChangedPayload(Payload):
-    opportunity_id: Id
-    from_stage: Text
-    to_stage: Text
-    win_probability: float = Field(ge=0, le=1, description="The new stage's default.")
-    seconds_in_previous_stage: float = Field(ge=0)
-    reason: Text | None = None
-
-
-class StageChanged(Event):
-    event_type: Literal["StageChanged"] = "StageChanged"
-    schema_version: Literal[1] = 1
-    payload: StageChangedPayload
-
-
 class ProposalContent(Payload):
     needs: list[Text] = Field(
         min_length=1, max_length=50, description="The customer's stated needs it answers."
@@ -168,6 +146,18 @@ class ProposalContent(Payload):
     solution: LongText
     price: Money | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    line_prices: list[LinePrice] = Field(
+        default_factory=list,
+        max_length=MAX_LINES,
+        description="Rates for lines of the proposal's opportunity, by line id.",
+    )
+
+    @model_validator(mode="after")
+    def _each_line_priced_once(self) -> "ProposalContent":
+        ids = [price.line_id for price in self.line_prices]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a line is priced twice")
+        return self
 
 
 class ProposalPayload(ProposalContent):

@@ -98,3 +98,17 @@ DEFAULT_PIPELINE = Pipeline(
         Stage(name="negotiation", win_probability=0.75, may_win=True),
     )
 )
+
+# What a logistics sales force sells, one name per mode of a service line (CRM_SERVICE_MODES).
+DEFAULT_SERVICE_MODES = (
+    "ftl",
+    "ltl",
+    "express",
+    "cold_chain",
+    "warehousing",
+    "customs",
+    "multimodal",
+    "rail",
+    "sea",
+    "air",
+)

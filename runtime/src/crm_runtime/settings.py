@@ -4,6 +4,7 @@ defaults for a local run."""
 import os
 from typing import Literal, Self
 
+from crm_contracts.opportunity_events import Mode
 from pydantic import AliasChoices, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -12,7 +13,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from crm_runtime.pipeline import DEFAULT_PIPELINE, Pipeline
+from crm_runtime.pipeline import DEFAULT_PIPELINE, DEFAULT_SERVICE_MODES, Pipeline
 
 
 class ServiceSettings(BaseSettings):
@@ -74,6 +75,12 @@ class ServiceSettings(BaseSettings):
         default=DEFAULT_PIPELINE,
         description='Stages as JSON in CRM_PIPELINE: {"stages": [{"name": "qualified", '
         '"win_probability": 0.1}, ...]}; the same in every service.',
+    )
+    service_modes: tuple[Mode, ...] = Field(
+        default=DEFAULT_SERVICE_MODES,
+        min_length=1,
+        description='The modes a service line may have, as JSON in CRM_SERVICE_MODES: ["ftl", '
+        '"ltl", ...]; the same in every service.',
     )
     workers: Literal["here", "elsewhere", "only"] = Field(
         default="here",
@@ -148,6 +155,12 @@ class ServiceSettings(BaseSettings):
         if not secrets_dir:
             return init_settings, env_settings
         return init_settings, env_settings, SecretsSettingsSource(settings_cls, secrets_dir)
+
+    @model_validator(mode="after")
+    def _modes_distinct(self) -> Self:
+        if len(set(self.service_modes)) != len(self.service_modes):
+            raise ValueError(f"CRM_SERVICE_MODES repeats a mode: {list(self.service_modes)}")
+        return self
 
     @model_validator(mode="after")
     def _kafka_security_complete(self) -> Self:

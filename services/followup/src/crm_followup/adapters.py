@@ -23,16 +23,23 @@ async def create_indexes(store: Store) -> None:
     )
     await db[FOLLOWUPS].create_index([("salesperson_id", ASCENDING), ("started_at", DESCENDING)])
     await db[FOLLOWUPS].create_index([("started_at", DESCENDING), ("_id", DESCENDING)])
-    # One open opportunity per customer, kept by the database even under concurrent requests.
-    await db[OPPORTUNITIES].create_index(
-        "customer_id",
-        unique=True,
-        name="one_open_per_customer",
-        partialFilterExpression={"status": "open"},
-    )
     await db[OPPORTUNITIES].create_index([("customer_id", ASCENDING), ("opened_at", DESCENDING)])
     await db[PROPOSALS].create_index([("customer_id", ASCENDING), ("created_at", DESCENDING)])
+    await db[PROPOSALS].create_index([("opportunity_id", ASCENDING), ("decided_at", DESCENDING)])
     await db[DEALS].create_index([("customer_id", ASCENDING), ("closed_at", DESCENDING)])
+    await _several_open_per_customer(db)
+
+
+async def _several_open_per_customer(db: Any) -> None:
+    """Migrates a database kept when a customer had one open opportunity: the unique index that
+    kept it goes, and each opportunity gets the version and change time that changes count from
+    (idempotent: every instance runs it at start-up)."""
+    if "one_open_per_customer" in await db[OPPORTUNITIES].index_information():
+        await db[OPPORTUNITIES].drop_index("one_open_per_customer")
+    await db[OPPORTUNITIES].update_many(
+        {"version": {"$exists": False}},
+        [{"$set": {"version": 1, "changed_at": {"$last": "$history.entered_at"}}}],
+    )
 
 
 async def find(
@@ -63,16 +70,31 @@ async def update(
     )
 
 
+async def count(source: Store | UnitOfWork, collection: str, query: dict[str, Any]) -> int:
+    return await source.db[collection].count_documents(query, session=source.session)
+
+
 async def page(
-    store: Store, collection: str, query: dict[str, Any], sort: Sort, limit: int
+    source: Store | UnitOfWork, collection: str, query: dict[str, Any], sort: Sort, limit: int
 ) -> list[dict[str, Any]]:
-    return await store.db[collection].find(query).sort(sort).limit(limit).to_list()
+    found = source.db[collection].find(query, session=source.session)
+    return await found.sort(sort).limit(limit).to_list()
 
 
-async def of_customer(store: Store, collection: str, customer_id: str) -> list[dict[str, Any]]:
-    """The customer's opportunities, proposals or deals, newest first (at most 100)."""
+async def of_customer(
+    source: Store | UnitOfWork, collection: str, customer_id: str, status: str | None = None
+) -> list[dict[str, Any]]:
+    """The customer's opportunities, proposals or deals (those in `status`, if given), newest
+    first (at most 100)."""
     newest = {OPPORTUNITIES: "opened_at", PROPOSALS: "created_at", DEALS: "closed_at"}[collection]
-    return await page(store, collection, {"customer_id": customer_id}, [(newest, -1)], 100)
+    query = {"customer_id": customer_id, **({"status": status} if status else {})}
+    return await page(source, collection, query, [(newest, -1)], 100)
+
+
+async def latest_accepted_proposal(uow: UnitOfWork, opportunity_id: str) -> dict[str, Any] | None:
+    query = {"opportunity_id": opportunity_id, "status": "accepted"}
+    found = await page(uow, PROPOSALS, query, [("decided_at", -1)], 1)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ from crm_followup.settings import FollowupSettings
 
 
 def bootstrap(settings: FollowupSettings | None = None) -> Service:
+    settings = settings or FollowupSettings()
     spec = ServiceSpec(
         title="CRM follow-up service",
         routers=[router],
         subscribes_to=[CUSTOMER_EVENTS, FOLLOWUP_EVENTS],
         handlers=EVENT_HANDLERS,
+        dependencies={"pipeline": settings.pipeline},
         releases_on=[CustomerCreated],
         create_indexes=adapters.create_indexes,
     )
-    return Service(spec, settings or FollowupSettings())
+    return Service(spec, settings)

@@ -1,14 +1,14 @@
 """HTTP doors of the follow-up service: follow-ups, pipeline, proposals, deals. Each parses,
 authorises, calls a command handler or a query, and answers."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from crm_contracts.common import Channel, Text
 from crm_runtime.auth import Role
 from crm_runtime.handlers import Command, Instant
 from crm_runtime.http import IfMatch, StaffContext, errors, public, version_read
 from crm_runtime.pagination import Cursor, Limit
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from crm_followup import adapters
 from crm_followup.domain.deals import LOST_REASONS, CloseDeal
@@ -18,7 +18,15 @@ from crm_followup.domain.followups import (
     LogFollowup,
     RevokeFollowup,
 )
-from crm_followup.domain.opportunities import MoveStage, OpenOpportunity, ReopenOpportunity
+from crm_followup.domain.opportunities import (
+    ChangeOpportunity,
+    MoveStage,
+    NewOpportunity,
+    OpenOpportunity,
+    OpportunityChange,
+    ReopenOpportunity,
+    StageMove,
+)
 from crm_followup.domain.proposals import (
     DecideProposal,
     Decision,
@@ -26,7 +34,7 @@ from crm_followup.domain.proposals import (
     ReviseProposal,
     WriteProposal,
 )
-from crm_followup.handlers import followups, pipeline, proposals
+from crm_followup.handlers import deals, followups, pipeline, proposals
 from crm_followup.handlers.common import readable, readable_customer
 
 router = APIRouter()
@@ -37,11 +45,6 @@ class Why(Command):
 
 
 class MaybeWhy(Command):
-    reason: Text | None = None
-
-
-class StageMove(Command):
-    to_stage: Text
     reason: Text | None = None
 
 
@@ -120,8 +123,14 @@ async def revoke_followup(followup_id: str, why: Why, context: StaffContext) -> 
 
 @router.get("/pipeline", tags=["pipeline"], responses=errors())
 async def stages(context: StaffContext) -> dict[str, Any]:
-    """The configured stages with their default win probabilities; won and lost follow, final."""
-    return {**context.settings.pipeline.model_dump(), "final": ["won", "lost"]}
+    """The configured stages with their default win probabilities (won and lost follow, final),
+    and the modes a service line may have."""
+    settings = context.settings
+    return {
+        **settings.pipeline.model_dump(),
+        "final": ["won", "lost"],
+        "modes": list(settings.service_modes),
+    }
 
 
 @router.post(
@@ -130,32 +139,62 @@ async def stages(context: StaffContext) -> dict[str, Any]:
     tags=["pipeline"],
     responses=errors(409, 422),
 )
-async def open_opportunity(customer_id: str, context: StaffContext) -> dict[str, Any]:
-    """Opens the customer's opportunity in the first stage; 409 while another is open."""
-    command = OpenOpportunity(customer_id=customer_id)
+async def open_opportunity(
+    customer_id: str,
+    context: StaffContext,
+    terms: Annotated[NewOpportunity | None, Body()] = None,
+) -> dict[str, Any]:
+    """Opens an opportunity of the customer in the first stage, with its terms (all optional:
+    amount and currency, expected close date, service lines, owner). A customer may have several
+    open, up to 50 (409 above); a line whose mode is not configured is a 422."""
+    given = terms.model_dump(exclude_unset=True) if terms else {}
+    command = OpenOpportunity(customer_id=customer_id, **given)
     return public(await pipeline.open_opportunity(command, context))
 
 
 @router.get("/customers/{customer_id}/opportunities", tags=["pipeline"], responses=errors())
-async def opportunities_of(customer_id: str, context: StaffContext) -> list[dict[str, Any]]:
+async def opportunities_of(
+    customer_id: str, context: StaffContext, status: Literal["open", "won", "lost"] | None = None
+) -> list[dict[str, Any]]:
+    """Newest first; `status` keeps those open, won or lost."""
     await readable_customer(context.store, customer_id, context.caller)
-    found = await adapters.of_customer(context.store, adapters.OPPORTUNITIES, customer_id)
+    found = await adapters.of_customer(
+        context.store, adapters.OPPORTUNITIES, customer_id, status=status
+    )
     return [public(pipeline.with_time_in_stages(item)) for item in found]
 
 
 @router.get("/opportunities/{opportunity_id}", tags=["pipeline"], responses=errors(404))
-async def get_opportunity(opportunity_id: str, context: StaffContext) -> dict[str, Any]:
+async def get_opportunity(
+    opportunity_id: str, context: StaffContext, response: Response
+) -> dict[str, Any]:
     """With its stage history and the seconds spent in each stage."""
     item = await readable(context.store, adapters.OPPORTUNITIES, opportunity_id, context.caller)
+    response.headers["ETag"] = f'"{item.get("version")}"'
     return public(pipeline.with_time_in_stages(item))
+
+
+@router.patch(
+    "/opportunities/{opportunity_id}", tags=["pipeline"], responses=errors(404, 409, 422, 428)
+)
+async def change_opportunity(
+    opportunity_id: str, change: OpportunityChange, context: StaffContext, if_match: IfMatch = None
+) -> dict[str, Any]:
+    """Changes an open opportunity's terms (null clears an optional one; `lines` replaces them
+    all) or its win probability: a number with `override_reason` overrides the stage's until the
+    stage changes, null for both returns to the stage's."""
+    version = version_read(if_match, change.version)
+    command = ChangeOpportunity(opportunity_id=opportunity_id, version=version, change=change)
+    return public(await pipeline.change_opportunity(command, context))
 
 
 @router.post(
     "/opportunities/{opportunity_id}/stage", tags=["pipeline"], responses=errors(404, 409, 422)
 )
 async def move_stage(opportunity_id: str, move: StageMove, context: StaffContext) -> dict[str, Any]:
-    """A move the pipeline does not allow is a 409 with the reason."""
-    command = MoveStage(opportunity_id=opportunity_id, to_stage=move.to_stage, reason=move.reason)
+    """A move the pipeline does not allow is a 409 with the reason. The owner may give their own
+    `win_probability` with an `override_reason`; otherwise the new stage's applies."""
+    command = MoveStage(opportunity_id=opportunity_id, **move.model_dump(exclude_unset=True))
     return public(await pipeline.move_stage(command, context))
 
 
@@ -225,14 +264,16 @@ async def decide_proposal(
     "/deals",
     status_code=status.HTTP_201_CREATED,
     tags=["deals"],
-    responses=errors(409, 422),
+    responses=errors(404, 409, 422),
     description="Won (amount, currency, product lines, freight volume, contract period) or lost (a "
     f"reason from the catalogue: {', '.join(LOST_REASONS)}; the competitor, if known). Closes the "
-    "customer's open opportunity; 409 when its stage does not allow winning. Credited to "
+    "opportunity named by `opportunity_id`, or the customer's only open one (422 when it has "
+    "several and none is named); 409 when its stage does not allow winning. Won without `lines`, "
+    "the deal wins the opportunity's lines at its accepted proposal's rates. Credited to "
     "`salesperson_id`: a salesperson credits only themselves, and is credited when it is left out.",
 )
 async def close_deal(command: CloseDeal, context: StaffContext) -> dict[str, Any]:
-    return public(await pipeline.close_deal(command, context))
+    return public(await deals.close_deal(command, context))
 
 
 @router.get("/customers/{customer_id}/deals", tags=["deals"], responses=errors())

@@ -266,10 +266,15 @@ def test_a_contract_with_only_one_of_its_dates_is_accepted(facts):
     assert deal.model_dump(include=set(facts)) == facts
 
 
-@pytest.mark.parametrize("field", ["deal_id", "opportunity_id", "discount", "notes"])
+@pytest.mark.parametrize("field", ["deal_id", "discount", "notes"])
 def test_an_unknown_field_is_refused(field):
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         CloseDeal(**WON_DEAL, **{field: "x"})
+
+
+def test_a_deal_may_name_the_opportunity_it_closes():
+    assert CloseDeal(**WON_DEAL, opportunity_id="op-2").opportunity_id == "op-2"
+    assert CloseDeal(**WON_DEAL).opportunity_id is None
 
 
 @pytest.mark.parametrize("currency", ["CNY", "USD", "EUR"])

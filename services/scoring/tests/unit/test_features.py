@@ -751,6 +751,11 @@ def test_a_new_event_that_changes_no_fact_still_dates_the_customer():
     assert again == before.model_copy(update={"as_of": later})
 
 
+def test_an_opportunity_new_terms_neither_change_nor_date_what_scoring_reads():
+    before = replay(created(industry="retail"), sample("OpportunityOpened", "with-lines"))
+    assert apply(before, sample("OpportunityUpdated", "amount-and-override")) is before
+
+
 # --- segment ------------------------------------------------------------------------------------
 
 

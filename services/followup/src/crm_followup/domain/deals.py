@@ -3,6 +3,7 @@
 from typing import Literal
 
 from crm_contracts import DealFacts
+from crm_contracts.common import Id
 from crm_contracts.envelope import CustomerId
 from crm_runtime.handlers import Command
 from pydantic import Field, field_validator
@@ -25,9 +26,12 @@ LOST_REASONS = (
 
 class CloseDeal(DealFacts, Command):
     """The facts of the deal; `lost_reason` must come from the catalogue (LOST_REASONS). Left
-    out, `salesperson_id` credits the salesperson who closes it."""
+    out, `salesperson_id` credits the salesperson who closes it; `opportunity_id`, the customer's
+    only open opportunity; `lines` (when won), that opportunity's lines at the rates of its
+    accepted proposal."""
 
     customer_id: CustomerId
+    opportunity_id: Id | None = None
     outcome: Literal["won", "lost"] = Field(description="won or lost: both are final.")
 
     @field_validator("lost_reason")

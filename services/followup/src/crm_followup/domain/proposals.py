@@ -3,9 +3,10 @@ accepted or rejected, which is final."""
 
 from typing import Any, Literal
 
-from crm_contracts import ProposalContent
+from crm_contracts import LinePrice, ProposalContent
 from crm_contracts.common import Id, LongText, Money, Text
 from crm_contracts.envelope import CustomerId
+from crm_contracts.opportunity_events import MAX_LINES
 from crm_runtime.handlers import Command, Patch
 from pydantic import Field
 
@@ -26,6 +27,7 @@ class ProposalRevision(Patch):
     solution: LongText | None = None
     price: Money | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    line_prices: list[LinePrice] | None = Field(default=None, max_length=MAX_LINES)
     note: Text = Field(description="What changed and why: kept with the revision.")
 
 
@@ -56,6 +58,6 @@ def decision_problem(status: str, decision: str) -> str | None:
 
 def revised(current: ProposalContent, changes: dict[str, Any]) -> ProposalContent | None:
     """The content after `changes`, or None when nothing would change (no empty revisions)."""
-    after = current.model_copy(update={k: v for k, v in changes.items() if v is not None})
-    after = ProposalContent.model_validate(after.model_dump())
+    wanted = {k: v for k, v in changes.items() if v is not None}
+    after = ProposalContent.model_validate({**current.model_dump(), **wanted})
     return None if after == current else after

@@ -10,6 +10,7 @@ from crm_contracts import (
 )
 from crm_runtime.handlers import EventHandlers
 
+from crm_followup.handlers.deals import close_from_outside
 from crm_followup.handlers.learned import (
     on_customer_archived,
     on_customer_assigned,
@@ -25,5 +26,5 @@ EVENT_HANDLERS: EventHandlers = {
     CustomerArchived: [on_customer_archived],
     CustomerRestored: [on_customer_restored],
     VisitLogged: [on_visit_logged],
-    DealClosed: [on_deal_closed],
+    DealClosed: [on_deal_closed, close_from_outside],
 }

@@ -14,8 +14,8 @@ from crm_runtime.store import UnitOfWork
 
 from crm_followup import adapters
 from crm_followup.handlers.common import PRODUCER
+from crm_followup.handlers.deals import deal_document
 from crm_followup.handlers.followups import document
-from crm_followup.handlers.pipeline import deal_document
 
 
 async def on_customer_created(event: CustomerCreated, uow: UnitOfWork) -> None:

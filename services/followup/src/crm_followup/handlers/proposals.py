@@ -15,11 +15,12 @@ from crm_contracts import (
     ProposalRevised,
     ProposalWithdrawn,
 )
-from crm_runtime.errors import Conflict, NotFound
+from crm_runtime.errors import Conflict, NotFound, Unprocessable
 from crm_runtime.handlers import Context
 from crm_runtime.store import UnitOfWork
 
 from crm_followup import adapters
+from crm_followup.domain.opportunities import pricing_problem, terms_of
 from crm_followup.domain.proposals import (
     DECISIONS,
     DecideProposal,
@@ -61,14 +62,7 @@ async def write_proposal(
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
         await workable_customer(uow, command.customer_id, context.caller)
-        if command.opportunity_id is not None:
-            opportunity = await adapters.find(
-                uow, adapters.OPPORTUNITIES, {"_id": command.opportunity_id}
-            )
-            if opportunity is None or opportunity["customer_id"] != command.customer_id:
-                raise NotFound(
-                    f"no opportunity {command.opportunity_id} of customer {command.customer_id}"
-                )
+        await _priceable(uow, command.customer_id, command.opportunity_id, content)
         await adapters.insert(uow, adapters.PROPOSALS, proposal)
         uow.emit(
             ProposalCreated(
@@ -86,6 +80,22 @@ async def write_proposal(
         return proposal  # the answer, so that a repeat with its Idempotency-Key gets it
 
     return await context.store.run(work)
+
+
+async def _priceable(
+    uow: UnitOfWork, customer_id: str, opportunity_id: str | None, content: ProposalContent
+) -> None:
+    """The proposal's opportunity is the customer's (404), and prices only its lines (422)."""
+    if opportunity_id is None:
+        if content.line_prices:
+            raise Unprocessable("line_prices price the lines of the proposal's opportunity_id")
+        return
+    opportunity = await adapters.find(uow, adapters.OPPORTUNITIES, {"_id": opportunity_id})
+    if opportunity is None or opportunity["customer_id"] != customer_id:
+        raise NotFound(f"no opportunity {opportunity_id} of customer {customer_id}")
+    problem = pricing_problem(content.line_prices, terms_of(opportunity).lines)
+    if problem is not None:
+        raise Unprocessable(problem)
 
 
 async def _open_proposal(
@@ -108,10 +118,14 @@ async def revise_proposal(
         if (problem := revision_problem(proposal["status"])) is not None:
             raise Conflict(problem, status=proposal["status"])
         latest = proposal["revisions"][-1]
-        current = ProposalContent(**{k: latest[k] for k in CONTENT})
+        # A revision written before line prices existed has none.
+        current = ProposalContent(**{k: latest[k] for k in CONTENT if k in latest})
         content = revised(current, revision.model_dump(exclude={"note"}))
         if content is None:
             raise Conflict("the revision changes nothing")
+        if content.line_prices != current.line_prices:
+            customer_id = proposal["customer_id"]
+            await _priceable(uow, customer_id, proposal["opportunity_id"], content)
         number = proposal["revision"] + 1
         after = await adapters.update(
             uow,

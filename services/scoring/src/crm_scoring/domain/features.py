@@ -15,6 +15,7 @@ from crm_contracts import (
     FollowupRevoked,
     FollowupUpdated,
     OpportunityOpened,
+    OpportunityUpdated,
     ProposalAccepted,
     ProposalCreated,
     ProposalRejected,
@@ -29,8 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_FIELDS = ("monthly_freight_volume_tons", "industry", "region", "nature", "size")
 LOGGED_VERSION = 1  # a follow-up is logged at version 1; each FollowupUpdated carries a later one
-# Every follow-up event says something scoring reads; of the customer's, these two always do.
-FACT_EVENTS = (CustomerCreated, FinancialsRecorded, *events.FOLLOWUP_EVENTS)
+# Every follow-up event but an opportunity's new terms says something scoring reads (the value
+# model has no use for amounts and lines yet); of the customer's, these two always do.
+FACT_EVENTS = (
+    CustomerCreated,
+    FinancialsRecorded,
+    *(kind for kind in events.FOLLOWUP_EVENTS if kind is not OpportunityUpdated),
+)
 FINAL_PROPOSAL = {
     "ProposalAccepted": "accepted",
     "ProposalRejected": "rejected",
