@@ -67,6 +67,8 @@ from crm_contracts.opportunity_events import (
     StageChangedPayload,
 )
 from crm_contracts.salesperson_events import (
+    QuotaPayload,
+    QuotaSet,
     SalespersonPayload,
     SalespersonRegistered,
     SalespersonUpdated,
@@ -94,7 +96,7 @@ CUSTOMER_SERVICE_EVENTS = (
     CustomersMerged,
     CustomersUnmerged,
 )
-SALESPERSON_EVENTS = (SalespersonRegistered, SalespersonUpdated)
+SALESPERSON_EVENTS = (SalespersonRegistered, SalespersonUpdated, QuotaSet)
 FOLLOWUP_EVENTS = (
     VisitLogged,
     DealClosed,
