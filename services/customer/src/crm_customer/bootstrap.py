@@ -7,7 +7,7 @@ from crm_runtime.handlers import Context
 from crm_runtime.service import Service, ServiceSpec
 
 from crm_customer import adapters
-from crm_customer.entrypoints import customers, details, people
+from crm_customer.entrypoints import customers, details, people, quotas
 from crm_customer.handlers import EVENT_HANDLERS
 from crm_customer.handlers.users import ensure_first_admin
 from crm_customer.settings import CustomerSettings
@@ -21,7 +21,7 @@ def bootstrap(settings: CustomerSettings | None = None) -> Service:
 
     spec = ServiceSpec(
         title="CRM customer service",
-        routers=[people.router, customers.router, details.router],
+        routers=[people.router, customers.router, details.router, quotas.router],
         subscribes_to=[SCORING_EVENTS],
         handlers=EVENT_HANDLERS,
         dependencies={"reassign_on_tier_up": settings.reassign_on_tier_up},

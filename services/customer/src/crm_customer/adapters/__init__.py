@@ -12,6 +12,7 @@ ASSIGNMENTS = "assignments"
 MERGES = "merges"
 USERS = "users"
 LOGIN_FAILURES = "login_failures"
+QUOTAS = "quotas"
 ADMIN_CHANGES = "admin_changes"  # one document: concurrent removals of admins conflict on it
 
 
@@ -39,3 +40,8 @@ async def create_indexes(store: Store) -> None:
         [("customer_id", ASCENDING), ("at", DESCENDING), ("_id", DESCENDING)]
     )
     await db[USERS].create_index("username", unique=True)
+    # The lists of quotas: by period, or by target (then period), in the order they page in.
+    await db[QUOTAS].create_index([("period", ASCENDING), ("_id", ASCENDING)])
+    await db[QUOTAS].create_index(
+        [("target", ASCENDING), ("target_id", ASCENDING), ("period", ASCENDING), ("_id", ASCENDING)]
+    )

@@ -57,8 +57,9 @@ async def register_salesperson(
 async def update_salesperson(
     salesperson_id: str, body: salespeople.SalespersonChange, context: ManagerContext
 ) -> dict[str, Any]:
-    """Regions, industries, capacity, seniority, active; none may be null. An inactive one keeps
-    their customers until a manager reassigns them, and receives no new ones."""
+    """Regions, industries, capacity, seniority, active, team; only the team may be null (no team).
+    An inactive one keeps their customers until a manager reassigns them, and receives no new
+    ones."""
     command = salespeople.ChangeSalesperson(salesperson_id=salesperson_id, change=body)
     return _salesperson(await salespeople.update(command, context))
 

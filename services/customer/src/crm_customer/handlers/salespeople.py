@@ -6,7 +6,7 @@ from typing import Any
 
 from crm_contracts import SalespersonPayload, SalespersonRegistered, SalespersonUpdated
 from crm_contracts.common import Id, Text
-from crm_contracts.salesperson_events import Coverage
+from crm_contracts.salesperson_events import Coverage, Team
 from crm_runtime.errors import Conflict, NotFound
 from crm_runtime.handlers import Command, Context, Patch
 from crm_runtime.store import UnitOfWork
@@ -19,14 +19,17 @@ from crm_customer.settings import CustomerSettings
 
 
 class SalespersonChange(Patch):
-    """What to change; nothing may be cleared (send [] to empty regions or industries)."""
+    """What to change; only the team may be cleared, by null (send [] to empty regions or
+    industries)."""
 
+    nullable = frozenset({"team"})
     name: Text | None = None
     regions: Coverage | None = None
     industries: Coverage | None = None
     capacity: int | None = Field(default=None, ge=0)
     seniority: int | None = Field(default=None, ge=1, le=3)
     active: bool | None = None
+    team: Team | None = None
 
 
 class RegisterSalesperson(Command):
@@ -37,6 +40,7 @@ class RegisterSalesperson(Command):
     capacity: int = Field(ge=0)
     seniority: int = Field(ge=1, le=3)
     active: bool = True
+    team: Team | None = Field(default=None, description="The team they sell in, if any.")
 
 
 class ChangeSalesperson(Command):
