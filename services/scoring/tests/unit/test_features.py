@@ -1,6 +1,7 @@
 """What scoring knows of one customer, built from events: every event's effect, idempotence,
 tolerance of order, the segment and the freight bands. Pure: no I/O."""
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -498,9 +499,13 @@ def test_an_older_stage_changed_returns_the_same_features():
     assert apply(current, stage_changed("proposal", 0.5, T0)) is current
 
 
-def test_an_opportunity_opened_older_than_the_current_stage_is_ignored():
+def test_an_opportunity_opened_older_than_the_current_stage_only_gives_its_terms():
     current = replay(stage_changed("negotiation", 0.75, T0 + timedelta(days=10)))
-    assert apply(current, opened(at=T0)) is current
+    late = apply(current, opened(at=T0))
+    assert (late.stage, late.stage_probability, late.as_of) == ("negotiation", 0.75, current.as_of)
+    assert (
+        late.opportunities["op-1"]["closed"] is False and "terms_at" in late.opportunities["op-1"]
+    )
 
 
 def test_stage_times_in_other_time_zones_compare_as_instants():
@@ -751,9 +756,42 @@ def test_a_new_event_that_changes_no_fact_still_dates_the_customer():
     assert again == before.model_copy(update={"as_of": later})
 
 
-def test_an_opportunity_new_terms_neither_change_nor_date_what_scoring_reads():
-    before = replay(created(industry="retail"), sample("OpportunityOpened", "with-lines"))
-    assert apply(before, sample("OpportunityUpdated", "amount-and-override")) is before
+def opportunity_events():
+    """An opportunity opened with two lines, its amount lowered a day later, won two days later."""
+    opened = sample("OpportunityOpened", "with-lines")
+    updated = sample("OpportunityUpdated", "amount-and-override")
+    updated = updated.model_copy(update={"occurred_at": opened.occurred_at + timedelta(days=1)})
+    won = StageChanged(
+        producer="followup",
+        customer_id=opened.customer_id,
+        occurred_at=opened.occurred_at + timedelta(days=2),
+        payload={
+            "opportunity_id": "op-0003",
+            "from_stage": "qualified",
+            "to_stage": "won",
+            "win_probability": 1.0,
+            "seconds_in_previous_stage": 1.0,
+        },
+    )
+    return opened, updated, won
+
+
+def test_an_open_opportunity_adds_its_amount_and_lines_until_it_closes():
+    opened, updated, won = opportunity_events()
+    features = replay(opened)
+    assert (features.open_pipeline("CNY"), features.lines_in_flight()) == (1_200_000.0, 2)
+    assert features.open_pipeline("USD") == 0
+    features = apply(features, updated)
+    assert features.open_pipeline("CNY") == 950_000.0 and features.as_of == updated.occurred_at
+    features = apply(features, won)
+    assert (features.open_pipeline("CNY"), features.lines_in_flight()) == (0, 0)
+
+
+def test_an_opportunity_ends_the_same_in_any_order_and_a_late_change_does_not_reopen_it():
+    events = opportunity_events()
+    ends = {replay(*order).model_dump_json() for order in itertools.permutations(events)}
+    assert len(ends) == 1
+    assert replay(*events).opportunities["op-0003"]["closed"] is True
 
 
 # --- segment ------------------------------------------------------------------------------------

@@ -857,3 +857,26 @@ def test_value_v2_scores_a_customer_known_only_by_fit_lower_than_value_v1():
         50,
         40,
     )
+
+
+def test_value_v3_weighs_engagement_with_the_open_pipeline_and_its_lines():
+    engagement = load("value-v3")["engagement"]
+    assert math.isclose(sum(factor["weight"] for factor in engagement.values()), 1.0)
+    opportunities = {
+        "op-1": {"closed": False, "amount": 600_000.0, "currency": "CNY", "lines": 2},
+        "op-2": {"closed": False, "amount": 9e9, "currency": "USD", "lines": 1},
+        "op-3": {"closed": True, "amount": 9e9, "currency": "CNY", "lines": 5},
+    }
+    busy = Features(followups=followups(2, 9), opportunities=opportunities)
+    quiet = Features(followups=followups(2, 9))
+    found = {c.factor: c for c in score(busy, AT, "value-v3").contributions}
+    assert found["engagement.pipeline_value"].reason == "600,000 CNY open"
+    assert found["engagement.lines_in_flight"].reason == "3 service line(s) in open opportunities"
+    # 25 points of engagement: 0.1 of them for 0.6 of the pipeline's full value, 0.1 for 3 of 4.
+    assert (
+        found["engagement.pipeline_value"].points + found["engagement.lines_in_flight"].points == 3
+    )
+    assert score(busy, AT, "value-v3").score > score(quiet, AT, "value-v3").score
+    assert score(busy, AT, "value-v1") == score(quiet, AT, "value-v1")  # v1 never weighs them
+    result = score(busy, AT, "value-v3")
+    assert sum(c.points for c in result.contributions) == result.score

@@ -15,6 +15,7 @@ from crm_contracts import (
     FollowupRevoked,
     FollowupUpdated,
     OpportunityOpened,
+    OpportunityTerms,
     OpportunityUpdated,
     ProposalAccepted,
     ProposalCreated,
@@ -30,13 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROFILE_FIELDS = ("monthly_freight_volume_tons", "industry", "region", "nature", "size")
 LOGGED_VERSION = 1  # a follow-up is logged at version 1; each FollowupUpdated carries a later one
-# Every follow-up event but an opportunity's new terms says something scoring reads (the value
-# model has no use for amounts and lines yet); of the customer's, these two always do.
-FACT_EVENTS = (
-    CustomerCreated,
-    FinancialsRecorded,
-    *(kind for kind in events.FOLLOWUP_EVENTS if kind is not OpportunityUpdated),
-)
+# Every follow-up event says something scoring reads; of the customer's, these two always do.
+FACT_EVENTS = (CustomerCreated, FinancialsRecorded, *events.FOLLOWUP_EVENTS)
 FINAL_PROPOSAL = {
     "ProposalAccepted": "accepted",
     "ProposalRejected": "rejected",
@@ -66,6 +62,12 @@ class Features(BaseModel):
     stage_probability: float | None = None
     stage_at: datetime | None = None
     deals: dict[str, str] = Field(default_factory=dict, description="id -> won/lost")
+    opportunities: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="id -> closed (and stage_at, when it was set), amount, currency, lines (how "
+        "many service lines) and terms_at: closed ones are kept, so that a late change of their "
+        "terms does not open them again",
+    )
     as_of: datetime | None = Field(
         default=None,
         description="The latest occurred_at of the customer's events that carry a fact scoring "
@@ -74,6 +76,18 @@ class Features(BaseModel):
 
     def active_followups(self) -> list[dict[str, Any]]:
         return [f for f in self.followups.values() if not f.get("revoked")]
+
+    def open_pipeline(self, currency: str) -> float:
+        """The amounts of its open opportunities in `currency` (others are not converted)."""
+        return sum(
+            o.get("amount") or 0.0
+            for o in self.opportunities.values()
+            if not o.get("closed") and o.get("currency") == currency
+        )
+
+    def lines_in_flight(self) -> int:
+        """The service lines of its open opportunities."""
+        return sum(o.get("lines", 0) for o in self.opportunities.values() if not o.get("closed"))
 
     def segment(self) -> dict[str, str]:
         """The values the win-probability model learns from; missing ones are left out."""
@@ -145,6 +159,14 @@ def apply(features: Features, event: Event) -> Features:
                 "stage_probability": event.payload.win_probability,
                 "stage_at": event.occurred_at,
             }
+        closed = stage in ("won", "lost")
+        change |= _opportunity(features, event.payload.opportunity_id, event.occurred_at, closed)
+        if isinstance(event, OpportunityOpened):
+            opened = event.payload
+            change |= _terms(features, change, opened.opportunity_id, event.occurred_at, opened)
+    elif isinstance(event, OpportunityUpdated):
+        terms = event.payload.terms
+        change = _terms(features, {}, event.payload.opportunity_id, event.occurred_at, terms)
     elif isinstance(event, ProposalCreated | ProposalRevised):
         proposal_id = event.payload.proposal_id
         if features.proposals.get(proposal_id, "open") == "open":  # a decision is final
@@ -185,6 +207,42 @@ def _followup(
         "revoked": previous.get("revoked", False),
     }
     return {"followups": {**features.followups, followup_id: facts_now}}
+
+
+def _opportunity(
+    features: Features, opportunity_id: str, at: datetime, closed: bool
+) -> dict[str, Any]:
+    """Whether the opportunity is closed, as of its latest stage by time."""
+    known = features.opportunities.get(opportunity_id, {})
+    stage_at = known.get("stage_at")
+    if stage_at is not None and datetime.fromisoformat(stage_at) > at:
+        return {}
+    now = {**known, "closed": closed, "stage_at": at.isoformat()}
+    return {"opportunities": {**features.opportunities, opportunity_id: dict(sorted(now.items()))}}
+
+
+def _terms(
+    features: Features,
+    change: dict[str, Any],
+    opportunity_id: str,
+    at: datetime,
+    terms: OpportunityTerms,
+) -> dict[str, Any]:
+    """The opportunity's amount and lines, as of its latest terms by time (after `change`)."""
+    opportunities = change.get("opportunities", features.opportunities)
+    known = opportunities.get(opportunity_id, {"closed": False})
+    terms_at = known.get("terms_at")
+    if terms_at is not None and datetime.fromisoformat(terms_at) > at:
+        return {}
+    now = {
+        **known,
+        "amount": float(terms.amount) if terms.amount is not None else None,
+        "currency": terms.currency,
+        "lines": len(terms.lines),
+        "terms_at": at.isoformat(),
+    }
+    # Its keys in one order whatever order they came in: the same features, the same document.
+    return {"opportunities": {**opportunities, opportunity_id: dict(sorted(now.items()))}}
 
 
 def _plain(value: Any) -> Any:

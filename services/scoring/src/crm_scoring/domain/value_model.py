@@ -132,7 +132,7 @@ def _engagement(
     channels = sorted({f["channel"] for f in active if f.get("channel")})
     frequency = min(1.0, len(active) / config["frequency"]["full_at"])
     open_proposals = sum(1 for status in features.proposals.values() if status == "open")
-    return [
+    rows = [
         ("recency", config["recency"]["weight"], recency, recency_reason),
         (
             "frequency",
@@ -153,6 +153,34 @@ def _engagement(
             f"stage {features.stage}" if features.stage else "no opportunity",
         ),
     ]
+    return rows + _pipeline(features, config)
+
+
+def _pipeline(features: Features, config: dict[str, Any]) -> list[tuple[str, float, float, str]]:
+    """What its open opportunities are worth and how many service lines they carry: in models
+    that weigh them (value-v3 on), so that earlier versions score as they always did."""
+    rows = []
+    if (pipeline := config.get("pipeline_value")) is not None:
+        value = features.open_pipeline(pipeline["currency"])
+        rows.append(
+            (
+                "pipeline_value",
+                pipeline["weight"],
+                _linear(value, 0, pipeline["full_at"]),
+                f"{value:,.0f} {pipeline['currency']} open",
+            )
+        )
+    if (lines := config.get("lines_in_flight")) is not None:
+        count = features.lines_in_flight()
+        rows.append(
+            (
+                "lines_in_flight",
+                lines["weight"],
+                min(1.0, count / lines["full_at"]),
+                f"{count} service line(s) in open opportunities",
+            )
+        )
+    return rows
 
 
 def _apportion(shares: list[float]) -> list[int]:
