@@ -11,7 +11,7 @@ from typing import Any
 
 from crm_reporting import adapters
 from crm_reporting.bands import freight_band
-from crm_runtime.pipeline import DEFAULT_PIPELINE
+from crm_runtime.pipeline import DEFAULT_PIPELINE, DEFAULT_SERVICE_MODES
 from pymongo.asynchronous.database import AsyncDatabase
 
 REGIONS = [f"region-{n}" for n in range(8)]
@@ -19,6 +19,8 @@ INDUSTRIES = [f"industry-{n}" for n in range(10)]
 CHANNELS = ["visit", "call", "meeting", "email"]
 SALESPEOPLE = [f"sp-{n}" for n in range(200)]
 STAGES = DEFAULT_PIPELINE.open_stages()
+MODES = list(DEFAULT_SERVICE_MODES)
+ORIGINS = [f"city-{n}" for n in range(40)]
 DAYS = 730  # the history spans two years
 CHUNK = 10_000
 Doc = dict[str, Any]
@@ -115,6 +117,7 @@ class History:
                     "stage_at": history[-1]["at"],
                     "win_probability": DEFAULT_PIPELINE.probability(visits[-1]),
                     "closed": final is not None,
+                    **self.terms(opened),
                 },
             )
             if rng.random() < 0.75:
@@ -146,8 +149,54 @@ class History:
                         if rng.random() < 0.2
                         else [rng.choice(["road", "rail", "sea", "air"])],
                         "closed_at": history[-1]["at"],
+                        "lines": self.lines() if rng.random() < 0.5 else [],
                     },
                 )
+
+    def quotas(self) -> Iterator[tuple[str, Doc]]:
+        """A quota per salesperson for each quarter of the history."""
+        for person in SALESPEOPLE:
+            for year in {self.now.year - 2, self.now.year - 1, self.now.year}:
+                for quarter in range(1, 5):
+                    period = f"{year}-Q{quarter}"
+                    yield (
+                        adapters.QUOTAS,
+                        {
+                            "_id": f"salesperson:{person}:{period}",
+                            "target": "salesperson",
+                            "target_id": person,
+                            "period": period,
+                            "revenue": "2000000.00",
+                            "currency": "CNY",
+                            "freight_tons": 5000.0,
+                            "version": 1,
+                        },
+                    )
+
+    def lines(self) -> list[Doc]:
+        rng = self.rng
+        return [
+            {
+                "mode": rng.choice(MODES),
+                "origin": rng.choice(ORIGINS),
+                "monthly_tons": round(rng.uniform(0, 200), 1),
+            }
+            for _ in range(rng.randrange(1, 4))
+        ]
+
+    def terms(self, opened: datetime) -> Doc:
+        """Half the opportunities with an amount; most with an expected close date up to half a
+        year after they opened, an owner, and service lines."""
+        rng = self.rng
+        amount = round(rng.uniform(1_000, 500_000), 2) if rng.random() < 0.5 else None
+        close = opened + timedelta(days=rng.uniform(0, 180))
+        return {
+            "amount": amount,
+            "currency": "CNY" if amount else None,
+            "expected_close_date": close.date().isoformat() if rng.random() < 0.9 else None,
+            "owner_id": rng.choice(SALESPEOPLE),
+            "lines": self.lines() if rng.random() < 0.7 else [],
+        }
 
 
 async def _insert(db: AsyncDatabase[Doc], docs: Iterator[tuple[str, Doc]]) -> dict[str, int]:
@@ -185,4 +234,5 @@ async def fill(
     counts |= await _insert(db, history.pipeline(opportunities))
     rest = facts - sum(counts.get(c, 0) for c in adapters.FACTS)
     counts |= await _insert(db, history.followups(rest))
+    counts |= await _insert(db, history.quotas())
     return counts

@@ -219,6 +219,12 @@ REPORTS = [
     ("value", "/reports/value", {}),
     ("lifecycle", "/reports/lifecycle", {}),
     ("forecast", "/reports/forecast", {}),
+    ("period forecast", "/reports/forecast/period", {"period": f"{datetime.now(UTC).year}"}),
+    (
+        "period forecast by mode",
+        "/reports/forecast/period",
+        {"period": f"{datetime.now(UTC).year}", "by": "mode"},
+    ),
 ]
 
 

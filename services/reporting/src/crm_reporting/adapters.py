@@ -19,6 +19,8 @@ DEALS = "fact_deals"
 OPPORTUNITIES = "fact_opportunities"
 PROPOSALS = "fact_proposals"
 FACTS = (FOLLOWUPS, DEALS, OPPORTUNITIES, PROPOSALS)
+QUOTAS = "quotas"  # targets.py: per target and period, the latest set
+SALESPEOPLE = "salespeople"  # targets.py: each one's team
 # When each profile and fact happened: a database counted from scratch (counters.recount_all) is
 # counted in this order, so that a transaction's facts fall in few blocks of time, not in every one.
 HAPPENED_AT = {
@@ -31,9 +33,10 @@ HAPPENED_AT = {
 # The counting's version: a change of what the counters hold (2: each day's scorecard counter
 # holds every salesperson's amounts; 3: hours too; 4: blocks of quarters of an hour to 32 days;
 # 5: blocks of four hours to 32 days, each entry of a period with its time; 6: of two hours to
-# 32 days; 7: amounts as Decimal128) counts into collections of its own, from scratch, while
-# processes of the version before go on with theirs; those are dropped at start-up.
-COUNTING_VERSION = 7
+# 32 days; 7: amounts as Decimal128; 8: the period forecast, opportunities valued at their
+# amounts) counts into collections of its own, from scratch, while processes of the version
+# before go on with theirs; those are dropped at start-up.
+COUNTING_VERSION = 8
 # The counting's collections, without their version: the names of every version start so.
 OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count", "cross_selling_spans")
 COUNTING = tuple(f"{name}_v{COUNTING_VERSION}" for name in OLD_COUNTING)
@@ -68,6 +71,9 @@ async def create_indexes(store: Store) -> None:
     # or of none: null), of its blocks.
     counter = ["family", "key.across", "key.region", "key.bucket"]
     await store.db[COUNTERS].create_index([(field, 1) for field in counter])
+    # The period forecast reads its months' counters.
+    await store.db[COUNTERS].create_index([("family", 1), ("key.across", 1), ("key.month", 1)])
+    await store.db[QUOTAS].create_index("period")
     # A report's dormancy corrections: the accounts counted on one side of its threshold.
     for family in (counting.LIFECYCLE, counting.OWNERS):
         await store.db[COUNTED].create_index(

@@ -25,6 +25,7 @@ from crm_contracts import (
     CustomerUpdated,
     FollowupUpdated,
     OpportunityOpened,
+    OpportunityUpdated,
     StageChanged,
     VisitLogged,
 )
@@ -39,7 +40,7 @@ COUNTED = "reporting.counted"  # after the batch's writes are queued
 # The times that the conditional updates of profiles and opportunities compare with.
 TIMES = {
     PROFILES: ("latest_score.occurred_at", "financials.occurred_at", "tier_at"),
-    OPPORTUNITIES: ("stage_at",),
+    OPPORTUNITIES: ("stage_at", "probability_at", "terms_at"),
 }
 FOLLOWUP_SEEN = {"version": 1, "details": 1, "at": 1}
 DESCRIBED = {"$eq": [{"$type": "$profile"}, "object"]}  # computed by the find, not read whole
@@ -114,7 +115,7 @@ async def _read(uow: UnitOfWork, batch: Batch) -> None:
             customers.add(event.payload.restored_id)
         elif isinstance(event, VisitLogged | FollowupUpdated):
             followups.add(event.payload.followup_id)
-        elif isinstance(event, OpportunityOpened | StageChanged):
+        elif isinstance(event, OpportunityOpened | StageChanged | OpportunityUpdated):
             opportunities.add(event.payload.opportunity_id)
     await read_profiles(uow, batch, customers)
     if followups:

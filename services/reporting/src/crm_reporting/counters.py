@@ -67,7 +67,15 @@ KINDS = {
 }
 FACT_FIELDS = {
     FOLLOWUPS: ["at", "salesperson_id", "channel", "revoked"],
-    DEALS: ["outcome", "salesperson_id", "amount", "currency", "freight_tons", "closed_at"],
+    DEALS: [
+        "outcome",
+        "salesperson_id",
+        "amount",
+        "currency",
+        "freight_tons",
+        "closed_at",
+        "lines",
+    ],
     PROPOSALS: ["created_at"],
     OPPORTUNITIES: ["opened_at", "closed", "stage", "history"],
 }
@@ -77,7 +85,7 @@ FACT_FIELDS = {
 # they overflow at 9.2e18, a single amount over 9.2 trillion where the contracts allow 16 digits,
 # and the counter's write then failed for good. Counts stay 64-bit integers; both are read back
 # as Python integers (`integers`).
-AMOUNTS = ("revenue_", "pipeline_", "weighted_", "freight_micro")
+AMOUNTS = ("revenue_", "pipeline_", "weighted_", "commit_", "best_", "freight_micro")
 
 
 class _Whole(TypeDecoder):
@@ -149,7 +157,15 @@ async def accounts(
 ACCOUNT_FIELDS = {
     FOLLOWUPS: ["at", "revoked"],
     DEALS: ["outcome", "closed_at", "product_lines"],
-    OPPORTUNITIES: ["closed", "win_probability"],
+    OPPORTUNITIES: [
+        "closed",
+        "win_probability",
+        "amount",
+        "currency",
+        "expected_close_date",
+        "owner_id",
+        "lines",
+    ],
     PROPOSALS: ["opportunity_id", "price", "currency", "status", "created_at"],
 }
 

@@ -19,6 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from crm_runtime.periods import month_of
+
+from crm_reporting import plan
 from crm_reporting.measures import (
     EPOCH,
     activity,
@@ -37,11 +40,13 @@ FUNNEL = "funnel"
 OWNERS = "owners"  # the scorecard's customers of each salesperson
 SCORECARD = "scorecard"  # the scorecard's period
 CROSS = "cross"  # accounts that may cross-sell: not counted, read by the scorecard
+PLAN = "plan"  # the period forecast: per owner and month (plan.py)
+PLAN_LINES = "plan_lines"  # the same per service line's mode and origin
 VALUE_KEY = ("tier", "region", "industry", "band")
 # The lifecycle, forecast and funnel counters are also kept summed over each of these, so that a
 # report without a filter on one reads few counters.
 FILTERS = ("industry", "region")
-SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD)
+SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD, PLAN, PLAN_LINES)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
     found: dict[str, list[Doc]] = {}
     if forecast := _forecast(account, segment):
         found[FORECAST] = [forecast]
+        found.update(_plan_of_open(account, segment))
     found.update(_owned(account, segment, now))
     if profile.get("merged_into") or not profile.get("created_at"):
         return found
@@ -142,23 +148,68 @@ def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
 
 
 def _forecast(account: Account, segment: Doc) -> Doc | None:
-    """Its open opportunities under its owner, valued at their latest priced proposals, and
-    weighted by their stages' win probabilities (in millionths, which add up exactly)."""
+    """Its open opportunities under its owner, valued at their amounts (else their latest priced
+    proposals), and weighted by their win probabilities (in millionths, which add up exactly)."""
     if not account.open_opportunities:
         return None
     price_of = latest_prices(list(account.proposals))
     n: Counter[str] = Counter(open=len(account.open_opportunities))
     for opportunity in account.open_opportunities:
-        if opportunity["_id"] not in price_of:
+        if (value := plan.value_of(opportunity, price_of)) is None:
             n["unvalued"] += 1
             continue
-        price, currency = price_of[opportunity["_id"]]
+        price, currency = value
         n[f"pipeline_{currency}"] += round(price * 1_000_000)
         weighted = price * (opportunity.get("win_probability") or 0)
         n[f"weighted_{currency}"] += round(weighted * 1_000_000)
     owner = account.profile.get("owner_id") or "unassigned"
     key = {"owner": owner, "region": segment.get("region"), "industry": segment.get("industry")}
     return {"key": key, "n": dict(n)}
+
+
+def _plan_of_open(account: Account, segment: Doc) -> dict[str, list[Doc]]:
+    """PLAN and PLAN_LINES: each open opportunity in its owner's month of expected close."""
+    price_of = latest_prices(list(account.proposals))
+    filters = {name: segment.get(name) for name in FILTERS}
+    plans: list[Doc] = []
+    lines: list[Doc] = []
+    for opportunity in account.open_opportunities:
+        owner = opportunity.get("owner_id") or account.profile.get("owner_id") or "unassigned"
+        key = {"owner": owner, "month": plan.close_month(opportunity), **filters}
+        value = plan.value_of(opportunity, price_of)
+        probability = opportunity.get("win_probability") or 0.0
+        tons = sum(float(line.get("monthly_tons") or 0) for line in opportunity.get("lines") or [])
+        plans.append({"key": key, "n": dict(plan.open_amounts(probability, value, tons))})
+        for line, n in plan.lines_of_open(opportunity, value):
+            lines.append({"key": {**key, **plan.lane_of(line)}, "n": dict(n)})
+    return {PLAN: _merged(plans), PLAN_LINES: _merged(lines)} if plans else {}
+
+
+def _merged(entries: list[Doc]) -> list[Doc]:
+    """Entries of the same key as one, in an order of their own (the same facts, the same list)."""
+    by_key: dict[str, Doc] = {}
+    for entry in entries:
+        name = repr(sorted(entry["key"].items(), key=lambda pair: pair[0]))
+        if name in by_key:
+            _add(by_key[name]["n"], entry["n"])
+        else:
+            by_key[name] = {"key": entry["key"], "n": dict(entry["n"])}
+    return [by_key[name] for name in sorted(by_key)]
+
+
+def _plan_of_won(deal: Doc, profile: Doc, segment: Doc) -> dict[str, list[Doc]]:
+    """PLAN and PLAN_LINES: a won deal in its salesperson's month of closing."""
+    if deal.get("outcome") != "won" or not deal.get("closed_at"):
+        return {}
+    owner = deal.get("salesperson_id") or owner_of(profile) or "unassigned"
+    filters = {name: segment.get(name) for name in FILTERS}
+    key = {"owner": owner, "month": month_of(deal["closed_at"]), **filters}
+    amount = deal.get("amount")
+    won = plan.won_amounts(amount, deal.get("currency"), float(deal.get("freight_tons") or 0))
+    lines = [
+        {"key": {**key, **plan.lane_of(line)}, "n": dict(n)} for line, n in plan.lines_of_won(deal)
+    ]
+    return {PLAN: [{"key": key, "n": dict(won)}], PLAN_LINES: _merged(lines)}
 
 
 def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:
@@ -226,7 +277,10 @@ def fact_contributions(kind: str, fact: Doc, profile: Doc) -> dict[str, list[Doc
         entries = _period_entries([(opened, None, dict(funnel_amounts(fact)))], segment)
         return {FUNNEL: entries}
     entries = _period_entries(fact_items(kind, fact, profile), segment)
-    return {SCORECARD: entries} if entries else {}
+    found = {SCORECARD: entries} if entries else {}
+    if kind == DEAL:
+        found.update(_plan_of_won(fact, profile, segment))
+    return {family: found[family] for family in found if found[family]}
 
 
 def fact_items(kind: str, fact: Doc, profile: Doc) -> list[tuple[datetime, str, dict[str, int]]]:

@@ -2,6 +2,7 @@
 opportunity and proposal, and segment fields on each customer's profile. Each write is keyed by
 the thing's own id, so a projection applied in any order ends in the same state."""
 
+from datetime import datetime
 from typing import Any
 
 from crm_contracts import (
@@ -16,12 +17,16 @@ from crm_contracts import (
     FollowupRevoked,
     FollowupUpdated,
     OpportunityOpened,
+    OpportunityOpenedPayload,
+    OpportunityTerms,
+    OpportunityUpdated,
     ProposalAccepted,
     ProposalCreated,
     ProposalPayload,
     ProposalRejected,
     ProposalRevised,
     ProposalWithdrawn,
+    ServiceLine,
     StageChanged,
     VisitLogged,
     VisitLoggedPayload,
@@ -164,8 +169,22 @@ async def followup_revoked(event: FollowupRevoked, uow: UnitOfWork) -> None:
     )
 
 
+def _lines(lines: list[ServiceLine]) -> list[dict[str, Any]]:
+    """Service lines as the counters read them (money as floats, as every amount here)."""
+    return [
+        {
+            **line.model_dump(mode="json"),
+            "rate": float(line.rate) if line.rate is not None else None,
+        }
+        for line in lines
+    ]
+
+
 async def deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
     payload = event.payload
+    freight = payload.monthly_freight_volume_tons
+    if freight is None and payload.lines:  # what its lines carry, when it gives no total
+        freight = sum(line.monthly_tons or 0 for line in payload.lines)
     await upsert_fact(
         uow,
         DEALS,
@@ -177,8 +196,9 @@ async def deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
                 "outcome": payload.outcome,
                 "amount": float(payload.amount) if payload.amount is not None else None,
                 "currency": payload.currency,
-                "freight_tons": payload.monthly_freight_volume_tons,
+                "freight_tons": freight,
                 "product_lines": payload.product_lines,
+                "lines": _lines(payload.lines),
                 "lost_reason": payload.lost_reason,
                 "competitor": payload.competitor,
                 "opportunity_id": payload.opportunity_id,
@@ -190,6 +210,36 @@ async def deal_closed(event: DealClosed, uow: UnitOfWork) -> None:
 
 def stage_of(event: OpportunityOpened | StageChanged) -> str:
     return event.payload.stage if isinstance(event, OpportunityOpened) else event.payload.to_stage
+
+
+def _terms(terms: OpportunityTerms) -> dict[str, Any]:
+    return {
+        "title": terms.title,
+        "amount": float(terms.amount) if terms.amount is not None else None,
+        "currency": terms.currency,
+        "expected_close_date": terms.expected_close_date.isoformat()
+        if terms.expected_close_date
+        else None,
+        "owner_id": terms.owner_id,
+        "lines": _lines(terms.lines),
+    }
+
+
+async def _latest(
+    uow: UnitOfWork, opportunity_id: str, path: str, at: datetime, fields: dict[str, Any]
+) -> None:
+    """Sets `fields` of the opportunity unless its time at `path` is later: an opportunity's
+    changes carry strictly rising times (the follow-up service sees to it), so the latest wins
+    whatever order they come in."""
+    await update_unless_later(
+        uow,
+        OPPORTUNITIES,
+        opportunity_id,
+        path,
+        at,
+        {"$set": {**fields, path: at}},
+        ties_kept=False,
+    )
 
 
 async def pipeline_moved(event: OpportunityOpened | StageChanged, uow: UnitOfWork) -> None:
@@ -208,21 +258,22 @@ async def pipeline_moved(event: OpportunityOpened | StageChanged, uow: UnitOfWor
         },
     )
     # The current stage is the latest by time, whatever order the events came in.
-    current = {
-        "stage": stage,
-        "win_probability": payload.win_probability,
-        "stage_at": event.occurred_at,
-        "closed": stage in ("won", "lost"),
-    }
-    await update_unless_later(
-        uow,
-        OPPORTUNITIES,
-        payload.opportunity_id,
-        "stage_at",
-        event.occurred_at,
-        {"$set": current},
-        ties_kept=False,
-    )
+    current = {"stage": stage, "closed": stage in ("won", "lost")}
+    await _latest(uow, payload.opportunity_id, "stage_at", event.occurred_at, current)
+    probability = {"win_probability": payload.win_probability}
+    await _latest(uow, payload.opportunity_id, "probability_at", event.occurred_at, probability)
+    if isinstance(payload, OpportunityOpenedPayload):
+        terms = _terms(payload)
+        await _latest(uow, payload.opportunity_id, "terms_at", event.occurred_at, terms)
+
+
+async def opportunity_updated(event: OpportunityUpdated, uow: UnitOfWork) -> None:
+    payload = event.payload
+    at = event.occurred_at
+    await upsert_fact(uow, OPPORTUNITIES, payload.opportunity_id, event.customer_id, {})
+    probability = {"win_probability": payload.win_probability}
+    await _latest(uow, payload.opportunity_id, "probability_at", at, probability)
+    await _latest(uow, payload.opportunity_id, "terms_at", at, _terms(payload.terms))
 
 
 async def proposal_changed(event: ProposalEvent, uow: UnitOfWork) -> None:

@@ -22,18 +22,22 @@ from crm_contracts import (
     FollowupRevoked,
     FollowupUpdated,
     OpportunityOpened,
+    OpportunityUpdated,
     ProposalAccepted,
     ProposalCreated,
     ProposalRejected,
     ProposalRevised,
     ProposalWithdrawn,
+    QuotaSet,
+    SalespersonRegistered,
+    SalespersonUpdated,
     StageChanged,
     VisitLogged,
 )
 from crm_runtime.handlers import EventHandlers
 from crm_runtime.store import UnitOfWork
 
-from crm_reporting import facts, projection
+from crm_reporting import facts, projection, targets
 from crm_reporting.facts import LOGGED, ProposalEvent
 
 
@@ -209,6 +213,10 @@ EVENT_HANDLERS: EventHandlers = {
     DealClosed: [on_deal_closed, facts.deal_closed],
     OpportunityOpened: [on_pipeline_event, facts.pipeline_moved],
     StageChanged: [on_pipeline_event, facts.pipeline_moved],
+    OpportunityUpdated: [facts.opportunity_updated],
+    QuotaSet: [targets.on_quota_set],
+    SalespersonRegistered: [targets.on_salesperson],
+    SalespersonUpdated: [targets.on_salesperson],
     ProposalCreated: [on_proposal_event, facts.proposal_changed],
     ProposalRevised: [on_proposal_event, facts.proposal_changed],
     ProposalWithdrawn: [on_proposal_event, facts.proposal_changed],

@@ -15,6 +15,11 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def rate_of(part: float, whole: float | None) -> float | None:
+    """part / whole for amounts (a quota's attainment), or None without a whole to divide by."""
+    return round(part / whole, 4) if whole else None
+
+
 def win_rate(won: int, lost: int) -> float | None:
     return rate(won, won + lost)
 
@@ -208,8 +213,8 @@ def latest_prices(proposals: list[Doc]) -> dict[str, tuple[float, str]]:
 def forecast(
     opportunities: list[Doc], proposals: list[Doc], owner_of: dict[str, str | None]
 ) -> list[Doc]:
-    """Open opportunities weighted by their stage's win probability, valued at their latest
-    proposal's price (an opportunity without a priced proposal is counted, not valued)."""
+    """Open opportunities weighted by their win probability, valued at their amount, else their
+    latest priced proposal's price (one with neither is counted, not valued)."""
     price_of = latest_prices(proposals)
     rows: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"open": 0, "unvalued": 0, "weighted": Counter(), "unweighted": Counter()}
@@ -219,6 +224,11 @@ def forecast(
             continue
         row = rows[owner_of.get(opportunity["account_id"]) or "unassigned"]
         row["open"] += 1
+        if opportunity.get("amount") is not None:
+            price_of[opportunity["_id"]] = (
+                opportunity["amount"],
+                opportunity.get("currency") or "?",
+            )
         if opportunity["_id"] in price_of:
             price, currency = price_of[opportunity["_id"]]
             row["unweighted"][currency] += price
@@ -229,7 +239,7 @@ def forecast(
         {
             "salesperson_id": name,
             "open_opportunities": row["open"],
-            "without_priced_proposal": row["unvalued"],
+            "without_value": row["unvalued"],
             "pipeline_value": {k: round(v, 2) for k, v in sorted(row["unweighted"].items())},
             "weighted_forecast": {k: round(v, 2) for k, v in sorted(row["weighted"].items())},
         }

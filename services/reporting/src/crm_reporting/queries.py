@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from crm_runtime import periods
 from crm_runtime.store import INBOX, Store
+from pymongo.asynchronous.client_session import AsyncClientSession
 
-from crm_reporting import counters, counting, measures
+from crm_reporting import adapters, counters, counting, measures, plan
 
 Doc = dict[str, Any]
 
@@ -174,9 +176,75 @@ async def forecast(store: Store, segment: Segment) -> list[Doc]:
             {
                 "salesperson_id": row["_id"]["owner"],
                 "open_opportunities": n.get("open", 0),
-                "without_priced_proposal": n.get("unvalued", 0),
+                "without_value": n.get("unvalued", 0),
                 "pipeline_value": money["pipeline"],
                 "weighted_forecast": money["weighted"],
             }
         )
     return found
+
+
+async def period_forecast(
+    store: Store, period: str, segment: Segment, group: str, by: str | None = None
+) -> list[Doc]:
+    """The period forecast per salesperson or team (`group`), each against its quota, from the
+    counters of the period's months; with `by` (mode or origin), per service line instead, with
+    no quota (quotas are not per line). Teams are the salespeople's as they are now."""
+    summed = _summed(segment)
+    months = periods.months_of(period)
+    keys = ["owner", by] if by else ["owner"]
+    async with counters.snapshot(store) as session:
+        family = counting.PLAN_LINES if by else counting.PLAN
+        match = {**summed, "month": {"$in": months}}
+        found = await counters.totals(store, session, family, match, keys)
+        unscheduled = await counters.totals(
+            store, session, counting.PLAN, {**summed, "month": None}, ["owner"]
+        )
+        people = await store.db[adapters.SALESPEOPLE].find({}, session=session).to_list()
+        quotas = await quotas_of(store, period, group, session)
+    team_of = {person["_id"]: person.get("team") for person in people}
+
+    def grouped(owner: str) -> str | None:
+        return owner if group == "salesperson" else team_of.get(owner)
+
+    amounts: dict[tuple[Any, ...], Counter[str]] = defaultdict(Counter)
+    for row in found:
+        name = grouped(row["_id"]["owner"])
+        amounts[(name, row["_id"][by]) if by else (name,)].update(row["n"])
+    label = "salesperson_id" if group == "salesperson" else "team"
+    if by:
+        return [
+            {label: key[0], by: key[1], "period": period, **plan.row(n, None)}
+            for key, n in sorted(amounts.items(), key=lambda item: repr(item[0]))
+        ]
+    waiting: Counter[str | None] = Counter()
+    for row in unscheduled:
+        waiting[grouped(row["_id"]["owner"])] += row["n"].get("open", 0)
+    names = {key[0] for key in amounts}
+    if not segment.narrowed:  # a quota is the whole team's or person's: shown when nothing is won
+        names |= set(quotas)
+    return [
+        {
+            label: name,
+            "period": period,
+            **plan.row(amounts.get((name,), Counter()), quotas.get(name or "")),
+            "unscheduled_opportunities": waiting.get(name, 0),
+        }
+        for name in sorted(names, key=lambda name: (name is None, name or ""))
+    ]
+
+
+async def quotas_of(
+    store: Store, period: str, target: str, session: AsyncClientSession | None = None
+) -> dict[str, Doc]:
+    """Each target's quota for the period (plan.quota_of), by the target's id."""
+    wanted = [period, *periods.parts_of(period), *periods.months_of(period)]
+    query = {"period": {"$in": wanted}, "target": target}
+    targets: dict[str, dict[str, Doc]] = defaultdict(dict)
+    for quota in await store.db[adapters.QUOTAS].find(query, session=session).to_list():
+        targets[quota["target_id"]][quota["period"]] = quota
+    return {
+        name: quota
+        for name, of_target in targets.items()
+        if (quota := plan.quota_of(of_target, period)) is not None
+    }

@@ -44,6 +44,8 @@ READ_MODELS = (
     adapters.PROFILES,
     adapters.TIMELINE,
     *adapters.FACTS,
+    adapters.QUOTAS,
+    adapters.SALESPEOPLE,
     adapters.COUNTERS,
     adapters.COUNTED,
     adapters.TO_COUNT,

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from crm_runtime import fences
+from crm_runtime import fences, periods
 from crm_runtime.errors import Unprocessable
 from crm_runtime.handlers import Instant
 from crm_runtime.http import OversightContext, errors
@@ -89,7 +89,9 @@ async def scorecard(
 ) -> Any:
     """Per salesperson: new leads, follow-ups by channel, proposals, deals won and lost, win rate,
     revenue and freight won, average sales cycle, active customers, customers lost or dormant,
-    cross-selling customers."""
+    cross-selling customers. When [since, until) is a whole month, quarter or year (UTC), each
+    row has its quota and attainment: revenue won (in the quota's currency) and freight won over
+    the quota's."""
     since, until = period(since, until)
     dormant_after = timedelta(days=dormant_after_days)
     rows = await queries.scorecard(
@@ -97,8 +99,25 @@ async def scorecard(
     )
     if salesperson_id is not None:
         rows = [row for row in rows if row["salesperson_id"] == salesperson_id]
+    if (quota_period := periods.period_spanning(since, until)) is not None:
+        quotas = await queries.quotas_of(context.store, quota_period, "salesperson")
+        rows = [with_attainment(row, quotas.get(row["salesperson_id"])) for row in rows]
     meta = {"since": since, "until": until, "as_of": await _freshness(context)}
     return _answer(rows, meta, format, "scorecard")
+
+
+def with_attainment(row: dict[str, Any], quota: dict[str, Any] | None) -> dict[str, Any]:
+    """A scorecard row of a whole period (a month, quarter or year) with its salesperson's quota
+    and what they won of it."""
+    if quota is None:
+        return {**row, "quota": None, "attainment": None}
+    revenue, tons = quota.get("revenue"), quota.get("freight_tons")
+    won = row["revenue_won"].get(quota.get("currency"), 0.0)
+    attainment = {
+        "revenue": measures.rate_of(won, revenue),
+        "freight_tons": measures.rate_of(row["freight_won_tons"], tons),
+    }
+    return {**row, "quota": quota, "attainment": attainment}
 
 
 @router.get("/funnel", responses=ANSWERS)
@@ -194,3 +213,50 @@ async def forecast(
     if salesperson_id is not None:
         rows = [row for row in rows if row["salesperson_id"] == salesperson_id]
     return _answer(rows, {"as_of": await _freshness(context)}, format, "forecast")
+
+
+PeriodName = Annotated[
+    str,
+    Query(
+        pattern=r"^[0-9]{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$",
+        description="A year (2027), a quarter (2027-Q1) or a month (2027-03), in UTC.",
+    ),
+]
+
+
+@router.get("/forecast/period", responses=ANSWERS)
+async def period_forecast(
+    context: OversightContext,
+    period: PeriodName,
+    group: Literal["salesperson", "team"] = "salesperson",
+    by: Annotated[
+        Literal["mode", "origin"] | None,
+        Query(description="Per service line's mode, or where its lane starts; no quota then."),
+    ] = None,
+    salesperson_id: str | None = None,
+    team: str | None = None,
+    region: str | None = None,
+    industry: str | None = None,
+    format: Format = "json",
+) -> Any:
+    """The period's forecast per salesperson (the owner of each opportunity) or team, against the
+    quota: closed won (deals won in the period), commit (open opportunities expected to close in
+    it at a win probability of 0.75 or more), best case (0.5 or more), pipeline (all) and weighted
+    (each at its probability), each including closed won, in each currency; the same in tons of
+    monthly freight. `attainment` is each over the quota (in its currency), `gap` the quota less
+    it. A quota not set for the period is the sum of its parts' (quarters, months) when each has
+    one. Open opportunities without an expected close date count as unscheduled. Filtered on a
+    region or industry, only those with something in it are listed (their whole quota still)."""
+    try:
+        periods.months_of(period)
+    except ValueError as error:  # the year 0000
+        raise Unprocessable(str(error)) from None
+    rows = await queries.period_forecast(
+        context.store, period, Segment(region, industry), group, by
+    )
+    if salesperson_id is not None:
+        rows = [row for row in rows if row.get("salesperson_id") == salesperson_id]
+    if team is not None:
+        rows = [row for row in rows if row.get("team") == team]
+    meta = {"period": period, "group": group, "by": by, "as_of": await _freshness(context)}
+    return _answer(rows, meta, format, "period-forecast")

@@ -48,29 +48,40 @@ from crm_contracts import (
     FollowupUpdatedPayload,
     OpportunityOpened,
     OpportunityOpenedPayload,
+    OpportunityTerms,
+    OpportunityUpdated,
+    OpportunityUpdatedPayload,
     ProposalAccepted,
     ProposalCreated,
     ProposalDecisionPayload,
     ProposalPayload,
     ProposalRevised,
+    QuotaPayload,
+    QuotaSet,
+    SalespersonPayload,
+    SalespersonRegistered,
+    ServiceLine,
     StageChanged,
     StageChangedPayload,
     VisitLogged,
     VisitLoggedPayload,
 )
-from crm_reporting import adapters, at_once, counters, queries
+from crm_reporting import adapters, at_once, counters, plan, queries
 from crm_reporting.bootstrap import spec
+from crm_reporting.counting import owner_of, segment_of
 from crm_reporting.measures import (
     churn,
     churn_by_month,
     forecast,
     funnel,
     funnel_of,
+    latest_prices,
     lifecycle_of,
     scorecard,
 )
 from crm_reporting.queries import Segment
 from crm_runtime.handlers import wire
+from crm_runtime.periods import month_of, months_of
 from crm_runtime.store import Store
 from pymongo import AsyncMongoClient
 
@@ -88,7 +99,13 @@ CUSTOMERS = [f"b-{n}" for n in range(10)]
 # what updates set.
 NEVER_CREATED = CUSTOMERS[-2:]
 BUSY = CUSTOMERS[0]  # scored more than the 100 scores a profile keeps
-READ_MODELS = (adapters.PROFILES, adapters.TIMELINE, *adapters.FACTS)
+READ_MODELS = (
+    adapters.PROFILES,
+    adapters.TIMELINE,
+    *adapters.FACTS,
+    adapters.QUOTAS,
+    adapters.SALESPEOPLE,
+)
 # Events of the follow-up and scoring topics may come late: only one topic's order is promised.
 MAY_COME_LATE = (
     VisitLogged,
@@ -96,12 +113,15 @@ MAY_COME_LATE = (
     FollowupRevoked,
     DealClosed,
     OpportunityOpened,
+    OpportunityUpdated,
     StageChanged,
     ProposalCreated,
     ProposalRevised,
     ProposalAccepted,
     CustomerScored,
 )
+PEOPLE = {"sp-1": "east-1", "sp-2": "east-1", "sp-3": None}  # salespeople and their teams
+PLAN_PERIODS = ("2024-01", "2024-02", "2024-Q1", "2024")
 
 
 class History:
@@ -141,6 +161,7 @@ class History:
             self.followup: 3,
             self.deal: 1,
             self.pipeline: 3,
+            self.terms: 2,
             self.proposal: 2,
             self.merge: 1,
         }
@@ -299,6 +320,8 @@ class History:
         won = self.rng.random() < 0.5
         lines = [["road"], ["rail"], ["road", "sea"]][at.minute % 3]  # no draw: histories stay
         won_facts = {"amount": "10.00", "currency": "CNY", "product_lines": lines}
+        if at.minute % 2:  # and some with their service lines and salesperson
+            won_facts |= {"lines": self.lines(), "salesperson_id": self.rng.choice(list(PEOPLE))}
         facts = won_facts if won else {"lost_reason": "price"}
         return [
             DealClosed(
@@ -316,7 +339,10 @@ class History:
             opportunity = f"o-{len(self.opportunities)}"
             self.opportunities.append((customer, opportunity))
             payload = OpportunityOpenedPayload(
-                opportunity_id=opportunity, stage="qualified", win_probability=0.1
+                **self.opportunity_terms().model_dump(),
+                opportunity_id=opportunity,
+                stage="qualified",
+                win_probability=0.1,
             )
             return [
                 OpportunityOpened(
@@ -337,6 +363,45 @@ class History:
                     seconds_in_previous_stage=60,
                 ),
             )
+        ]
+
+    def lines(self) -> list[ServiceLine]:
+        rng = self.rng
+        return [
+            ServiceLine(
+                line_id=f"l{n}",
+                origin=rng.choice(["Shanghai", "Ningbo"]),
+                mode=rng.choice(["ftl", "cold_chain"]),
+                monthly_tons=rng.choice([None, 10.0, 35.5]),
+            )
+            for n in range(rng.randrange(3))
+        ]
+
+    def opportunity_terms(self) -> OpportunityTerms:
+        rng = self.rng
+        amount = rng.choice([None, "1000.00", "2500.50"])
+        close = rng.choice([None, "2024-01-20", "2024-02-03", "2024-04-30", "2023-12-31"])
+        return OpportunityTerms(
+            amount=amount,
+            currency=rng.choice(["CNY", "USD"]) if amount else None,
+            expected_close_date=close,
+            owner_id=rng.choice([None, *PEOPLE]),
+            lines=self.lines(),
+        )
+
+    def terms(self, customer: str, at: datetime) -> list[Event]:
+        if not self.opportunities:
+            return self.pipeline(customer, at)
+        customer, opportunity = self.rng.choice(self.opportunities)
+        payload = OpportunityUpdatedPayload(
+            opportunity_id=opportunity,
+            changed=["amount"],
+            terms=self.opportunity_terms(),
+            win_probability=self.rng.choice([0.3, 0.5, 0.8]),
+            override_reason="r",
+        )
+        return [
+            OpportunityUpdated(producer="t", customer_id=customer, occurred_at=at, payload=payload)
         ]
 
     def proposal(self, customer: str, at: datetime) -> list[Event]:
@@ -420,8 +485,50 @@ class History:
         return order
 
 
+def targets() -> list[Event]:
+    """The salespeople and their teams, and quotas: some set for a period, some for its parts,
+    one changed (its versions delivered in the wrong order)."""
+    people = [
+        SalespersonRegistered(
+            producer="t",
+            customer_id=person,
+            occurred_at=T0,
+            payload=SalespersonPayload(
+                salesperson_id=person, name=person, capacity=9, seniority=1, team=team
+            ),
+        )
+        for person, team in PEOPLE.items()
+    ]
+    quotas = [
+        ("salesperson", "sp-1", "2024-Q1", "30000.00", 50.0, 2),
+        ("salesperson", "sp-1", "2024-Q1", "1.00", 1.0, 1),  # the older version, late
+        ("salesperson", "sp-2", "2024-01", "1000.00", None, 1),
+        ("salesperson", "sp-2", "2024-02", "2000.00", None, 1),
+        ("salesperson", "sp-2", "2024-03", "3000.00", None, 1),
+        ("team", "east-1", "2024", "90000.00", 400.0, 1),
+    ]
+    return people + [
+        QuotaSet(
+            producer="t",
+            customer_id=target_id,
+            occurred_at=T0,
+            payload=QuotaPayload(
+                target=target,
+                target_id=target_id,
+                period=period,
+                revenue=revenue,
+                currency="CNY",
+                freight_tons=tons,
+                version=version,
+            ),
+        )
+        for target, target_id, period, revenue, tons, version in quotas
+    ]
+
+
 def history(seed: int, steps: int) -> list[Event]:
     made = History(seed)
+    made.events.extend(targets())
     for _ in range(steps):
         made.step()
     made.events = [  # the same history every run, to its ids
@@ -588,6 +695,77 @@ async def _forecast_by_hand(db, segment: Segment) -> list:
     return forecast(opportunities, await db[adapters.PROPOSALS].find().to_list(), owners)
 
 
+async def _plan_by_hand(db, period: str, segment: Segment, group: str, by: str | None) -> list:
+    """The period forecast computed from the facts themselves, opportunity by opportunity and
+    deal by deal."""
+    months = months_of(period)
+    profiles = {p["_id"]: p for p in await db[adapters.PROFILES].find().to_list()}
+    chosen = segment.chosen()
+
+    def in_segment(account: str) -> bool:
+        found = segment_of(profiles.get(account, {}))
+        return all(found.get(name) == value for name, value in chosen.items())
+
+    team_of = {p["_id"]: p.get("team") for p in await db[adapters.SALESPEOPLE].find().to_list()}
+    label = "salesperson_id" if group == "salesperson" else "team"
+
+    def grouped(owner: str) -> str | None:
+        return owner if group == "salesperson" else team_of.get(owner)
+
+    price_of = latest_prices(await db[adapters.PROPOSALS].find().to_list())
+    amounts: dict[tuple, Counter] = {}
+    waiting: Counter = Counter()
+    for o in await db[adapters.OPPORTUNITIES].find({"closed": False}).to_list():
+        profile = profiles.get(o["account_id"], {})
+        if not in_segment(o["account_id"]):
+            continue
+        owner = grouped(o.get("owner_id") or profile.get("owner_id") or "unassigned")
+        month = plan.close_month(o)
+        if month is None:
+            waiting[owner] += 1
+        if month not in months:
+            continue
+        value = plan.value_of(o, price_of)
+        if by:
+            for line, n in plan.lines_of_open(o, value):
+                amounts.setdefault((owner, line[by]), Counter()).update(n)
+            continue
+        tons = sum(line.get("monthly_tons") or 0 for line in o.get("lines") or [])
+        n = plan.open_amounts(o.get("win_probability") or 0.0, value, tons)
+        amounts.setdefault((owner,), Counter()).update(n)
+    for deal in await db[adapters.DEALS].find({"outcome": "won"}).to_list():
+        profile = profiles.get(deal["account_id"], {})
+        if month_of(deal["closed_at"]) not in months or not in_segment(deal["account_id"]):
+            continue
+        owner = grouped(deal.get("salesperson_id") or owner_of(profile) or "unassigned")
+        if by:
+            for line, n in plan.lines_of_won(deal):
+                amounts.setdefault((owner, line[by]), Counter()).update(n)
+            continue
+        n = plan.won_amounts(
+            deal.get("amount"), deal.get("currency"), deal.get("freight_tons") or 0
+        )
+        amounts.setdefault((owner,), Counter()).update(n)
+    amounts = {key: +n for key, n in amounts.items()}
+    if by:
+        return [
+            {label: key[0], by: key[1], "period": period, **plan.row(n, None)}
+            for key, n in sorted(amounts.items(), key=lambda item: repr(item[0]))
+            if n
+        ]
+    quotas = await queries.quotas_of(Store(db.client, db.name), period, group)
+    names = {key[0] for key, n in amounts.items() if n} | (set() if chosen else set(quotas))
+    return [
+        {
+            label: name,
+            "period": period,
+            **plan.row(amounts.get((name,), Counter()), quotas.get(name or "")),
+            "unscheduled_opportunities": waiting.get(name, 0),
+        }
+        for name in sorted(names, key=lambda name: (name is None, name or ""))
+    ]
+
+
 async def _funnel_by_hand(db, since: datetime, until: datetime, segment: Segment) -> dict:
     opened = await db[adapters.OPPORTUNITIES].find().to_list()
     opened = [o for o in opened if o.get("opened_at") and since <= o["opened_at"] < until]
@@ -641,7 +819,12 @@ async def test_the_counters_answer_as_the_read_models_counted_by_hand_do(client,
         seen |= found
         counts.update(made)
     assert seen >= {"dormant", "churned", "client", "opportunity"}, seen  # the histories made them
-    assert counts.keys() == {"forecasts", "opportunities", "cross-selling"}, counts
+    assert counts.keys() == {
+        "forecasts",
+        "opportunities",
+        "cross-selling",
+        "period forecasts",
+    }, counts
 
 
 async def _counting_of(store) -> dict[str, list]:
@@ -729,6 +912,13 @@ async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], C
             found = await queries.forecast(store, segment)
             assert found == await _forecast_by_hand(store.db, segment), (step, segment)
             made["forecasts"] += len(found)
+            for period, group, by in itertools.product(
+                PLAN_PERIODS, ("salesperson", "team"), (None, "mode", "origin")
+            ):
+                found = await queries.period_forecast(store, period, segment, group, by)
+                expected = await _plan_by_hand(store.db, period, segment, group, by)
+                assert found == expected, (step, segment, period, group, by)
+                made["period forecasts"] += sum(1 for row in found if row.get("attainment"))
             for now in times:
                 for dormant_after in (timedelta(hours=1), timedelta(hours=3), timedelta(days=90)):
                     counts = await queries.lifecycles(store, segment, now, dormant_after)

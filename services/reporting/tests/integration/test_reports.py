@@ -20,8 +20,16 @@ from crm_contracts import (
     DealClosedPayload,
     OpportunityOpened,
     OpportunityOpenedPayload,
+    OpportunityTerms,
+    OpportunityUpdated,
+    OpportunityUpdatedPayload,
     ProposalCreated,
     ProposalPayload,
+    QuotaPayload,
+    QuotaSet,
+    SalespersonPayload,
+    SalespersonRegistered,
+    ServiceLine,
     StageChanged,
     StageChangedPayload,
     VisitLogged,
@@ -562,3 +570,169 @@ async def test_the_largest_amounts_the_contracts_allow_add_up_in_the_reports(
     assert sum(group["freight_tons"] for group in value) == pytest.approx(
         10 * MAX_FREIGHT_TONS, rel=1e-12
     )
+
+
+def opportunity(customer_id: str, at: datetime, **terms) -> OpportunityOpened:
+    return OpportunityOpened(
+        producer="followup",
+        customer_id=customer_id,
+        occurred_at=at,
+        payload=OpportunityOpenedPayload(
+            opportunity_id=f"o-{uuid.uuid4().hex[:8]}",
+            stage="qualified",
+            win_probability=terms.pop("win_probability", 0.1),
+            **terms,
+        ),
+    )
+
+
+async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_quota(
+    service, kafka, http, eventually
+):
+    run = uuid.uuid4().hex[:6]
+    x, y, team, region = f"sp-x-{run}", f"sp-y-{run}", f"team-{run}", f"plan-{run}"
+    at = datetime(2021, 4, 2, tzinfo=UTC)
+    people = [
+        SalespersonRegistered(
+            producer="customer",
+            customer_id=person,
+            payload=SalespersonPayload(
+                salesperson_id=person, name=person, capacity=5, seniority=2, team=team
+            ),
+        )
+        for person in (x, y)
+    ]
+    quotas = [
+        QuotaSet(
+            producer="customer",
+            customer_id=target_id,
+            payload=QuotaPayload(
+                target=target,
+                target_id=target_id,
+                period=period,
+                revenue=revenue,
+                currency="CNY",
+                freight_tons=tons,
+                version=1,
+            ),
+        )
+        for target, target_id, period, revenue, tons in (
+            ("salesperson", x, "2021-Q2", "1000.00", 100.0),
+            *(("salesperson", y, f"2021-0{m}", "100.00", None) for m in (4, 5, 6)),
+            ("team", team, "2021-Q2", "5000.00", 1000.0),
+        )
+    ]
+    reefer = ServiceLine(line_id="l1", origin="Shanghai", mode="cold_chain", monthly_tons=30.0)
+    depot = ServiceLine(line_id="l2", origin="Ningbo", mode="warehousing", monthly_tons=10.0)
+    customer = f"c-plan-{run}"
+    commit = opportunity(
+        customer,
+        at,
+        win_probability=0.75,
+        amount="400.00",
+        currency="CNY",
+        expected_close_date="2021-05-10",
+        lines=[reefer, depot],
+    )
+    best = opportunity(
+        customer, at, amount="200.00", currency="CNY", expected_close_date="2021-06-30"
+    )
+    later = opportunity(
+        customer, at, amount="999.00", currency="CNY", expected_close_date="2021-08-01"
+    )
+    unscheduled = opportunity(customer, at, amount="50.00", currency="CNY")
+    moved = OpportunityUpdated(  # to y, at 250 and 0.5: best case now
+        producer="followup",
+        customer_id=customer,
+        occurred_at=at + DAY,
+        payload=OpportunityUpdatedPayload(
+            opportunity_id=best.payload.opportunity_id,
+            changed=["amount", "owner_id", "win_probability"],
+            terms=OpportunityTerms(
+                amount="250.00", currency="CNY", expected_close_date="2021-06-30", owner_id=y
+            ),
+            win_probability=0.5,
+            override_reason="budget approved",
+        ),
+    )
+    won = DealClosed(
+        producer="followup",
+        customer_id=customer,
+        occurred_at=datetime(2021, 4, 15, tzinfo=UTC),
+        payload=DealClosedPayload(
+            deal_id=f"d-{run}",
+            salesperson_id=x,
+            outcome="won",
+            amount="300.00",
+            currency="CNY",
+            lines=[reefer],
+        ),
+    )
+    script = [*people, *quotas, *owned(customer, x, at, "Plan Ltd", 10, region=region)]
+    script += [commit, best, later, unscheduled, moved, won]
+    await applied(service, kafka, eventually, script)
+
+    async with http(service, role="manager") as manager:
+        by_person = (
+            await manager.get(
+                "/reports/forecast/period", params={"period": "2021-Q2", "region": region}
+            )
+        ).json()
+        by_team = (
+            await manager.get(
+                "/reports/forecast/period",
+                params={"period": "2021-Q2", "group": "team", "team": team, "region": region},
+            )
+        ).json()
+        by_mode = (
+            await manager.get(
+                "/reports/forecast/period",
+                params={"period": "2021-Q2", "by": "mode", "region": region},
+            )
+        ).json()
+        card = (
+            await manager.get(
+                "/reports/scorecard",
+                params={"since": "2021-04-01T00:00:00Z", "until": "2021-07-01T00:00:00Z"},
+            )
+        ).json()
+        bad = await manager.get("/reports/forecast/period", params={"period": "2021-Q5"})
+    rows = {row["salesperson_id"]: row for row in by_person["rows"]}
+    assert set(rows) == {x, y}
+    mine = rows[x]
+    # Closed won 300 (30 t); commit adds the 400 at 0.75 (40 t); nothing else of x's is in Q2.
+    assert mine["revenue"]["CNY"] == {
+        "closed_won": 300.0,
+        "commit": 700.0,
+        "best_case": 700.0,
+        "pipeline": 700.0,
+        "weighted": 600.0,
+    }
+    assert mine["quota"] == {
+        "revenue": 1000.0,
+        "currency": "CNY",
+        "freight_tons": 100.0,
+        "from": "set",
+    }
+    assert mine["attainment"]["closed_won"] == 0.3 and mine["gap"]["commit"] == 300.0
+    assert mine["freight_tons"]["closed_won"] == 30.0 and mine["freight_tons"]["commit"] == 70.0
+    assert (mine["deals_won"], mine["open_opportunities"], mine["unscheduled_opportunities"]) == (
+        1,
+        1,
+        1,
+    )
+    theirs = rows[y]
+    assert (
+        theirs["revenue"]["CNY"]["best_case"] == 250.0 and theirs["revenue"]["CNY"]["commit"] == 0
+    )
+    assert theirs["quota"]["revenue"] == 300.0 and theirs["quota"]["from"] == "parts"
+    [together] = by_team["rows"]
+    assert together["team"] == team and together["revenue"]["CNY"]["pipeline"] == 950.0
+    assert together["attainment"]["pipeline"] == 0.19
+    modes = {row["mode"]: row for row in by_mode["rows"] if row["salesperson_id"] == x}
+    # The 400 split by the lines' tons (30 and 10); the won deal's 300 all on its one line.
+    assert modes["cold_chain"]["revenue"]["CNY"]["pipeline"] == 600.0
+    assert modes["warehousing"]["revenue"]["CNY"]["pipeline"] == 100.0
+    [scored] = [row for row in card["rows"] if row["salesperson_id"] == x]
+    assert scored["attainment"] == {"revenue": 0.3, "freight_tons": 0.3}  # its line's 30 t
+    assert bad.status_code == 422

@@ -238,13 +238,23 @@ def test_open_opportunities_count_under_the_owner_valued_at_their_latest_priced_
         }
     ]
     # Facts of a customer never created (or merged away) count under nobody's name.
-    assert contributions(Account({}, None, frozenset(), (), opportunities[1:]), NOW) == {
-        FORECAST: [
-            {
-                "key": {"owner": "unassigned", "region": None, "industry": None},
-                "n": {"open": 2, "unvalued": 2},
-            }
-        ]
+    assert contributions(Account({}, None, frozenset(), (), opportunities[1:]), NOW)[FORECAST] == [
+        {
+            "key": {"owner": "unassigned", "region": None, "industry": None},
+            "n": {"open": 2, "unvalued": 2},
+        }
+    ]
+
+
+def test_an_opportunity_amount_values_it_before_any_proposal():
+    opportunities = ({"_id": "o-1", "win_probability": 0.5, "amount": 1000.0, "currency": "EUR"},)
+    proposals = ({"opportunity_id": "o-1", "price": 80.5, "currency": "CNY", "created_at": NOW},)
+    owned = {"owner_id": "sp-1", "segment": SEGMENT}
+    entry = contributions(Account(owned, None, frozenset(), (), opportunities, proposals), NOW)
+    assert entry[FORECAST][0]["n"] == {
+        "open": 1,
+        "pipeline_EUR": 1_000_000_000,
+        "weighted_EUR": 500_000_000,
     }
 
 

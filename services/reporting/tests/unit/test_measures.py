@@ -138,7 +138,7 @@ def test_the_forecast_weights_each_open_opportunity_by_its_stage():
     assert rows["unassigned"] == {
         "salesperson_id": "unassigned",
         "open_opportunities": 1,
-        "without_priced_proposal": 1,
+        "without_value": 1,
         "pipeline_value": {},
         "weighted_forecast": {},
     }
