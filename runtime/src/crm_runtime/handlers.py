@@ -126,8 +126,15 @@ class Command(BaseModel):
 
 
 def _flag_or_number(annotation: Any) -> bool:
+    """A flag or a number, optional or not, constrained or not (`FreightTons | None` too: a
+    constrained type inside an Optional stays Annotated there)."""
     kinds = set(typing.get_args(annotation)) - {type(None)} or {annotation}
-    return bool(kinds) and kinds <= {bool, int, float}
+    plain = {typing.get_args(kind)[0] if _annotated(kind) else kind for kind in kinds}
+    return bool(plain) and plain <= {bool, int, float}
+
+
+def _annotated(kind: Any) -> bool:
+    return typing.get_origin(kind) is Annotated
 
 
 class Patch(Command):

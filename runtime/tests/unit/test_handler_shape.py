@@ -1,6 +1,7 @@
 """The one shape every service uses: wired event handlers, commands, patches, errors as HTTP."""
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import pytest
 from crm_contracts import CustomerCreated
@@ -17,7 +18,7 @@ from crm_runtime.handlers import Command, Instant, Patch, wire
 from crm_runtime.http import version_read
 from crm_runtime.service import Service, ServiceSpec
 from crm_runtime.settings import ServiceSettings
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 
 async def on_created(event, uow, model_version: str, seen: list) -> None:
@@ -124,3 +125,21 @@ def test_a_time_is_iso_8601_with_its_zone_and_within_what_a_datetime_holds():
         TypeAdapter(Instant).validate_python("2026-11-29T10:00:00")
     with pytest.raises(ValidationError, match="out of range"):
         TypeAdapter(Instant).validate_python("0001-01-01T00:00:00+00:00")
+
+
+class Shipment(Command):
+    tons: Annotated[float, Field(ge=0)] | None = None
+    trucks: int | None = None
+    urgent: bool = False
+
+
+@pytest.mark.parametrize(
+    "body", ['{"tons": "5"}', '{"trucks": "2"}', '{"urgent": 0}', '{"trucks": 2.5}']
+)
+def test_numbers_and_flags_are_taken_only_as_json_writes_them_even_optional_and_constrained(body):
+    with pytest.raises(ValidationError):
+        Shipment.model_validate_json(body)
+
+
+def test_a_whole_number_is_a_number_of_tons():
+    assert Shipment.model_validate_json('{"tons": 5, "trucks": 2, "urgent": true}').tons == 5.0

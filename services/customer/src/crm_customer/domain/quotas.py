@@ -41,11 +41,8 @@ class QuotaTarget(Command):
 
     revenue: Money | None = None
     currency: Currency | None = None
-    # Strict by hand: Command makes plain numbers strict, not one annotated inside an Optional.
     freight_tons: FreightTons | None = Field(
-        default=None,
-        strict=True,
-        description="Monthly tons contracted by the deals won in the period.",
+        default=None, description="Monthly tons contracted by the deals won in the period."
     )
     reason: Text | None = None
     version: int | None = Field(default=None, ge=1)
