@@ -119,6 +119,37 @@ async def merged_profiles(store: Store, survivor_id: str) -> list[dict[str, Any]
     return await store.db[PROFILES].find({"merged_into": survivor_id}).to_list()
 
 
+OPEN_SHOWN = {
+    "stage": 1,
+    "win_probability": 1,
+    "title": 1,
+    "amount": 1,
+    "currency": 1,
+    "expected_close_date": 1,
+    "owner_id": 1,
+    "lines": 1,
+    "opened_at": 1,
+}
+
+
+async def open_opportunities(store: Store, customer_ids: list[str]) -> list[dict[str, Any]]:
+    """The customers' open opportunities with their terms, the earliest to close first (those
+    without a date last); a customer has a few (the follow-up service caps them at 50 each)."""
+    found = await (
+        store.db[OPPORTUNITIES]
+        .find({"customer_id": {"$in": customer_ids}, "closed": False}, OPEN_SHOWN)
+        .to_list()
+    )
+    return sorted(
+        found,
+        key=lambda o: (
+            o.get("expected_close_date") is None,
+            o.get("expected_close_date") or "",
+            o["_id"],
+        ),
+    )
+
+
 async def timeline_page(
     store: Store, customer_ids: list[str], limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:

@@ -24,8 +24,9 @@ def _by_id(profiles: list[dict[str, Any]], field: str, key: str) -> list[dict[st
 async def customer_report(
     customer_id: str, context: ReaderContext, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, Any]:
-    """The customer's profile, owner, latest score and financial ratios, competitors, counts, and
-    its follow-ups and deals, latest first, with those of the customers merged into it. Managers
+    """The customer's profile, owner, latest score and financial ratios, competitors, counts, its
+    open opportunities with their terms and lines (the stage last moved is `pipeline`), and its
+    follow-ups and deals, latest first, with those of the customers merged into it. Managers
     and ops read every customer; a salesperson only their own."""
     assert context.caller is not None  # ReaderContext checked the token
     profile = await adapters.profile_to_read(context.store, customer_id, context.caller)
@@ -42,6 +43,10 @@ async def customer_report(
         "merged": [p["_id"] for p in profiles[1:]],
         "owner_id": profile.get("owner_id"),
         "pipeline": profile.get("pipeline"),
+        "open_opportunities": [
+            {"opportunity_id": o.pop("_id"), **o}
+            for o in await adapters.open_opportunities(context.store, [p["_id"] for p in profiles])
+        ],
         "segment": profile.get("segment"),
         "contacts": _by_id(profiles, "contacts", "contact_id"),
         "competitors": _by_id(profiles, "competitors", "competitor_id"),

@@ -291,6 +291,29 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
     from crm_reporting.rebuild import rebuild
 
     region, start, events, _ = await play(service, kafka, eventually, "rebuild")
+    team = f"rebuild-{uuid.uuid4().hex[:6]}"
+    targets = [
+        SalespersonRegistered(
+            producer="customer",
+            customer_id="sp-a",
+            payload=SalespersonPayload(
+                salesperson_id="sp-a", name="A", capacity=5, seniority=2, team=team
+            ),
+        ),
+        QuotaSet(
+            producer="customer",
+            customer_id=f"team:{team}",
+            payload=QuotaPayload(
+                target="team",
+                target_id=team,
+                period=str(start.year),
+                revenue="1000.00",
+                currency="CNY",
+                version=1,
+            ),
+        ),
+    ]
+    await applied(service, kafka, eventually, targets)
 
     period = {"since": start.isoformat(), "until": (start + 60 * DAY).isoformat()}
     customers = sorted({event.customer_id for event in events})
@@ -300,6 +323,12 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
             await client.get("/reports/scorecard", params={**period, "region": region}),
             await client.get("/reports/funnel", params={**period, "region": region}),
             await client.get("/reports/value", params={"region": region, "by": ["tier", "band"]}),
+            # Unfiltered: every quota and team the topics hold, rebuilt too.
+            *[
+                await client.get("/reports/forecast/period", params={"period": year, **group})
+                for year in (str(start.year), str(start.year + 1))
+                for group in ({}, {"group": "team"}, {"by": "mode"})
+            ],
             *[await client.get(f"/customers/{customer_id}") for customer_id in customers],
         ]
         return [{k: v for k, v in answer.json().items() if k != "as_of"} for answer in answers]
@@ -307,6 +336,8 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
     async with http(service, role="admin") as client:
         before = await reports(client)
         rebuilding = asyncio.create_task(rebuild(service.settings))
+        teams = {row["team"]: row for row in before[4]["rows"]}  # the first year, by team
+        assert teams[team]["quota"]["revenue"] == 1000.0
         while not rebuilding.done():  # the live read models keep answering meanwhile
             assert (await client.get("/reports/funnel", params=period)).status_code == 200
             await asyncio.sleep(0.5)
@@ -697,6 +728,15 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
             )
         ).json()
         bad = await manager.get("/reports/forecast/period", params={"period": "2021-Q5"})
+        seen = (await manager.get(f"/customers/{customer}")).json()["open_opportunities"]
+    # The 360 lists the customer's open ones, the earliest to close first, with their terms now.
+    assert [(o["opportunity_id"], o["amount"], o["owner_id"]) for o in seen] == [
+        (commit.payload.opportunity_id, 400.0, None),
+        (best.payload.opportunity_id, 250.0, y),
+        (later.payload.opportunity_id, 999.0, None),
+        (unscheduled.payload.opportunity_id, 50.0, None),
+    ]
+    assert [line["mode"] for line in seen[0]["lines"]] == ["cold_chain", "warehousing"]
     rows = {row["salesperson_id"]: row for row in by_person["rows"]}
     assert set(rows) == {x, y}
     mine = rows[x]

@@ -862,3 +862,10 @@ def test_the_freight_bands_run_from_the_highest_floor_down_to_zero():
     floors = [floor for floor, _ in FREIGHT_BANDS]
     assert floors == sorted(floors, reverse=True)
     assert floors[-1] == 0
+
+
+def test_features_stored_before_opportunities_were_kept_read_as_having_none():
+    stored = {"industry": "retail", "stage": "proposal", "stage_probability": 0.5, "deals": {}}
+    features = Features.model_validate(stored)
+    assert features.opportunities == {} and features.open_pipeline("CNY") == 0
+    assert features.stage == "proposal"
