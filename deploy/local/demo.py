@@ -1,7 +1,8 @@
 """A small demo flow through the running stack (stack.py up): HTTP in, Kafka across, HTTP out.
 
-Creates three customers, logs follow-ups, closes one deal won and one lost, then prints what
-reporting says of each customer once the scores have arrived.
+Creates three customers, logs follow-ups, closes one deal won and one lost, works two
+opportunities with service lines on one customer, sets the quarter's quotas, then prints what
+reporting says of each customer once the scores have arrived, and the quarter's forecast.
 """
 
 import sys
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from crm_runtime.periods import bounds
 
 CUSTOMER, FOLLOWUP, REPORTING = (
     "http://127.0.0.1:8001",
@@ -22,9 +24,9 @@ WAIT_S = 60
 TOKEN: dict[str, str] = {}
 
 
-def post(url: str, body: dict, correlation_id: str | None = None) -> dict:
+def post(url: str, body: dict, correlation_id: str | None = None, method: str = "POST") -> dict:
     headers = {**TOKEN, "X-Correlation-ID": correlation_id or str(uuid.uuid4())}
-    response = httpx.post(url, json=body, headers=headers, timeout=10)
+    response = httpx.request(method, url, json=body, headers=headers, timeout=10)
     if response.status_code >= 400:
         sys.exit(f"{url} answered {response.status_code}: {response.text}")
     return response.json()
@@ -144,10 +146,10 @@ def main() -> None:
     login()
     run = uuid.uuid4().hex[:6]
     seed_history(run)
-    for name, regions, seniority in (
-        ("Li Na", ["east", "south"], 3),
-        ("Zhang Wei", ["east", "west"], 1),
-        ("Aygul Tursun", ["west"], 2),
+    for name, regions, seniority, team in (
+        ("Li Na", ["east", "south"], 3, f"east-{run}"),
+        ("Zhang Wei", ["east", "west"], 1, f"east-{run}"),
+        ("Aygul Tursun", ["west"], 2, None),
     ):
         person = post(
             f"{CUSTOMER}/salespeople",
@@ -157,6 +159,7 @@ def main() -> None:
                 "regions": regions,
                 "capacity": 20,
                 "seniority": seniority,
+                "team": team,
             },
         )
         print(
@@ -242,6 +245,7 @@ def main() -> None:
         "logged    4 follow-ups, 2 stage moves, a proposal revised and accepted, 1 deal won, "
         "1 deal lost"
     )
+    quarter = work_the_quarter(third, o3, run, c3)
 
     expected = {first: (2, 1, 0), second: (1, 0, 1), third: (1, 0, 0)}
     deadline = time.monotonic() + WAIT_S
@@ -292,11 +296,113 @@ def main() -> None:
                 )
             )
             print(f"    {entry['at'][:16]}  {entry['kind']:<8} {what}")
+    print_forecast(quarter, run)
     print(
         "\nthe stack stays up: `make down` stops it; "
-        "`.venv/bin/crm-scoring-replay --models value-v1 value-v2`"
+        "`.venv/bin/crm-scoring-replay --models value-v1 value-v2 value-v3`"
         " backtests the scoring models on what is in Kafka now"
     )
+
+
+def work_the_quarter(customer_id: str, owner: str, run: str, correlation_id: str) -> str:
+    """Two opportunities of one customer with their service lines, one moved on and given the
+    owner's own probability; quotas for the quarter. Returns the quarter."""
+    now = datetime.now(UTC)
+    quarter = f"{now.year}-Q{(now.month + 2) // 3}"
+    closes = (bounds(quarter)[1] - timedelta(days=1)).date().isoformat()
+    lanes = f"{FOLLOWUP}/customers/{customer_id}/opportunities"
+    [opened] = httpx.get(lanes, headers=TOKEN, timeout=10).json()  # opened when it was known
+    reefer = {
+        "line_id": "l1",
+        "origin": "Shenzhen",
+        "destination": "Chengdu",
+        "mode": "cold_chain",
+        "monthly_tons": 60,
+        "monthly_shipments": 8,
+        "rate": "5200.00",
+        "rate_basis": "shipment",
+    }
+    depot = {
+        "line_id": "l2",
+        "origin": "Chengdu",
+        "mode": "warehousing",
+        "monthly_tons": 40,
+        "rate": "18000.00",
+        "rate_basis": "month",
+    }
+    post(
+        f"{FOLLOWUP}/opportunities/{opened['id']}",
+        {
+            "title": "Reefer lane and a Chengdu depot",
+            "amount": "780000.00",
+            "currency": "CNY",
+            "expected_close_date": closes,
+            "lines": [reefer, depot],
+            "version": opened["version"],
+        },
+        correlation_id,
+        method="PATCH",
+    )
+    post(
+        f"{FOLLOWUP}/opportunities/{opened['id']}/stage",
+        {
+            "to_stage": "negotiation",
+            "win_probability": 0.8,
+            "override_reason": "their logistics director signed the trial",
+        },
+        correlation_id,
+    )
+    customs = {"line_id": "c1", "origin": "Shenzhen", "mode": "customs", "monthly_shipments": 30}
+    post(
+        lanes,
+        {
+            "title": "Customs clearance at Shenzhen",
+            "amount": "120000.00",
+            "currency": "CNY",
+            "expected_close_date": closes,
+            "lines": [customs],
+        },
+        correlation_id,
+    )
+    for target, target_id, revenue in (
+        ("salesperson", owner, "1500000.00"),
+        ("team", f"east-{run}", "4000000.00"),
+    ):
+        post(
+            f"{CUSTOMER}/quotas/{target}/{target_id}/{quarter}",
+            {"revenue": revenue, "currency": "CNY", "freight_tons": 2000},
+            method="PUT",
+        )
+    print(f"worked    2 opportunities with 3 service lines; quotas for {quarter} set")
+    return quarter
+
+
+def print_forecast(quarter: str, run: str) -> None:
+    """The quarter per salesperson of this run and for their team, once the counters show every
+    event."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        url = f"{REPORTING}/reports/forecast/period"
+        people = httpx.get(url, params={"period": quarter}, headers=TOKEN, timeout=10).json()
+        if people["as_of"]["counting_pending"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    params = {"period": quarter, "group": "team", "team": f"east-{run}"}
+    teams = httpx.get(url, params=params, headers=TOKEN, timeout=10).json()
+    print(f"\nthe quarter {quarter} (GET /reports/forecast/period on :8004), CNY:")
+    print(f"  {'':<18}{'quota':>12}{'won':>12}{'commit':>12}{'pipeline':>12}{'weighted':>12}")
+    ours = [r for r in people["rows"] if r["salesperson_id"].endswith(run)]
+    for row in ours + teams["rows"]:
+        money = row["revenue"].get("CNY", {})
+        name = row.get("salesperson_id") or f"team {row['team']}"
+        print(
+            f"  {name:<18}{row['quota']['revenue'] if row['quota'] else 0:>12,.0f}"
+            + "".join(
+                f"{money.get(k, 0):>12,.0f}"
+                for k in ("closed_won", "commit", "pipeline", "weighted")
+            )
+            + (f"   {row['attainment']['closed_won']:.0%} won" if row["attainment"] else "")
+        )
 
 
 if __name__ == "__main__":
