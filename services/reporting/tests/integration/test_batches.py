@@ -56,10 +56,6 @@ from crm_contracts import (
     ProposalDecisionPayload,
     ProposalPayload,
     ProposalRevised,
-    QuotaPayload,
-    QuotaSet,
-    SalespersonPayload,
-    SalespersonRegistered,
     ServiceLine,
     StageChanged,
     StageChangedPayload,
@@ -84,6 +80,7 @@ from crm_runtime.handlers import wire
 from crm_runtime.periods import month_of, months_of
 from crm_runtime.store import Store
 from pymongo import AsyncMongoClient
+from targets import in_team, quota_set
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 STAGES = ["qualified", "needs_analysed", "proposal", "negotiation"]
@@ -488,41 +485,12 @@ class History:
 def targets() -> list[Event]:
     """The salespeople and their teams, and quotas: some set for a period, some for its parts,
     one changed (its versions delivered in the wrong order)."""
-    people = [
-        SalespersonRegistered(
-            producer="t",
-            customer_id=person,
-            occurred_at=T0,
-            payload=SalespersonPayload(
-                salesperson_id=person, name=person, capacity=9, seniority=1, team=team
-            ),
-        )
-        for person, team in PEOPLE.items()
-    ]
-    quotas = [
-        ("salesperson", "sp-1", "2024-Q1", "30000.00", 50.0, 2),
-        ("salesperson", "sp-1", "2024-Q1", "1.00", 1.0, 1),  # the older version, late
-        ("salesperson", "sp-2", "2024-01", "1000.00", None, 1),
-        ("salesperson", "sp-2", "2024-02", "2000.00", None, 1),
-        ("salesperson", "sp-2", "2024-03", "3000.00", None, 1),
-        ("team", "east-1", "2024", "90000.00", 400.0, 1),
-    ]
-    return people + [
-        QuotaSet(
-            producer="t",
-            customer_id=target_id,
-            occurred_at=T0,
-            payload=QuotaPayload(
-                target=target,
-                target_id=target_id,
-                period=period,
-                revenue=revenue,
-                currency="CNY",
-                freight_tons=tons,
-                version=version,
-            ),
-        )
-        for target, target_id, period, revenue, tons, version in quotas
+    return [
+        *(in_team(person, team, T0) for person, team in PEOPLE.items()),
+        quota_set("salesperson", "sp-1", "2024-Q1", "30000.00", 50.0, version=2, at=T0),
+        quota_set("salesperson", "sp-1", "2024-Q1", "1.00", 1.0, version=1, at=T0),  # late
+        *(quota_set("salesperson", "sp-2", f"2024-0{m}", f"{m}000.00", at=T0) for m in (1, 2, 3)),
+        quota_set("team", "east-1", "2024", "90000.00", 400.0, at=T0),
     ]
 
 

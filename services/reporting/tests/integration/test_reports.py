@@ -25,10 +25,6 @@ from crm_contracts import (
     OpportunityUpdatedPayload,
     ProposalCreated,
     ProposalPayload,
-    QuotaPayload,
-    QuotaSet,
-    SalespersonPayload,
-    SalespersonRegistered,
     ServiceLine,
     StageChanged,
     StageChangedPayload,
@@ -40,6 +36,7 @@ from crm_contracts.common import MAX_FREIGHT_TONS
 from crm_reporting import counters
 from crm_reporting.bootstrap import bootstrap
 from crm_reporting.settings import ReportingSettings
+from targets import in_team, quota_set
 
 DAY = timedelta(days=1)
 
@@ -292,27 +289,7 @@ async def test_a_rebuild_from_the_topics_gives_the_same_reports_while_the_live_o
 
     region, start, events, _ = await play(service, kafka, eventually, "rebuild")
     team = f"rebuild-{uuid.uuid4().hex[:6]}"
-    targets = [
-        SalespersonRegistered(
-            producer="customer",
-            customer_id="sp-a",
-            payload=SalespersonPayload(
-                salesperson_id="sp-a", name="A", capacity=5, seniority=2, team=team
-            ),
-        ),
-        QuotaSet(
-            producer="customer",
-            customer_id=f"team:{team}",
-            payload=QuotaPayload(
-                target="team",
-                target_id=team,
-                period=str(start.year),
-                revenue="1000.00",
-                currency="CNY",
-                version=1,
-            ),
-        ),
-    ]
+    targets = [in_team("sp-a", team), quota_set("team", team, str(start.year), "1000.00")]
     await applied(service, kafka, eventually, targets)
 
     period = {"since": start.isoformat(), "until": (start + 60 * DAY).isoformat()}
@@ -623,35 +600,11 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
     run = uuid.uuid4().hex[:6]
     x, y, team, region = f"sp-x-{run}", f"sp-y-{run}", f"team-{run}", f"plan-{run}"
     at = datetime(2021, 4, 2, tzinfo=UTC)
-    people = [
-        SalespersonRegistered(
-            producer="customer",
-            customer_id=person,
-            payload=SalespersonPayload(
-                salesperson_id=person, name=person, capacity=5, seniority=2, team=team
-            ),
-        )
-        for person in (x, y)
-    ]
+    people = [in_team(x, team), in_team(y, team)]
     quotas = [
-        QuotaSet(
-            producer="customer",
-            customer_id=target_id,
-            payload=QuotaPayload(
-                target=target,
-                target_id=target_id,
-                period=period,
-                revenue=revenue,
-                currency="CNY",
-                freight_tons=tons,
-                version=1,
-            ),
-        )
-        for target, target_id, period, revenue, tons in (
-            ("salesperson", x, "2021-Q2", "1000.00", 100.0),
-            *(("salesperson", y, f"2021-0{m}", "100.00", None) for m in (4, 5, 6)),
-            ("team", team, "2021-Q2", "5000.00", 1000.0),
-        )
+        quota_set("salesperson", x, "2021-Q2", "1000.00", 100.0),
+        *(quota_set("salesperson", y, f"2021-0{m}", "100.00") for m in (4, 5, 6)),
+        quota_set("team", team, "2021-Q2", "5000.00", 1000.0),
     ]
     reefer = ServiceLine(line_id="l1", origin="Shanghai", mode="cold_chain", monthly_tons=30.0)
     depot = ServiceLine(line_id="l2", origin="Ningbo", mode="warehousing", monthly_tons=10.0)
