@@ -150,6 +150,25 @@ async def open_opportunities(store: Store, customer_ids: list[str]) -> list[dict
     )
 
 
+async def contracted_lanes(store: Store, customer_ids: list[str]) -> list[dict[str, Any]]:
+    """The service lines the customers' won deals won, the latest deal's first, each with its
+    deal."""
+    found = await (
+        store.db[DEALS]
+        .find(
+            {"customer_id": {"$in": customer_ids}, "outcome": "won", "lines.0": {"$exists": True}},
+            {"lines": 1, "closed_at": 1},
+        )
+        .sort([("closed_at", DESCENDING), ("_id", 1)])
+        .to_list()
+    )
+    return [
+        {**line, "deal_id": deal["_id"], "won_at": deal["closed_at"]}
+        for deal in found
+        for line in deal["lines"]
+    ]
+
+
 async def timeline_page(
     store: Store, customer_ids: list[str], limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:

@@ -156,7 +156,7 @@ async def accounts(
 # What counting.account_of reads of each account's facts, in its arguments' order.
 ACCOUNT_FIELDS = {
     FOLLOWUPS: ["at", "revoked"],
-    DEALS: ["outcome", "closed_at", "product_lines"],
+    DEALS: ["outcome", "closed_at", "product_lines", "lines"],
     OPPORTUNITIES: [
         "closed",
         "win_probability",

@@ -28,6 +28,7 @@ from crm_reporting.measures import (
     deal_amounts,
     funnel_amounts,
     latest_prices,
+    products_of,
     standing,
 )
 
@@ -57,7 +58,7 @@ class Account:
     profile: Doc  # {} where there is none (facts of a customer not created, as far as seen)
     last_followup_at: datetime | None = None
     outcomes: frozenset[str] = frozenset()
-    won: tuple[Doc, ...] = ()  # its won deals, with their closing times and product lines
+    won: tuple[Doc, ...] = ()  # its won deals, with their closing times and what they sold
     open_opportunities: tuple[Doc, ...] = ()  # each with its win probability
     proposals: tuple[Doc, ...] = ()  # those of its open opportunities
 
@@ -79,7 +80,7 @@ def account_of(
     order make the same account."""
     seen = [followup["at"] for followup in followups if followup.get("revoked") is False]
     deals = sorted(deals, key=lambda deal: deal["_id"])
-    won = [d for d in deals if d.get("outcome") == "won" and d.get("product_lines")]
+    won = [d for d in deals if d.get("outcome") == "won" and products_of(d)]
     opened = sorted((o for o in opportunities if o.get("closed") is False), key=lambda o: o["_id"])
     own = {opportunity["_id"] for opportunity in opened}
     priced = [p for p in proposals if p.get("opportunity_id") in own]
@@ -239,7 +240,8 @@ BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def cross_selling_witnesses(won: Sequence[Doc]) -> list[Doc]:
-    """The spans {"a": first, "b": last} of won deals that hold more than one product line
+    """The spans {"a": first, "b": last} of won deals that hold more than one product line (a
+    mode of their service lines, else a product line: measures.products_of)
     between them: a deal with two lines, or two deals one after the other (by closing time)
     with different lines. An account's won deals in a period hold more than one line between
     them exactly when one of these spans lies in it: those in a period are one run of the
@@ -249,7 +251,7 @@ def cross_selling_witnesses(won: Sequence[Doc]) -> list[Doc]:
     that the one a period may hold is the first to start in it, the one whose `after` (the
     start of the span before) is before the period: a report counts each account once."""
     deals = sorted(
-        ((d["closed_at"], frozenset(d.get("product_lines") or ())) for d in won),
+        ((d["closed_at"], frozenset(products_of(d))) for d in won),
         key=lambda deal: deal[0],
     )
     deals = [deal for deal in deals if deal[1]]  # no line: adds none to a run

@@ -25,15 +25,15 @@ async def customer_report(
     customer_id: str, context: ReaderContext, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, Any]:
     """The customer's profile, owner, latest score and financial ratios, competitors, counts, its
-    open opportunities with their terms and lines (the stage last moved is `pipeline`), and its
+    open opportunities with their terms and lines (the stage last moved is `pipeline`), the lanes
+    its won deals contracted, and its
     follow-ups and deals, latest first, with those of the customers merged into it. Managers
     and ops read every customer; a salesperson only their own."""
     assert context.caller is not None  # ReaderContext checked the token
     profile = await adapters.profile_to_read(context.store, customer_id, context.caller)
     profiles = [profile, *await adapters.merged_profiles(context.store, customer_id)]
-    timeline, next_cursor = await adapters.timeline_page(
-        context.store, [p["_id"] for p in profiles], limit, cursor
-    )
+    ids = [p["_id"] for p in profiles]
+    timeline, next_cursor = await adapters.timeline_page(context.store, ids, limit, cursor)
     financials = profile.get("financials") or {}
     return {
         "customer_id": customer_id,
@@ -43,9 +43,10 @@ async def customer_report(
         "merged": [p["_id"] for p in profiles[1:]],
         "owner_id": profile.get("owner_id"),
         "pipeline": profile.get("pipeline"),
+        "contracted_lanes": await adapters.contracted_lanes(context.store, ids),
         "open_opportunities": [
             {"opportunity_id": o.pop("_id"), **o}
-            for o in await adapters.open_opportunities(context.store, [p["_id"] for p in profiles])
+            for o in await adapters.open_opportunities(context.store, ids)
         ],
         "segment": profile.get("segment"),
         "contacts": _by_id(profiles, "contacts", "contact_id"),

@@ -66,11 +66,18 @@ def scorecard(
             continue
         rows[owner].update(deal_amounts(deal, created_at.get(deal["account_id"])))
         if deal["outcome"] == "won":
-            product_lines[deal["account_id"]].update(deal.get("product_lines") or [])
+            product_lines[deal["account_id"]].update(products_of(deal))
     for account_id, lines in product_lines.items():
         if len(lines) > 1 and (owner := owner_of.get(account_id)):
             rows[owner]["cross_selling"] += 1
     return scorecard_rows(rows)
+
+
+def products_of(deal: Doc) -> list[str]:
+    """What a won deal sold, as cross-selling counts it: the modes of its service lines, else
+    its product lines (a deal from before lines, or from a system that sends none)."""
+    modes = sorted({line["mode"] for line in deal.get("lines") or [] if line.get("mode")})
+    return modes or list(deal.get("product_lines") or [])
 
 
 def deal_amounts(deal: Doc, account_created_at: datetime | None) -> Counter[str]:

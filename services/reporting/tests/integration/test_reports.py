@@ -681,7 +681,11 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
             )
         ).json()
         bad = await manager.get("/reports/forecast/period", params={"period": "2021-Q5"})
-        seen = (await manager.get(f"/customers/{customer}")).json()["open_opportunities"]
+        report = (await manager.get(f"/customers/{customer}")).json()
+    seen, lanes = report["open_opportunities"], report["contracted_lanes"]
+    assert [(lane["mode"], lane["origin"], lane["deal_id"]) for lane in lanes] == [
+        ("cold_chain", "Shanghai", won.payload.deal_id)
+    ]
     # The 360 lists the customer's open ones, the earliest to close first, with their terms now.
     assert [(o["opportunity_id"], o["amount"], o["owner_id"]) for o in seen] == [
         (commit.payload.opportunity_id, 400.0, None),

@@ -1,6 +1,15 @@
 from datetime import UTC, datetime, timedelta
 
-from crm_reporting.measures import churn, forecast, funnel, lifecycle_of, rate, scorecard, win_rate
+from crm_reporting.measures import (
+    churn,
+    forecast,
+    funnel,
+    lifecycle_of,
+    products_of,
+    rate,
+    scorecard,
+    win_rate,
+)
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -172,3 +181,26 @@ def test_lifecycle_stages_and_churn():
 
 def test_churn_with_no_customers_is_no_data():
     assert churn({}, {}) == {"by_lifecycle": {}, "customers": 0, "churn_rate": None, "cohorts": []}
+
+
+def test_a_deal_sold_the_modes_of_its_lines_else_its_product_lines():
+    lines = [{"mode": "ftl"}, {"mode": "customs"}, {"mode": "ftl"}]
+    assert products_of({"lines": lines, "product_lines": ["road"]}) == ["customs", "ftl"]
+    assert products_of({"lines": [], "product_lines": ["road"]}) == ["road"]
+    assert products_of({}) == []
+
+
+def test_a_customer_whose_won_lines_hold_two_modes_cross_sells():
+    profiles = [{"_id": "c1", "owner_id": "sp-1", "created_at": datetime(2026, 1, 1, tzinfo=UTC)}]
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    deal = {"account_id": "c1", "outcome": "won", "closed_at": at, "amount": 1.0}
+    deals = [
+        {**deal, "lines": [{"mode": "ftl"}], "product_lines": ["ftl", "ltl"]},
+        {**deal, "lines": [{"mode": "ftl"}]},
+    ]
+    since, until = at - timedelta(days=1), at + timedelta(days=1)
+    [row] = scorecard(profiles, [], [], deals, since, until, timedelta(days=90))
+    assert row["cross_selling_customers"] == 0  # one mode, whatever the product lines said
+    deals[1]["lines"] = [{"mode": "warehousing"}]
+    [row] = scorecard(profiles, [], [], deals, since, until, timedelta(days=90))
+    assert row["cross_selling_customers"] == 1
