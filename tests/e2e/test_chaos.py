@@ -29,6 +29,7 @@ from crm_runtime.store import Store
 from crm_scoring import adapters
 from crm_scoring.engine import react
 from crm_scoring.memory_state import InMemoryState
+from crm_scoring.settings import ScoringSettings
 from fleet import PERIOD, Fleet, sent, settled, topic_records, views
 from instances import OwnBroker
 from pymongo import AsyncMongoClient
@@ -39,6 +40,8 @@ SERVICES = ["customer", "followup", "scoring", "reporting"]
 RESTART_AFTER_S = 1.0  # a supervisor's restart delay
 THINK_S = 0.05  # a user's pause between two requests of a chain
 HTTP_AT_ONCE = 8
+
+DEFAULT_MODEL = ScoringSettings.model_fields["model_version"].default  # the services'
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +231,8 @@ async def scores_of(events: list[Event]) -> InMemoryState:
     """A fault-free scoring of the events on the topics, in memory."""
     state = InMemoryState()
     for event in events:
-        await react(state, event, "value-v1")
-    await state.publish("value-v1")
+        await react(state, event, DEFAULT_MODEL)
+    await state.publish(DEFAULT_MODEL)
     return state
 
 

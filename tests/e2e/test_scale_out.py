@@ -25,6 +25,7 @@ from crm_runtime.store import OUTBOX, Store
 from crm_scoring import adapters
 from crm_scoring.engine import react
 from crm_scoring.memory_state import InMemoryState
+from crm_scoring.settings import ScoringSettings
 from fleet import Fleet, applied, event_ids, settled, views
 from histories import scored_history
 from instances import OwnBroker
@@ -33,6 +34,8 @@ from pymongo import AsyncMongoClient
 PARTITIONS = 6
 OUTBOX_LEASE_S = 10.0  # the relay's (crm_runtime.outbox)
 SLICES = 8
+
+DEFAULT_MODEL = ScoringSettings.model_fields["model_version"].default  # the services'
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +148,8 @@ async def test_three_instances_killed_and_added_mid_stream_end_as_one_instance_d
     # Scores: as the same events applied one by one in memory.
     reference = InMemoryState()
     for event in events:
-        await react(reference, event, "value-v1")
-    await reference.publish("value-v1")
+        await react(reference, event, DEFAULT_MODEL)
+    await reference.publish(DEFAULT_MODEL)
     assert await adapters.results(scoring) == reference.results
     assert len(reference.results) == 120
 

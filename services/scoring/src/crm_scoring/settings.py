@@ -11,7 +11,7 @@ from crm_scoring.domain.value_model import load
 class ScoringSettings(ServiceSettings):
     service_name: str = "scoring"
     http_port: int = 8003
-    model_version: str = Field(default="value-v1", description="A file in crm_scoring/models/.")
+    model_version: str = Field(default="value-v3", description="A file in crm_scoring/models/.")
     topics: list[str] = Field(
         default=[CUSTOMER_EVENTS, FOLLOWUP_EVENTS],
         description="The topics scored (CRM_TOPICS, as JSON): a test or a benchmark points the "

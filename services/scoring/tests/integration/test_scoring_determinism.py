@@ -195,10 +195,10 @@ async def test_the_same_events_end_in_the_same_scores_whatever_the_interleaving_
         await asyncio.wait_for(second.wait(), 30)
     assert killed_at < len(events), "the process was killed before the history ended"
 
-    reference = InMemoryState()
+    reference, model = InMemoryState(), ScoringSettings.model_fields["model_version"].default
     for event in events:
-        await react(reference, event, "value-v1")
-    await reference.publish("value-v1")
+        await react(reference, event, model)
+    await reference.publish(model)
 
     quiet_final, crashed_final = finals
     assert len(quiet_final["results"]) == 45

@@ -139,7 +139,7 @@ async def test_a_score_moves_with_its_reasons_after_financials_and_after_follow_
     )
     for payload in by_cause.values():
         assert sum(c.points for c in payload.contributions) == payload.score
-        assert payload.rule_version == "value-v1"
+        assert payload.rule_version == "value-v3"  # the default model
 
 
 async def test_a_corrected_follow_up_date_and_channel_move_the_engagement(service, kafka, http):
