@@ -42,12 +42,14 @@ OWNERS = "owners"  # the scorecard's customers of each salesperson
 SCORECARD = "scorecard"  # the scorecard's period
 CROSS = "cross"  # accounts that may cross-sell: not counted, read by the scorecard
 PLAN = "plan"  # the period forecast: per owner and month (plan.py)
-PLAN_LINES = "plan_lines"  # the same per service line's mode and origin
+PLAN_MODES = "plan_modes"  # the same per service line's mode
+PLAN_ORIGINS = "plan_origins"  # and per where its lane starts
+LINE_FAMILIES = {"mode": PLAN_MODES, "origin": PLAN_ORIGINS}  # by what they are kept
 VALUE_KEY = ("tier", "region", "industry", "band")
 # The lifecycle, forecast and funnel counters are also kept summed over each of these, so that a
 # report without a filter on one reads few counters.
 FILTERS = ("industry", "region")
-SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD, PLAN, PLAN_LINES)
+SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD, PLAN, PLAN_MODES, PLAN_ORIGINS)
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,12 @@ def _forecast(account: Account, segment: Doc) -> Doc | None:
 
 
 def _plan_of_open(account: Account, segment: Doc) -> dict[str, list[Doc]]:
-    """PLAN and PLAN_LINES: each open opportunity in its owner's month of expected close."""
+    """PLAN, and per line PLAN_MODES and PLAN_ORIGINS: each open opportunity in its owner's
+    month of expected close."""
     price_of = latest_prices(list(account.proposals))
     filters = {name: segment.get(name) for name in FILTERS}
     plans: list[Doc] = []
-    lines: list[Doc] = []
+    lines: list[tuple[str, Doc]] = []
     for opportunity in account.open_opportunities:
         owner = opportunity.get("owner_id") or account.profile.get("owner_id") or "unassigned"
         key = {"owner": owner, "month": plan.close_month(opportunity), **filters}
@@ -181,9 +184,25 @@ def _plan_of_open(account: Account, segment: Doc) -> dict[str, list[Doc]]:
         probability = opportunity.get("win_probability") or 0.0
         tons = sum(float(line.get("monthly_tons") or 0) for line in opportunity.get("lines") or [])
         plans.append({"key": key, "n": dict(plan.open_amounts(probability, value, tons))})
-        for line, n in plan.lines_of_open(opportunity, value):
-            lines.append({"key": {**key, **plan.lane_of(line)}, "n": dict(n)})
-    return {PLAN: _merged(plans), PLAN_LINES: _merged(lines)} if plans else {}
+        lines += _line_entries(key, plan.lines_of_open(opportunity, value))
+    return {PLAN: _merged(plans), **_by_line(lines)} if plans else {}
+
+
+def _line_entries(key: Doc, lines: list[tuple[Doc, Counter[str]]]) -> list[tuple[str, Doc]]:
+    """Each line's amounts under its mode, and under its origin."""
+    return [
+        (family, {"key": {**key, by: line.get(by)}, "n": dict(n)})
+        for line, n in lines
+        for by, family in LINE_FAMILIES.items()
+    ]
+
+
+def _by_line(entries: list[tuple[str, Doc]]) -> dict[str, list[Doc]]:
+    found = {
+        family: _merged([entry for of, entry in entries if of == family])
+        for family in LINE_FAMILIES.values()
+    }
+    return {family: kept for family, kept in found.items() if kept}
 
 
 def _merged(entries: list[Doc]) -> list[Doc]:
@@ -199,7 +218,7 @@ def _merged(entries: list[Doc]) -> list[Doc]:
 
 
 def _plan_of_won(deal: Doc, profile: Doc, segment: Doc) -> dict[str, list[Doc]]:
-    """PLAN and PLAN_LINES: a won deal in its salesperson's month of closing."""
+    """PLAN, PLAN_MODES and PLAN_ORIGINS: a won deal in its salesperson's month of closing."""
     if deal.get("outcome") != "won" or not deal.get("closed_at"):
         return {}
     owner = deal.get("salesperson_id") or owner_of(profile) or "unassigned"
@@ -207,10 +226,8 @@ def _plan_of_won(deal: Doc, profile: Doc, segment: Doc) -> dict[str, list[Doc]]:
     key = {"owner": owner, "month": month_of(deal["closed_at"]), **filters}
     amount = deal.get("amount")
     won = plan.won_amounts(amount, deal.get("currency"), float(deal.get("freight_tons") or 0))
-    lines = [
-        {"key": {**key, **plan.lane_of(line)}, "n": dict(n)} for line, n in plan.lines_of_won(deal)
-    ]
-    return {PLAN: [{"key": key, "n": dict(won)}], PLAN_LINES: _merged(lines)}
+    lines = _line_entries(key, plan.lines_of_won(deal))
+    return {PLAN: [{"key": key, "n": dict(won)}], **_by_line(lines)}
 
 
 def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:

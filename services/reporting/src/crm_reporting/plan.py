@@ -149,11 +149,6 @@ def lines_of_won(deal: Doc) -> list[tuple[Doc, Counter[str]]]:
     ]
 
 
-def lane_of(line: Doc) -> Doc:
-    """What the lines are grouped by: their mode, and where their lane starts (its region)."""
-    return {"mode": line.get("mode"), "origin": line.get("origin")}
-
-
 # --- quotas ---------------------------------------------------------------------------------------
 
 

@@ -185,24 +185,32 @@ async def forecast(store: Store, segment: Segment) -> list[Doc]:
 
 
 async def period_forecast(
-    store: Store, period: str, segment: Segment, group: str, by: str | None = None
+    store: Store,
+    period: str,
+    segment: Segment,
+    group: str,
+    by: str | None = None,
+    chosen: "Chosen | None" = None,
 ) -> list[Doc]:
-    """The period forecast per salesperson or team (`group`), each against its quota, from the
-    counters of the period's months; with `by` (mode or origin), per service line instead, with
-    no quota (quotas are not per line). Teams are the salespeople's as they are now."""
+    """The period forecast per salesperson or team (`group`) of those `chosen`, each against its
+    quota, from the counters of the period's months; with `by` (mode or origin), per service line
+    instead, with no quota (quotas are not per line). Teams are the salespeople's as they are
+    now."""
+    chosen = chosen or Chosen()
     summed = _summed(segment)
     months = periods.months_of(period)
     keys = ["owner", by] if by else ["owner"]
     async with counters.snapshot(store) as session:
-        family = counting.PLAN_LINES if by else counting.PLAN
-        match = {**summed, "month": {"$in": months}}
-        found = await counters.totals(store, session, family, match, keys)
-        unscheduled = await counters.totals(
-            store, session, counting.PLAN, {**summed, "month": None}, ["owner"]
-        )
         people = await store.db[adapters.SALESPEOPLE].find({}, session=session).to_list()
+        team_of = {person["_id"]: person.get("team") for person in people}
+        owners = chosen.owners(team_of)
+        family = counting.LINE_FAMILIES[by] if by else counting.PLAN
+        match = {**summed, "month": {"$in": months}, **owners}
+        found = await counters.summed(store, session, family, match, keys)
+        unscheduled = await counters.summed(
+            store, session, counting.PLAN, {**summed, "month": None, **owners}, ["owner"]
+        )
         quotas = await quotas_of(store, period, group, session)
-    team_of = {person["_id"]: person.get("team") for person in people}
 
     def grouped(owner: str) -> str | None:
         return owner if group == "salesperson" else team_of.get(owner)
@@ -222,7 +230,7 @@ async def period_forecast(
         waiting[grouped(row["_id"]["owner"])] += row["n"].get("open", 0)
     names = {key[0] for key in amounts}
     if not segment.narrowed:  # a quota is the whole team's or person's: shown when nothing is won
-        names |= set(quotas)
+        names |= {name for name in quotas if chosen.holds(group, name, team_of)}
     return [
         {
             label: name,
@@ -232,6 +240,35 @@ async def period_forecast(
         }
         for name in sorted(names, key=lambda name: (name is None, name or ""))
     ]
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """Whose period forecast: one salesperson, a team's members, or (neither) everyone."""
+
+    salesperson_id: str | None = None
+    team: str | None = None
+
+    def owners(self, team_of: dict[str, str | None]) -> Doc:
+        """What to match of the counters' owners."""
+        if self.salesperson_id is not None:
+            wanted = {self.salesperson_id}
+        elif self.team is not None:
+            wanted = {person for person, team in team_of.items() if team == self.team}
+        else:
+            return {}
+        if self.team is not None:
+            wanted = {person for person in wanted if team_of.get(person) == self.team}
+        return {"owner": {"$in": sorted(wanted)}}
+
+    def holds(self, group: str, name: str, team_of: dict[str, str | None]) -> bool:
+        """Whether a salesperson's or team's quota is one of those chosen."""
+        if group == "salesperson":
+            member = self.team is None or team_of.get(name) == self.team
+            return member and self.salesperson_id in (None, name)
+        if self.team is not None and name != self.team:
+            return False
+        return self.salesperson_id is None or team_of.get(self.salesperson_id) == name
 
 
 async def quotas_of(

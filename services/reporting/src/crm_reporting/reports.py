@@ -246,17 +246,15 @@ async def period_forecast(
     monthly freight. `attainment` is each over the quota (in its currency), `gap` the quota less
     it. A quota not set for the period is the sum of its parts' (quarters, months) when each has
     one. Open opportunities without an expected close date count as unscheduled. Filtered on a
-    region or industry, only those with something in it are listed (their whole quota still)."""
+    region or industry, only those with something in it are listed (their whole quota still).
+    `salesperson_id` keeps one salesperson's opportunities and deals, `team` its members'."""
     try:
         periods.months_of(period)
     except ValueError as error:  # the year 0000
         raise Unprocessable(str(error)) from None
+    chosen = queries.Chosen(salesperson_id, team)
     rows = await queries.period_forecast(
-        context.store, period, Segment(region, industry), group, by
+        context.store, period, Segment(region, industry), group, by, chosen
     )
-    if salesperson_id is not None:
-        rows = [row for row in rows if row.get("salesperson_id") == salesperson_id]
-    if team is not None:
-        rows = [row for row in rows if row.get("team") == team]
     meta = {"period": period, "group": group, "by": by, "as_of": await _freshness(context)}
     return _answer(rows, meta, format, "period-forecast")

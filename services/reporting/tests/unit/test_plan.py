@@ -8,7 +8,8 @@ import pytest
 from crm_reporting.counting import (
     DEAL,
     PLAN,
-    PLAN_LINES,
+    PLAN_MODES,
+    PLAN_ORIGINS,
     Account,
     contributions,
     fact_contributions,
@@ -129,9 +130,12 @@ def test_open_opportunities_count_in_their_owner_month_and_lines_by_mode_and_ori
     mine = next(e["n"] for e in found[PLAN] if e["key"]["owner"] == "sp-2")
     assert mine["commit_CNY"] == mine["pipeline_CNY"] == 1_600_000_000
     assert mine["freight_micro_commit"] == 160_000_000
-    lanes = {(e["key"]["mode"], e["key"]["origin"]): e["n"] for e in found[PLAN_LINES]}
-    assert lanes["cold_chain", "Shanghai"]["pipeline_CNY"] == 1_200_000_000
-    assert lanes["warehousing", "Chengdu"]["pipeline_CNY"] == 400_000_000
+    modes = {e["key"]["mode"]: e["n"] for e in found[PLAN_MODES]}
+    origins = {e["key"]["origin"]: e["n"] for e in found[PLAN_ORIGINS]}
+    assert (
+        modes["cold_chain"]["pipeline_CNY"] == origins["Shanghai"]["pipeline_CNY"] == 1_200_000_000
+    )
+    assert modes["warehousing"]["pipeline_CNY"] == origins["Chengdu"]["pipeline_CNY"] == 400_000_000
 
 
 def test_a_won_deal_counts_in_its_salesperson_month_of_closing_and_its_lines_share_it():
@@ -149,7 +153,8 @@ def test_a_won_deal_counts_in_its_salesperson_month_of_closing_and_its_lines_sha
     [entry] = found[PLAN]
     assert entry["key"] == {"owner": "sp-3", "month": "2027-01", **SEGMENT}
     assert entry["n"] == {"won": 1, "revenue_CNY": 100_000_000, "freight_micro_won": 160_000_000}
-    assert sorted(e["n"]["revenue_CNY"] for e in found[PLAN_LINES]) == [25_000_000, 75_000_000]
+    assert sorted(e["n"]["revenue_CNY"] for e in found[PLAN_MODES]) == [25_000_000, 75_000_000]
+    assert sorted(e["key"]["origin"] for e in found[PLAN_ORIGINS]) == ["Chengdu", "Shanghai"]
     lost = {**deal, "outcome": "lost", "lines": []}
     assert PLAN not in fact_contributions(DEAL, lost, {"owner_id": "sp-1"})
 
