@@ -225,6 +225,11 @@ REPORTS = [
         "/reports/forecast/period",
         {"period": f"{datetime.now(UTC).year}", "by": "mode"},
     ),
+    (
+        "period forecast by origin, one salesperson",
+        "/reports/forecast/period",
+        {"period": f"{datetime.now(UTC).year}", "by": "origin", "salesperson_id": "sp-1"},
+    ),
 ]
 
 

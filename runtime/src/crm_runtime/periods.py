@@ -59,3 +59,11 @@ def period_spanning(since: datetime, until: datetime) -> str | None:
     candidates = [f"{since.year:04d}", f"{since.year:04d}-Q{(since.month + 2) // 3}"]
     candidates.append(month_of(since))
     return next((p for p in candidates if bounds(p) == (since, until)), None)
+
+
+def periods_holding(month: str | None) -> list[str]:
+    """The month, its quarter and its year; for no month, "none" (what is not scheduled)."""
+    if month is None:
+        return ["none"]
+    year, number = month.split("-")
+    return [month, f"{year}-Q{(int(number) + 2) // 3}", year]

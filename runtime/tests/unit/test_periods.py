@@ -3,7 +3,14 @@
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from crm_runtime.periods import bounds, month_of, months_of, parts_of, period_spanning
+from crm_runtime.periods import (
+    bounds,
+    month_of,
+    months_of,
+    parts_of,
+    period_spanning,
+    periods_holding,
+)
 
 
 def utc(*parts: int) -> datetime:
@@ -67,3 +74,9 @@ def test_a_time_falls_in_its_month_in_utc():
 )
 def test_a_span_is_a_period_only_when_it_is_exactly_one(since, until, period):
     assert period_spanning(since, until) == period
+
+
+def test_a_month_is_held_by_itself_its_quarter_and_its_year():
+    assert periods_holding("2027-05") == ["2027-05", "2027-Q2", "2027"]
+    assert periods_holding("2027-12") == ["2027-12", "2027-Q4", "2027"]
+    assert periods_holding(None) == ["none"]

@@ -71,8 +71,8 @@ async def create_indexes(store: Store) -> None:
     # or of none: null), of its blocks.
     counter = ["family", "key.across", "key.region", "key.bucket"]
     await store.db[COUNTERS].create_index([(field, 1) for field in counter])
-    # The period forecast reads its months' counters.
-    await store.db[COUNTERS].create_index([("family", 1), ("key.across", 1), ("key.month", 1)])
+    # The period forecast reads its period's counters.
+    await store.db[COUNTERS].create_index([("family", 1), ("key.across", 1), ("key.period", 1)])
     await store.db[QUOTAS].create_index("period")
     # A report's dormancy corrections: the accounts counted on one side of its threshold.
     for family in (counting.LIFECYCLE, counting.OWNERS):

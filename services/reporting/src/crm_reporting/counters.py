@@ -376,26 +376,6 @@ async def totals(
     return found
 
 
-async def summed(
-    store: Store, session: AsyncClientSession, family: str, match: Doc, by: list[str]
-) -> list[Doc]:
-    """As `totals`, summed by MongoDB: for the families whose matching counters are many (the
-    period forecast's, a counter per owner and month), where decoding each in Python took most
-    of a report's time."""
-    query = {"family": family, **{f"key.{k}": v for k, v in match.items()}}
-    pipeline: list[Doc] = [
-        {"$match": query},
-        {"$project": {"g": [f"$key.{name}" for name in by], "n": {"$objectToArray": "$n"}}},
-        {"$unwind": "$n"},
-        {"$group": {"_id": {"g": "$g", "k": "$n.k"}, "v": {"$sum": "$n.v"}}},
-        {"$match": {"v": {"$ne": 0}}},
-    ]
-    groups: dict[tuple[Any, ...], dict[str, int]] = defaultdict(dict)
-    async for row in await integers(store.db, COUNTERS).aggregate(pipeline, session=session):
-        groups[tuple(row["_id"]["g"])][row["_id"]["k"]] = row["v"]
-    return [{"_id": dict(zip(by, values, strict=True)), "n": n} for values, n in groups.items()]
-
-
 async def amounts(
     store: Store, session: AsyncClientSession, family: str, match: Doc
 ) -> Counter[str]:

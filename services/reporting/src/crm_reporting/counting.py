@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from crm_runtime.periods import month_of
+from crm_runtime.periods import month_of, periods_holding
 
 from crm_reporting import plan
 from crm_reporting.measures import (
@@ -41,10 +41,14 @@ FUNNEL = "funnel"
 OWNERS = "owners"  # the scorecard's customers of each salesperson
 SCORECARD = "scorecard"  # the scorecard's period
 CROSS = "cross"  # accounts that may cross-sell: not counted, read by the scorecard
-PLAN = "plan"  # the period forecast: per owner and month (plan.py)
+# The period forecast (plan.py): each entry of a month, its amounts named after their owner
+# (`of_person`), counted in the month's, the quarter's and the year's counter (`periods_holding`):
+# any period is one counter holding every salesperson's amounts.
+PLAN = "plan"
 PLAN_MODES = "plan_modes"  # the same per service line's mode
 PLAN_ORIGINS = "plan_origins"  # and per where its lane starts
 LINE_FAMILIES = {"mode": PLAN_MODES, "origin": PLAN_ORIGINS}  # by what they are kept
+PLANS = (PLAN, *LINE_FAMILIES.values())
 VALUE_KEY = ("tier", "region", "industry", "band")
 # The lifecycle, forecast and funnel counters are also kept summed over each of these, so that a
 # report without a filter on one reads few counters.
@@ -179,19 +183,22 @@ def _plan_of_open(account: Account, segment: Doc) -> dict[str, list[Doc]]:
     lines: list[tuple[str, Doc]] = []
     for opportunity in account.open_opportunities:
         owner = opportunity.get("owner_id") or account.profile.get("owner_id") or "unassigned"
-        key = {"owner": owner, "month": plan.close_month(opportunity), **filters}
+        key = {"month": plan.close_month(opportunity), **filters}
         value = plan.value_of(opportunity, price_of)
         probability = opportunity.get("win_probability") or 0.0
         tons = sum(float(line.get("monthly_tons") or 0) for line in opportunity.get("lines") or [])
-        plans.append({"key": key, "n": dict(plan.open_amounts(probability, value, tons))})
-        lines += _line_entries(key, plan.lines_of_open(opportunity, value))
+        amounts = plan.open_amounts(probability, value, tons)
+        plans.append({"key": key, "n": of_person(owner, amounts)})
+        lines += _line_entries(key, owner, plan.lines_of_open(opportunity, value))
     return {PLAN: _merged(plans), **_by_line(lines)} if plans else {}
 
 
-def _line_entries(key: Doc, lines: list[tuple[Doc, Counter[str]]]) -> list[tuple[str, Doc]]:
+def _line_entries(
+    key: Doc, owner: str, lines: list[tuple[Doc, Counter[str]]]
+) -> list[tuple[str, Doc]]:
     """Each line's amounts under its mode, and under its origin."""
     return [
-        (family, {"key": {**key, by: line.get(by)}, "n": dict(n)})
+        (family, {"key": {**key, by: line.get(by)}, "n": of_person(owner, n)})
         for line, n in lines
         for by, family in LINE_FAMILIES.items()
     ]
@@ -223,11 +230,11 @@ def _plan_of_won(deal: Doc, profile: Doc, segment: Doc) -> dict[str, list[Doc]]:
         return {}
     owner = deal.get("salesperson_id") or owner_of(profile) or "unassigned"
     filters = {name: segment.get(name) for name in FILTERS}
-    key = {"owner": owner, "month": month_of(deal["closed_at"]), **filters}
+    key = {"month": month_of(deal["closed_at"]), **filters}
     amount = deal.get("amount")
     won = plan.won_amounts(amount, deal.get("currency"), float(deal.get("freight_tons") or 0))
-    lines = _line_entries(key, plan.lines_of_won(deal))
-    return {PLAN: [{"key": key, "n": dict(won)}], **_by_line(lines)}
+    lines = _line_entries(key, owner, plan.lines_of_won(deal))
+    return {PLAN: [{"key": key, "n": of_person(owner, won)}], **_by_line(lines)}
 
 
 def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:
@@ -383,6 +390,11 @@ def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
     FINE, else to its day's."""
     if family not in SUMMED:
         yield key
+        return
+    if family in PLANS:
+        rest = {name: value for name, value in key.items() if name != "month"}
+        for summed, _ in _summed(rest):
+            yield from ({**summed, "period": period} for period in periods_holding(key["month"]))
         return
     slot = key.get("slot")
     rest = {name: value for name, value in key.items() if name != "slot"}

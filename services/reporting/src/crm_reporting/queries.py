@@ -2,6 +2,7 @@
 merge); a customer merged into another is not counted on its own."""
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,32 +194,34 @@ async def period_forecast(
     chosen: "Chosen | None" = None,
 ) -> list[Doc]:
     """The period forecast per salesperson or team (`group`) of those `chosen`, each against its
-    quota, from the counters of the period's months; with `by` (mode or origin), per service line
+    quota, from the period's counter (every salesperson's amounts in one); with `by` (mode or
+    origin), per service line
     instead, with no quota (quotas are not per line). Teams are the salespeople's as they are
     now."""
     chosen = chosen or Chosen()
     summed = _summed(segment)
-    months = periods.months_of(period)
-    keys = ["owner", by] if by else ["owner"]
     async with counters.snapshot(store) as session:
         people = await store.db[adapters.SALESPEOPLE].find({}, session=session).to_list()
         team_of = {person["_id"]: person.get("team") for person in people}
-        owners = chosen.owners(team_of)
         family = counting.LINE_FAMILIES[by] if by else counting.PLAN
-        match = {**summed, "month": {"$in": months}, **owners}
-        found = await counters.summed(store, session, family, match, keys)
-        unscheduled = await counters.summed(
-            store, session, counting.PLAN, {**summed, "month": None, **owners}, ["owner"]
+        keys = [by] if by else []
+        match = {**summed, "period": period}
+        found = await counters.totals(store, session, family, match, keys)
+        unscheduled = await counters.totals(
+            store, session, counting.PLAN, {**summed, "period": "none"}, []
         )
         quotas = await quotas_of(store, period, group, session)
+    counted = chosen.counted(team_of)
 
     def grouped(owner: str) -> str | None:
         return owner if group == "salesperson" else team_of.get(owner)
 
     amounts: dict[tuple[Any, ...], Counter[str]] = defaultdict(Counter)
-    for row in found:
-        name = grouped(row["_id"]["owner"])
-        amounts[(name, row["_id"][by]) if by else (name,)].update(row["n"])
+    for row in found:  # one a period (and mode or origin), every salesperson's amounts in it
+        for owner, n in counting.by_person(row["n"]).items():
+            if counted(owner):
+                name = grouped(owner)
+                amounts[(name, row["_id"][by]) if by else (name,)].update(n)
     label = "salesperson_id" if group == "salesperson" else "team"
     if by:
         return [
@@ -227,7 +230,9 @@ async def period_forecast(
         ]
     waiting: Counter[str | None] = Counter()
     for row in unscheduled:
-        waiting[grouped(row["_id"]["owner"])] += row["n"].get("open", 0)
+        for owner, n in counting.by_person(row["n"]).items():
+            if counted(owner):
+                waiting[grouped(owner)] += n.get("open", 0)
     names = {key[0] for key in amounts}
     if not segment.narrowed:  # a quota is the whole team's or person's: shown when nothing is won
         names |= {name for name in quotas if chosen.holds(group, name, team_of)}
@@ -249,17 +254,14 @@ class Chosen:
     salesperson_id: str | None = None
     team: str | None = None
 
-    def owners(self, team_of: dict[str, str | None]) -> Doc:
-        """What to match of the counters' owners."""
-        if self.salesperson_id is not None:
-            wanted = {self.salesperson_id}
-        elif self.team is not None:
-            wanted = {person for person, team in team_of.items() if team == self.team}
-        else:
-            return {}
-        if self.team is not None:
-            wanted = {person for person in wanted if team_of.get(person) == self.team}
-        return {"owner": {"$in": sorted(wanted)}}
+    def counted(self, team_of: dict[str, str | None]) -> Callable[[str], bool]:
+        """Whether a salesperson's opportunities and deals are counted."""
+
+        def chosen(owner: str) -> bool:
+            in_team = self.team is None or team_of.get(owner) == self.team
+            return in_team and self.salesperson_id in (None, owner)
+
+        return chosen
 
     def holds(self, group: str, name: str, team_of: dict[str, str | None]) -> bool:
         """Whether a salesperson's or team's quota is one of those chosen."""

@@ -11,7 +11,9 @@ from crm_reporting.counting import (
     PLAN_MODES,
     PLAN_ORIGINS,
     Account,
+    by_person,
     contributions,
+    counted_keys,
     fact_contributions,
 )
 from crm_reporting.plan import (
@@ -110,7 +112,7 @@ def test_the_shares_of_an_amount_always_add_up_to_it(total, tons):
 # --- the counters' entries --------------------------------------------------------------------
 
 
-def test_open_opportunities_count_in_their_owner_month_and_lines_by_mode_and_origin():
+def test_open_opportunities_count_in_their_month_under_their_owner_and_lines_by_mode_and_origin():
     opportunities = (
         {
             "_id": "o-1",
@@ -125,17 +127,27 @@ def test_open_opportunities_count_in_their_owner_month_and_lines_by_mode_and_ori
     )
     account = Account({"owner_id": "sp-1", "segment": SEGMENT}, open_opportunities=opportunities)
     found = contributions(account, NOW)
-    keys = [(e["key"]["owner"], e["key"]["month"]) for e in found[PLAN]]
-    assert sorted(keys) == [("sp-1", "2027-03"), ("sp-2", "2027-03")]
-    mine = next(e["n"] for e in found[PLAN] if e["key"]["owner"] == "sp-2")
+    [entry] = found[PLAN]  # one month: every owner's amounts in it, named after them
+    assert entry["key"] == {"month": "2027-03", **SEGMENT}
+    mine = by_person(entry["n"])["sp-2"]
     assert mine["commit_CNY"] == mine["pipeline_CNY"] == 1_600_000_000
     assert mine["freight_micro_commit"] == 160_000_000
-    modes = {e["key"]["mode"]: e["n"] for e in found[PLAN_MODES]}
-    origins = {e["key"]["origin"]: e["n"] for e in found[PLAN_ORIGINS]}
+    assert by_person(entry["n"])["sp-1"] == Counter(open=1, unvalued=1)
+    modes = {e["key"]["mode"]: by_person(e["n"])["sp-2"] for e in found[PLAN_MODES]}
+    origins = {e["key"]["origin"]: by_person(e["n"])["sp-2"] for e in found[PLAN_ORIGINS]}
     assert (
         modes["cold_chain"]["pipeline_CNY"] == origins["Shanghai"]["pipeline_CNY"] == 1_200_000_000
     )
     assert modes["warehousing"]["pipeline_CNY"] == origins["Chengdu"]["pipeline_CNY"] == 400_000_000
+
+
+def test_a_month_counts_in_its_quarter_and_year_and_the_unscheduled_apart():
+    key = {"month": "2027-03", "region": "east", "industry": None}
+    counted = list(counted_keys(PLAN, key))
+    assert {k["period"] for k in counted} == {"2027-03", "2027-Q1", "2027"}
+    assert len(counted) == 3 * 4  # each also summed over region, industry and both
+    unscheduled = {k["period"] for k in counted_keys(PLAN, {**key, "month": None})}
+    assert unscheduled == {"none"}
 
 
 def test_a_won_deal_counts_in_its_salesperson_month_of_closing_and_its_lines_share_it():
@@ -151,9 +163,12 @@ def test_a_won_deal_counts_in_its_salesperson_month_of_closing_and_its_lines_sha
     }
     found = fact_contributions(DEAL, deal, {"owner_id": "sp-1", "segment": SEGMENT})
     [entry] = found[PLAN]
-    assert entry["key"] == {"owner": "sp-3", "month": "2027-01", **SEGMENT}
-    assert entry["n"] == {"won": 1, "revenue_CNY": 100_000_000, "freight_micro_won": 160_000_000}
-    assert sorted(e["n"]["revenue_CNY"] for e in found[PLAN_MODES]) == [25_000_000, 75_000_000]
+    assert entry["key"] == {"month": "2027-01", **SEGMENT}
+    assert by_person(entry["n"]) == {
+        "sp-3": Counter(won=1, revenue_CNY=100_000_000, freight_micro_won=160_000_000)
+    }
+    shares = sorted(by_person(e["n"])["sp-3"]["revenue_CNY"] for e in found[PLAN_MODES])
+    assert shares == [25_000_000, 75_000_000]
     assert sorted(e["key"]["origin"] for e in found[PLAN_ORIGINS]) == ["Chengdu", "Shanghai"]
     lost = {**deal, "outcome": "lost", "lines": []}
     assert PLAN not in fact_contributions(DEAL, lost, {"owner_id": "sp-1"})
