@@ -53,7 +53,7 @@ VALUE_KEY = ("tier", "region", "industry", "band")
 # The lifecycle, forecast and funnel counters are also kept summed over each of these, so that a
 # report without a filter on one reads few counters.
 FILTERS = ("industry", "region")
-SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD, PLAN, PLAN_MODES, PLAN_ORIGINS)
+SUMMED = (LIFECYCLE, FORECAST, FUNNEL, OWNERS, SCORECARD, PLAN)
 
 
 @dataclass(frozen=True)
@@ -196,9 +196,11 @@ def _plan_of_open(account: Account, segment: Doc) -> dict[str, list[Doc]]:
 def _line_entries(
     key: Doc, owner: str, lines: list[tuple[Doc, Counter[str]]]
 ) -> list[tuple[str, Doc]]:
-    """Each line's amounts under its mode, and under its origin."""
+    """Each line's amounts under its mode, and under its origin (in its month: per line, the
+    forecast is not filtered by region or industry, which would make a counter a line)."""
+    month = {"month": key["month"]}
     return [
-        (family, {"key": {**key, by: line.get(by)}, "n": of_person(owner, n)})
+        (family, {"key": {**month, by: line.get(by)}, "n": of_person(owner, n)})
         for line, n in lines
         for by, family in LINE_FAMILIES.items()
     ]
@@ -388,13 +390,14 @@ def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
     each subset of FILTERS (`across` names them, comma-separated; "" for none). An entry of a
     period (its "slot") adds to the blocks that hold that slot (`blocks_of`) where summed as
     FINE, else to its day's."""
-    if family not in SUMMED:
+    if family not in SUMMED and family not in PLANS:
         yield key
         return
     if family in PLANS:
         rest = {name: value for name, value in key.items() if name != "month"}
-        for summed, _ in _summed(rest):
-            yield from ({**summed, "period": period} for period in periods_holding(key["month"]))
+        variants = [summed for summed, _ in _summed(rest)] if family == PLAN else [rest]
+        for variant in variants:
+            yield from ({**variant, "period": period} for period in periods_holding(key["month"]))
         return
     slot = key.get("slot")
     rest = {name: value for name, value in key.items() if name != "slot"}

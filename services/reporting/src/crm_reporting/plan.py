@@ -114,39 +114,53 @@ def won_amounts(amount: float | None, currency: str | None, tons: float) -> Coun
 def lines_of_open(
     opportunity: Doc, value: tuple[float, str] | None
 ) -> list[tuple[Doc, Counter[str]]]:
-    """Each line of an open opportunity with what it adds: its share of the value."""
+    """Each line of an open opportunity with what it adds: its share of the value, weighted, and
+    its tons (per line, the pipeline and its weight only: commit and best case are the
+    opportunities')."""
     lines = opportunity.get("lines") or []
     probability = opportunity.get("win_probability") or 0.0
     shares = line_shares(_micro(value[0]), lines) if value else [0] * len(lines)
-    return [
-        (
-            line,
-            open_amounts(
-                probability,
-                (share / 1_000_000, value[1]) if value else None,
-                float(line.get("monthly_tons") or 0),
-            ),
-        )
-        for line, share in zip(lines, shares, strict=True)
-    ]
+    found = []
+    for line, share in zip(lines, shares, strict=True):
+        tons = _micro(float(line.get("monthly_tons") or 0))
+        n: Counter[str] = Counter(open=1, freight_micro_pipeline=tons)
+        n["freight_micro_weighted"] = round(tons * probability)
+        if value is not None:
+            n[f"pipeline_{value[1]}"] = share
+            n[f"weighted_{value[1]}"] = round(share * probability)
+        found.append((line, n))
+    return found
 
 
 def lines_of_won(deal: Doc) -> list[tuple[Doc, Counter[str]]]:
-    """Each line a won deal won with what it adds: its share of the amount."""
+    """Each line a won deal won with what it adds: its share of the amount, and its tons."""
     lines = deal.get("lines") or []
     amount = deal.get("amount")
     shares = line_shares(_micro(amount), lines) if amount is not None else [0] * len(lines)
-    return [
-        (
-            line,
-            won_amounts(
-                share / 1_000_000 if amount is not None else None,
-                deal.get("currency"),
-                float(line.get("monthly_tons") or 0),
-            ),
-        )
-        for line, share in zip(lines, shares, strict=True)
-    ]
+    found = []
+    for line, share in zip(lines, shares, strict=True):
+        n: Counter[str] = Counter(won=1)
+        n["freight_micro_won"] = _micro(float(line.get("monthly_tons") or 0))
+        if amount is not None:
+            n[f"revenue_{deal.get('currency') or '?'}"] = share
+        found.append((line, n))
+    return found
+
+
+def line_row(n: Mapping[str, int]) -> Doc:
+    """A service line's mode or origin in a period: closed won, pipeline and weighted (each with
+    closed won), per currency and in tons."""
+    money = {}
+    for currency in currencies(n):
+        found = figures(n, currency)
+        money[currency] = {k: found[k] for k in ("closed_won", "pipeline", "weighted")}
+    freight = tons(n)
+    return {
+        "revenue": money,
+        "freight_tons": {k: freight[k] for k in ("closed_won", "pipeline", "weighted")},
+        "lines_won": n.get("won", 0),
+        "open_lines": n.get("open", 0),
+    }
 
 
 # --- quotas ---------------------------------------------------------------------------------------

@@ -205,7 +205,7 @@ async def period_forecast(
         team_of = {person["_id"]: person.get("team") for person in people}
         family = counting.LINE_FAMILIES[by] if by else counting.PLAN
         keys = [by] if by else []
-        match = {**summed, "period": period}
+        match = {"period": period} if by else {**summed, "period": period}
         found = await counters.totals(store, session, family, match, keys)
         unscheduled = await counters.totals(
             store, session, counting.PLAN, {**summed, "period": "none"}, []
@@ -225,7 +225,7 @@ async def period_forecast(
     label = "salesperson_id" if group == "salesperson" else "team"
     if by:
         return [
-            {label: key[0], by: key[1], "period": period, **plan.row(n, None)}
+            {label: key[0], by: key[1], "period": period, **plan.line_row(n)}
             for key, n in sorted(amounts.items(), key=lambda item: repr(item[0]))
         ]
     waiting: Counter[str | None] = Counter()

@@ -231,7 +231,10 @@ async def period_forecast(
     group: Literal["salesperson", "team"] = "salesperson",
     by: Annotated[
         Literal["mode", "origin"] | None,
-        Query(description="Per service line's mode, or where its lane starts; no quota then."),
+        Query(
+            description="Per service line's mode, or where its lane starts: closed won, "
+            "pipeline and weighted, with no quota, nor a region or industry filter."
+        ),
     ] = None,
     salesperson_id: str | None = None,
     team: str | None = None,
@@ -252,6 +255,8 @@ async def period_forecast(
         periods.months_of(period)
     except ValueError as error:  # the year 0000
         raise Unprocessable(str(error)) from None
+    if by and (region or industry):
+        raise Unprocessable(f"by {by}, the forecast is not filtered by region or industry")
     chosen = queries.Chosen(salesperson_id, team)
     rows = await queries.period_forecast(
         context.store, period, Segment(region, industry), group, by, chosen

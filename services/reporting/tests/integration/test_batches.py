@@ -734,7 +734,7 @@ async def _plan_by_hand(
     amounts = {key: +n for key, n in amounts.items()}
     if by:
         return [
-            {label: key[0], by: key[1], "period": period, **plan.row(n, None)}
+            {label: key[0], by: key[1], "period": period, **plan.line_row(n)}
             for key, n in sorted(amounts.items(), key=lambda item: repr(item[0]))
             if n
         ]
@@ -902,7 +902,7 @@ async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], C
             for period, group, by, chosen in itertools.product(
                 PLAN_PERIODS, ("salesperson", "team"), (None, "mode", "origin"), CHOSEN
             ):
-                if by and chosen not in CHOSEN[:2]:  # the lines' counters are chosen alike
+                if by and (chosen not in CHOSEN[:2] or segment.narrowed):  # lines: unfiltered
                     continue
                 found = await queries.period_forecast(store, period, segment, group, by, chosen)
                 expected = await _plan_by_hand(store.db, period, segment, group, by, chosen)

@@ -671,7 +671,7 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
         by_mode = (
             await manager.get(
                 "/reports/forecast/period",
-                params={"period": "2021-Q2", "by": "mode", "region": region},
+                params={"period": "2021-Q2", "by": "mode", "salesperson_id": x},
             )
         ).json()
         card = (
@@ -681,6 +681,9 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
             )
         ).json()
         bad = await manager.get("/reports/forecast/period", params={"period": "2021-Q5"})
+        lines_filtered = await manager.get(
+            "/reports/forecast/period", params={"period": "2021", "by": "mode", "region": region}
+        )
         report = (await manager.get(f"/customers/{customer}")).json()
     seen, lanes = report["open_opportunities"], report["contracted_lanes"]
     assert [(lane["mode"], lane["origin"], lane["deal_id"]) for lane in lanes] == [
@@ -733,3 +736,4 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
     [scored] = [row for row in card["rows"] if row["salesperson_id"] == x]
     assert scored["attainment"] == {"revenue": 0.3, "freight_tons": 0.3}  # its line's 30 t
     assert bad.status_code == 422
+    assert lines_filtered.status_code == 422 and "not filtered by region" in lines_filtered.text

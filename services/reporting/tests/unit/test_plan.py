@@ -18,6 +18,7 @@ from crm_reporting.counting import (
 )
 from crm_reporting.plan import (
     close_month,
+    line_row,
     line_shares,
     open_amounts,
     quota_of,
@@ -133,6 +134,7 @@ def test_open_opportunities_count_in_their_month_under_their_owner_and_lines_by_
     assert mine["commit_CNY"] == mine["pipeline_CNY"] == 1_600_000_000
     assert mine["freight_micro_commit"] == 160_000_000
     assert by_person(entry["n"])["sp-1"] == Counter(open=1, unvalued=1)
+    assert {tuple(e["key"]) for e in found[PLAN_MODES]} == {("month", "mode")}  # no filters
     modes = {e["key"]["mode"]: by_person(e["n"])["sp-2"] for e in found[PLAN_MODES]}
     origins = {e["key"]["origin"]: by_person(e["n"])["sp-2"] for e in found[PLAN_ORIGINS]}
     assert (
@@ -263,3 +265,14 @@ def test_a_quota_in_a_currency_nothing_was_won_in_shows_zero_attained():
 def test_without_a_quota_there_is_no_attainment():
     found = row(Counter(revenue_CNY=1), None)
     assert (found["quota"], found["attainment"], found["gap"]) == (None, None, None)
+
+
+def test_a_line_row_shows_closed_won_pipeline_and_weighted():
+    n = Counter(won=1, open=2, revenue_CNY=1_000_000, pipeline_CNY=3_000_000, weighted_CNY=500_000)
+    n["freight_micro_pipeline"] = 4_000_000
+    assert line_row(n) == {
+        "revenue": {"CNY": {"closed_won": 1.0, "pipeline": 4.0, "weighted": 1.5}},
+        "freight_tons": {"closed_won": 0.0, "pipeline": 4.0, "weighted": 0.0},
+        "lines_won": 1,
+        "open_lines": 2,
+    }
