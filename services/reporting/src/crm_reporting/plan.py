@@ -170,8 +170,8 @@ def quota_of(quotas: Mapping[str, Doc], period: str) -> Doc | None:
     """A target's quota for the period: the one set for it, else the sum of its parts' (a year's
     quarters, a quarter's months, each found the same way) where every part has one in one
     currency. `quotas` are the target's, by period."""
-    if (set_for := quotas.get(period)) is not None and _targets(set_for):
-        return {**_targets(set_for), "from": "set"}
+    if (set_for := quotas.get(period)) is not None and (targets := _targets(set_for)):
+        return {**targets, "from": "set"}
     parts = [quota_of(quotas, part) for part in parts_of(period)]
     if not parts or any(part is None for part in parts):
         return None

@@ -421,3 +421,18 @@ def test_an_account_cross_sells_in_a_period_exactly_when_one_of_its_spans_lies_i
         # Where it cross-sells, one span is counted: its first in the period.
         first = [s for s in spans if s["after"] < since <= s["a"] and s["b"] < until]
         assert len(first) == int(expected), (won, since, until)
+
+
+def test_a_counter_amount_reads_back_as_the_integer_stored_fast_or_not():
+    from decimal import Decimal
+
+    from bson import Decimal128
+    from crm_reporting.counters import whole
+
+    rng = random.Random(5)
+    amounts = [0, 1, -1, 10**33, -(10**34) + 1, 2**64, -(2**63), 9_999_999_999_999_999_990_000]
+    amounts += [rng.randrange(-(10**34) + 1, 10**34) for _ in range(2000)]
+    for amount in amounts:
+        assert whole(Decimal128(str(amount))) == amount
+    # Not integers as counted (an exponent, a large form): read through `decimal` all the same.
+    assert whole(Decimal128("1.5E3")) == 1500 and whole(Decimal128(Decimal("12.0"))) == 12
