@@ -301,6 +301,8 @@ async def report_latency(
         timings["baseline count"] = await _timed(plain_count, requests, 30)
         for name, path, params in REPORTS:
             timings[name] = await _timed(asking(path, params), requests, 30)
+            if "by" in params:  # per service line, the forecast has no region filter
+                continue
             region = {**params, "region": read_models.REGIONS[0]}
             timings[f"{name} (region)"] = await _timed(asking(path, region), requests, 30)
         timings["customer 360"] = await _timed(one_customer, requests, 30)
