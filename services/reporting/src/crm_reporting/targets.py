@@ -15,9 +15,7 @@ def quota_id(target: str, target_id: str, period: str) -> str:
     return f"{target}:{target_id}:{period}"
 
 
-def _latest(
-    collection: str, key: str, order: str, value: Any, fields: dict[str, Any]
-) -> list[UpdateOne]:
+def _latest(key: str, order: str, value: Any, fields: dict[str, Any]) -> list[UpdateOne]:
     """`fields` set unless the document shows a later `order` already."""
     return [
         UpdateOne({"_id": key}, {"$setOnInsert": {order: None}}, upsert=True),
@@ -31,7 +29,7 @@ async def on_quota_set(event: QuotaSet, uow: UnitOfWork) -> None:
     quota = event.payload
     fields = quota.model_dump(mode="json", exclude={"version"})
     key = quota_id(quota.target, quota.target_id, quota.period)
-    uow.write(QUOTAS, *_latest(QUOTAS, key, "version", quota.version, fields))
+    uow.write(QUOTAS, *_latest(key, "version", quota.version, fields))
 
 
 async def on_salesperson(
@@ -39,5 +37,4 @@ async def on_salesperson(
 ) -> None:
     person = event.payload
     fields = {"name": person.name, "team": person.team, "active": person.active}
-    writes = _latest(SALESPEOPLE, person.salesperson_id, "at", event.occurred_at, fields)
-    uow.write(SALESPEOPLE, *writes)
+    uow.write(SALESPEOPLE, *_latest(person.salesperson_id, "at", event.occurred_at, fields))
