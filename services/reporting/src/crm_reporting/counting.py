@@ -33,6 +33,7 @@ from crm_reporting.measures import (
 )
 
 Doc = dict[str, Any]
+Prices = dict[str, tuple[float, str]]  # an opportunity's latest priced proposal (latest_prices)
 DORMANT_AFTER = timedelta(days=90)  # the reports' default: corrections stay few
 VALUE = "value"
 LIFECYCLE = "lifecycle"
@@ -119,9 +120,10 @@ def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
     profile = account.profile
     segment = segment_of(profile)
     found: dict[str, list[Doc]] = {}
-    if forecast := _forecast(account, segment):
-        found[FORECAST] = [forecast]
-        found.update(_plan_of_open(account, segment))
+    if account.open_opportunities:
+        price_of = latest_prices(list(account.proposals))
+        found[FORECAST] = [_forecast(account, segment, price_of)]
+        found.update(_plan_of_open(account, segment, price_of))
     found.update(_owned(account, segment, now))
     if profile.get("merged_into") or not profile.get("created_at"):
         return found
@@ -154,12 +156,10 @@ def contributions(account: Account, now: datetime) -> dict[str, list[Doc]]:
     return found
 
 
-def _forecast(account: Account, segment: Doc) -> Doc | None:
+def _forecast(account: Account, segment: Doc, price_of: Prices) -> Doc:
     """Its open opportunities under its owner, valued at their amounts (else their latest priced
-    proposals), and weighted by their win probabilities (in millionths, which add up exactly)."""
-    if not account.open_opportunities:
-        return None
-    price_of = latest_prices(list(account.proposals))
+    proposals, `price_of`), and weighted by their win probabilities (in millionths, which add up
+    exactly)."""
     n: Counter[str] = Counter(open=len(account.open_opportunities))
     for opportunity in account.open_opportunities:
         if (value := plan.value_of(opportunity, price_of)) is None:
@@ -174,10 +174,9 @@ def _forecast(account: Account, segment: Doc) -> Doc | None:
     return {"key": key, "n": dict(n)}
 
 
-def _plan_of_open(account: Account, segment: Doc) -> dict[str, list[Doc]]:
+def _plan_of_open(account: Account, segment: Doc, price_of: Prices) -> dict[str, list[Doc]]:
     """PLAN, and per line PLAN_MODES and PLAN_ORIGINS: each open opportunity in its owner's
     month of expected close."""
-    price_of = latest_prices(list(account.proposals))
     filters = {name: segment.get(name) for name in FILTERS}
     plans: list[Doc] = []
     lines: list[tuple[str, Doc]] = []

@@ -213,16 +213,11 @@ def stage_of(event: OpportunityOpened | StageChanged) -> str:
 
 
 def _terms(terms: OpportunityTerms) -> dict[str, Any]:
-    return {
-        "title": terms.title,
-        "amount": float(terms.amount) if terms.amount is not None else None,
-        "currency": terms.currency,
-        "expected_close_date": terms.expected_close_date.isoformat()
-        if terms.expected_close_date
-        else None,
-        "owner_id": terms.owner_id,
-        "lines": _lines(terms.lines),
-    }
+    """The terms as the counters read them (money as floats, dates as ISO text)."""
+    amount = float(terms.amount) if terms.amount is not None else None
+    fields = OpportunityTerms.model_fields
+    plain = terms.model_dump(mode="json", include=set(fields))  # not a payload's other fields
+    return {**plain, "amount": amount, "lines": _lines(terms.lines)}
 
 
 async def _latest(

@@ -185,13 +185,39 @@ async def forecast(store: Store, segment: Segment) -> list[Doc]:
     return found
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """Whose period forecast: one salesperson, a team's members, or (neither) everyone."""
+
+    salesperson_id: str | None = None
+    team: str | None = None
+
+    def counted(self, team_of: dict[str, str | None]) -> Callable[[str], bool]:
+        """Whether a salesperson's opportunities and deals are counted."""
+
+        def chosen(owner: str) -> bool:
+            in_team = self.team is None or team_of.get(owner) == self.team
+            return in_team and self.salesperson_id in (None, owner)
+
+        return chosen
+
+    def holds(self, group: str, name: str, team_of: dict[str, str | None]) -> bool:
+        """Whether a salesperson's or team's quota is one of those chosen."""
+        if group == "salesperson":
+            member = self.team is None or team_of.get(name) == self.team
+            return member and self.salesperson_id in (None, name)
+        if self.team is not None and name != self.team:
+            return False
+        return self.salesperson_id is None or team_of.get(self.salesperson_id) == name
+
+
 async def period_forecast(
     store: Store,
     period: str,
     segment: Segment,
     group: str,
     by: str | None = None,
-    chosen: "Chosen | None" = None,
+    chosen: Chosen | None = None,
 ) -> list[Doc]:
     """The period forecast per salesperson or team (`group`) of those `chosen`, each against its
     quota, from the period's counter (every salesperson's amounts in one); with `by` (mode or
@@ -245,32 +271,6 @@ async def period_forecast(
         }
         for name in sorted(names, key=lambda name: (name is None, name or ""))
     ]
-
-
-@dataclass(frozen=True)
-class Chosen:
-    """Whose period forecast: one salesperson, a team's members, or (neither) everyone."""
-
-    salesperson_id: str | None = None
-    team: str | None = None
-
-    def counted(self, team_of: dict[str, str | None]) -> Callable[[str], bool]:
-        """Whether a salesperson's opportunities and deals are counted."""
-
-        def chosen(owner: str) -> bool:
-            in_team = self.team is None or team_of.get(owner) == self.team
-            return in_team and self.salesperson_id in (None, owner)
-
-        return chosen
-
-    def holds(self, group: str, name: str, team_of: dict[str, str | None]) -> bool:
-        """Whether a salesperson's or team's quota is one of those chosen."""
-        if group == "salesperson":
-            member = self.team is None or team_of.get(name) == self.team
-            return member and self.salesperson_id in (None, name)
-        if self.team is not None and name != self.team:
-            return False
-        return self.salesperson_id is None or team_of.get(self.salesperson_id) == name
 
 
 async def quotas_of(

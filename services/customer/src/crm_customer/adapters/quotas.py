@@ -5,6 +5,7 @@ from typing import Any
 
 from crm_runtime.pagination import sort_by
 from crm_runtime.store import Store, UnitOfWork
+from pymongo import ReturnDocument
 
 from crm_customer.adapters import QUOTAS
 from crm_customer.adapters.customers import Page, paged
@@ -23,15 +24,18 @@ async def insert(uow: UnitOfWork, document: dict[str, Any]) -> None:
     await uow.db[QUOTAS].insert_one(document, session=uow.session)
 
 
-async def add_version(uow: UnitOfWork, quota_id: str, version: dict[str, Any]) -> None:
-    """Makes `version` the current one of a quota loaded at the one before, in this transaction."""
-    result = await uow.db[QUOTAS].update_one(
+async def add_version(
+    uow: UnitOfWork, quota_id: str, version: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Makes `version` the current one of a quota still at the one before; the quota after, or
+    None when it has moved on meanwhile."""
+    found: dict[str, Any] | None = await uow.db[QUOTAS].find_one_and_update(
         {"_id": quota_id, "version": version["version"] - 1},
         {"$set": version, "$push": {"history": version}},
+        return_document=ReturnDocument.AFTER,
         session=uow.session,
     )
-    # The transaction read it so: a concurrent change is a write conflict, retried, not a miss.
-    assert result.matched_count == 1, f"quota {quota_id} moved on in a transaction"
+    return found
 
 
 async def page(

@@ -78,8 +78,8 @@ async def set_quota(
         **body.model_dump(exclude={"version"}),
         version=read if read is not None else body.version,
     )
-    made, quota = await quotas.set_quota(command, context)
-    if made == 1:
+    quota = await quotas.set_quota(command, context)
+    if quota["version"] == 1:
         response.status_code = status.HTTP_201_CREATED
     return _tagged(quota, response)
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm_runtime.auth import Principal, forbidden_unless
-from crm_runtime.errors import NotFound
+from crm_runtime.errors import Conflict, NotFound
 from crm_runtime.handlers import Context
 from crm_runtime.store import Store, UnitOfWork
 
@@ -36,16 +36,15 @@ async def quota_to_read(
     return quota
 
 
-async def set_quota(
-    command: SetQuota, context: Context[CustomerSettings]
-) -> tuple[int, dict[str, Any]]:
+async def set_quota(command: SetQuota, context: Context[CustomerSettings]) -> dict[str, Any]:
     """Sets the whole target for the period as a new version, kept with every earlier one, and
-    emits QuotaSet in the same transaction. Returns the version made and the quota."""
+    emits QuotaSet in the same transaction. Returns the quota as the transaction left it (the
+    answer an Idempotency-Key keeps)."""
     key = quota_id(command.target, command.target_id, command.period)
     what = described(command.target, command.target_id, command.period)
     set_by = context.caller.user_id if context.caller is not None else None
 
-    async def work(uow: UnitOfWork) -> int:
+    async def work(uow: UnitOfWork) -> dict[str, Any]:
         salesperson = command.target == "salesperson"
         if salesperson and await people.get_salesperson(uow, command.target_id) is None:
             raise NotFound(f"no salesperson {command.target_id}")
@@ -53,13 +52,13 @@ async def set_quota(
         made = next_version(what, current["version"] if current else None, command.version)
         version = version_of(command, made, set_by, datetime.now(UTC))
         if current is None:
-            await quota_store.insert(uow, new_quota(command, version))
+            quota = new_quota(command, version)
+            await quota_store.insert(uow, quota)
+        elif (after := await quota_store.add_version(uow, key, version)) is None:
+            raise Conflict(f"{what} changed meanwhile: read it again")
         else:
-            await quota_store.add_version(uow, key, version)
+            quota = after
         uow.emit(quota_set(command, version, context.correlation_id))
-        return made
+        return quota
 
-    made = await context.store.run(work)
-    quota = await quota_store.get(context.store, key)
-    assert quota is not None, f"{what} vanished after it was set"
-    return made, quota
+    return await context.store.run(work)

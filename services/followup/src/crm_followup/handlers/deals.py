@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from crm_contracts import DealClosed, DealClosedPayload, LinePrice, ServiceLine
-from crm_runtime.errors import Conflict, NotFound, Unprocessable
+from crm_runtime.errors import Conflict, Unprocessable
 from crm_runtime.handlers import Context
 from crm_runtime.pipeline import Pipeline
 from crm_runtime.store import UnitOfWork
@@ -16,7 +16,7 @@ from crm_followup import adapters
 from crm_followup.domain.deals import CloseDeal
 from crm_followup.domain.opportunities import StageMove, closing_choice, priced, terms_of
 from crm_followup.handlers.common import PRODUCER, credited, workable_customer
-from crm_followup.handlers.pipeline import known_modes, move
+from crm_followup.handlers.pipeline import known_modes, move, stored_opportunity
 from crm_followup.settings import FollowupSettings
 
 
@@ -64,11 +64,7 @@ async def _closed_by(uow: UnitOfWork, command: CloseDeal) -> dict[str, Any] | No
     """The opportunity the deal closes: the one named (404 if not the customer's, 409 if closed),
     else the customer's only open one, else none."""
     if command.opportunity_id is not None:
-        named = await adapters.find(uow, adapters.OPPORTUNITIES, {"_id": command.opportunity_id})
-        if named is None or named["customer_id"] != command.customer_id:
-            raise NotFound(
-                f"no opportunity {command.opportunity_id} of customer {command.customer_id}"
-            )
+        named = await stored_opportunity(uow, command.opportunity_id, command.customer_id)
         if named["status"] != "open":
             raise Conflict(
                 f"opportunity {command.opportunity_id} is {named['status']} already",

@@ -79,7 +79,7 @@ async def reopen_opportunity(
     lost_id = command.opportunity_id
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        lost = await _opportunity(uow, lost_id)
+        lost = await stored_opportunity(uow, lost_id)
         await workable_customer(uow, lost["customer_id"], context.caller)
         if lost["status"] != LOST:
             raise Conflict(f"only a lost opportunity is reopened; {lost_id} is {lost['status']}")
@@ -88,10 +88,14 @@ async def reopen_opportunity(
     return await context.store.run(work)
 
 
-async def _opportunity(uow: UnitOfWork, opportunity_id: str) -> dict[str, Any]:
+async def stored_opportunity(
+    uow: UnitOfWork, opportunity_id: str, customer_id: str | None = None
+) -> dict[str, Any]:
+    """The opportunity, of `customer_id` where one is given: 404 otherwise."""
     found = await adapters.find(uow, adapters.OPPORTUNITIES, {"_id": opportunity_id})
-    if found is None:
-        raise NotFound(f"no opportunity {opportunity_id}")
+    if found is None or customer_id not in (None, found["customer_id"]):
+        of = f" of customer {customer_id}" if customer_id is not None else ""
+        raise NotFound(f"no opportunity {opportunity_id}{of}")
     return found
 
 
@@ -216,7 +220,7 @@ async def move_stage(command: MoveStage, context: Context[FollowupSettings]) -> 
         )
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        opportunity = await _opportunity(uow, command.opportunity_id)
+        opportunity = await stored_opportunity(uow, command.opportunity_id)
         await workable_customer(uow, opportunity["customer_id"], context.caller)
         cause = (context.correlation_id, None)
         return await move(uow, context.settings.pipeline, opportunity, command, cause)
@@ -236,7 +240,7 @@ async def change_opportunity(
         credited(context.caller, change.owner_id)
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        stored = await _opportunity(uow, opportunity_id)
+        stored = await stored_opportunity(uow, opportunity_id)
         await workable_customer(uow, stored["customer_id"], context.caller)
         if stored["status"] != "open":
             raise Conflict(

@@ -31,6 +31,7 @@ from crm_followup.domain.proposals import (
     revision_problem,
 )
 from crm_followup.handlers.common import PRODUCER, workable_customer
+from crm_followup.handlers.pipeline import stored_opportunity
 from crm_followup.settings import FollowupSettings
 
 EVENTS = {"withdraw": ProposalWithdrawn, "accept": ProposalAccepted, "reject": ProposalRejected}
@@ -90,9 +91,7 @@ async def _priceable(
         if content.line_prices:
             raise Unprocessable("line_prices price the lines of the proposal's opportunity_id")
         return
-    opportunity = await adapters.find(uow, adapters.OPPORTUNITIES, {"_id": opportunity_id})
-    if opportunity is None or opportunity["customer_id"] != customer_id:
-        raise NotFound(f"no opportunity {opportunity_id} of customer {customer_id}")
+    opportunity = await stored_opportunity(uow, opportunity_id, customer_id)
     problem = pricing_problem(content.line_prices, terms_of(opportunity).lines)
     if problem is not None:
         raise Unprocessable(problem)
