@@ -16,10 +16,14 @@ def _parsed(period: str) -> tuple[int, int, int]:
         )
     year = int(found.group(1))
     if found.group(2):
-        return year, 3 * int(found.group(2)) - 2, 3
-    if found.group(3):
-        return year, int(found.group(3)), 1
-    return year, 1, 12
+        first, count = 3 * int(found.group(2)) - 2, 3
+    elif found.group(3):
+        first, count = int(found.group(3)), 1
+    else:
+        first, count = 1, 12
+    if year == 9999 and first + count > 12:  # its end, 10000-01-01, is past any datetime
+        raise ValueError(f"no period {period!r}: it must end before the year 10000")
+    return year, first, count
 
 
 def months_of(period: str) -> list[str]:
@@ -58,7 +62,14 @@ def period_spanning(since: datetime, until: datetime) -> str | None:
     since, until = since.astimezone(UTC), until.astimezone(UTC)
     candidates = [f"{since.year:04d}", f"{since.year:04d}-Q{(since.month + 2) // 3}"]
     candidates.append(month_of(since))
-    return next((p for p in candidates if bounds(p) == (since, until)), None)
+    return next((p for p in candidates if _bounds_or_none(p) == (since, until)), None)
+
+
+def _bounds_or_none(period: str) -> tuple[datetime, datetime] | None:
+    try:
+        return bounds(period)
+    except ValueError:  # ends past the calendar: no span of times is it
+        return None
 
 
 def periods_holding(month: str | None) -> list[str]:

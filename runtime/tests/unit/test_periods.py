@@ -80,3 +80,14 @@ def test_a_month_is_held_by_itself_its_quarter_and_its_year():
     assert periods_holding("2027-05") == ["2027-05", "2027-Q2", "2027"]
     assert periods_holding("2027-12") == ["2027-12", "2027-Q4", "2027"]
     assert periods_holding(None) == ["none"]
+
+
+@pytest.mark.parametrize("period", ["9999", "9999-Q4", "9999-12"])
+def test_a_period_ending_past_the_calendar_is_refused(period):
+    with pytest.raises(ValueError, match="it must end before the year 10000"):
+        bounds(period)
+    assert months_of("9999-11") == ["9999-11"] and bounds("9999-Q3")[1].month == 10
+
+
+def test_a_span_in_the_calendar_last_year_is_no_period_rather_than_an_error():
+    assert period_spanning(utc(9999, 10, 1), utc(9999, 12, 30)) is None
