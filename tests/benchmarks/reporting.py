@@ -225,6 +225,11 @@ REPORTS = [
         "/reports/forecast/period",
         {"period": f"{datetime.now(UTC).year}", "by": "mode"},
     ),
+    (  # every salesperson's modes: 2,000 rows, an export rather than a page
+        "period forecast by mode per salesperson",
+        "/reports/forecast/period",
+        {"period": f"{datetime.now(UTC).year}", "by": "mode", "group": "salesperson"},
+    ),
     (
         "period forecast by origin, one salesperson",
         "/reports/forecast/period",

@@ -36,7 +36,7 @@ HAPPENED_AT = {
 # 32 days; 7: amounts as Decimal128; 8: the period forecast, opportunities valued at their
 # amounts) counts into collections of its own, from scratch, while processes of the version
 # before go on with theirs; those are dropped at start-up.
-COUNTING_VERSION = 8
+COUNTING_VERSION = 9
 # The counting's collections, without their version: the names of every version start so.
 OLD_COUNTING = ("report_counters", "counted_accounts", "counters_to_count", "cross_selling_spans")
 COUNTING = tuple(f"{name}_v{COUNTING_VERSION}" for name in OLD_COUNTING)

@@ -126,7 +126,7 @@ def stored(n: dict[str, int]) -> dict[str, int | Decimal128]:
     """Amounts as MongoDB keeps them: those named in AMOUNTS (maybe after a person's id) wide."""
     return {
         name: Decimal128(str(amount))
-        if name.rpartition(counting.PERSON_SEPARATOR)[2].startswith(AMOUNTS)
+        if name.rpartition(counting.SEPARATOR)[2].startswith(AMOUNTS)
         else amount
         for name, amount in n.items()
     }

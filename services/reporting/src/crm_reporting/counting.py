@@ -43,11 +43,16 @@ OWNERS = "owners"  # the scorecard's customers of each salesperson
 SCORECARD = "scorecard"  # the scorecard's period
 CROSS = "cross"  # accounts that may cross-sell: not counted, read by the scorecard
 # The period forecast (plan.py): each entry of a month, its amounts named after their owner
-# (`of_person`), counted in the month's, the quarter's and the year's counter (`periods_holding`):
-# any period is one counter holding every salesperson's amounts.
+# (`packed`), counted in the month's, the quarter's and the year's counter (`periods_holding`):
+# any period is one counter holding every salesperson's amounts. Of the opportunities without an
+# expected close date ("none"), only how many are open.
 PLAN = "plan"
-PLAN_MODES = "plan_modes"  # the same per service line's mode
-PLAN_ORIGINS = "plan_origins"  # and per where its lane starts
+# The same per service line's mode, and per where its lane starts: a month's counter per owner
+# holds each mode's (origin's) amounts named after it (`packed`), so that a salesperson's lines
+# are one counter, not every salesperson's; also summed over the owners (owner None: everyone's).
+# Unscheduled lines are not kept.
+PLAN_MODES = "plan_modes"
+PLAN_ORIGINS = "plan_origins"
 LINE_FAMILIES = {"mode": PLAN_MODES, "origin": PLAN_ORIGINS}  # by what they are kept
 PLANS = (PLAN, *LINE_FAMILIES.values())
 VALUE_KEY = ("tier", "region", "industry", "band")
@@ -186,8 +191,11 @@ def _plan_of_open(account: Account, segment: Doc, price_of: Prices) -> dict[str,
         value = plan.value_of(opportunity, price_of)
         probability = opportunity.get("win_probability") or 0.0
         tons = sum(float(line.get("monthly_tons") or 0) for line in opportunity.get("lines") or [])
+        if key["month"] is plan.UNSCHEDULED:  # the report reads no more of them
+            plans.append({"key": key, "n": packed(owner, {"open": 1})})
+            continue
         amounts = plan.open_amounts(probability, value, tons)
-        plans.append({"key": key, "n": of_person(owner, amounts)})
+        plans.append({"key": key, "n": packed(owner, amounts)})
         lines += _line_entries(key, owner, plan.lines_of_open(opportunity, value))
     return {PLAN: _merged(plans), **_by_line(lines)} if plans else {}
 
@@ -195,11 +203,14 @@ def _plan_of_open(account: Account, segment: Doc, price_of: Prices) -> dict[str,
 def _line_entries(
     key: Doc, owner: str, lines: list[tuple[Doc, Counter[str]]]
 ) -> list[tuple[str, Doc]]:
-    """Each line's amounts under its mode, and under its origin (in its month: per line, the
-    forecast is not filtered by region or industry, which would make a counter a line)."""
-    month = {"month": key["month"]}
+    """Each line's amounts named after its mode, and after its origin, in its owner's month (per
+    line, the forecast is not filtered by region or industry, which would make a counter a
+    line)."""
     return [
-        (family, {"key": {**month, by: line.get(by)}, "n": of_person(owner, n)})
+        (
+            family,
+            {"key": {"month": key["month"], "owner": owner}, "n": packed(line.get(by) or "?", n)},
+        )
         for line, n in lines
         for by, family in LINE_FAMILIES.items()
     ]
@@ -235,7 +246,7 @@ def _plan_of_won(deal: Doc, profile: Doc, segment: Doc) -> dict[str, list[Doc]]:
     amount = deal.get("amount")
     won = plan.won_amounts(amount, deal.get("currency"), float(deal.get("freight_tons") or 0))
     lines = _line_entries(key, owner, plan.lines_of_won(deal))
-    return {PLAN: [{"key": key, "n": of_person(owner, won)}], **_by_line(lines)}
+    return {PLAN: [{"key": key, "n": packed(owner, won)}], **_by_line(lines)}
 
 
 def _owned(account: Account, segment: Doc, now: datetime) -> dict[str, list[Doc]]:
@@ -329,52 +340,58 @@ def _period_entries(
 ) -> list[Doc]:
     """Each item under the slot it happened in (counted in the blocks of time that hold it:
     `counted_keys`), with its time (`at`: what a report reads at a period's ends); a person's
-    amounts named after them (`of_person`), so that a block's counter holds every salesperson's:
+    amounts named after them (`packed`), so that a block's counter holds every salesperson's:
     a period reads a counter a block, not one a block and salesperson."""
     filters = {name: segment.get(name) for name in FILTERS}
     return [
         {
             "key": {"slot": slot_of(at), **filters},
-            "n": of_person(person, n) if person else n,
+            "n": packed(person, n) if person else n,
             "at": at,
         }
         for at, person, n in items
     ]
 
 
-# Between a person's id and an amount's name: no id holds it once escaped.
-PERSON_SEPARATOR = "|"
-_ESCAPES = {"%": "%25", ".": "%2E", "$": "%24", PERSON_SEPARATOR: "%7C"}
+# Between a person's id (or a line's mode or origin) and an amount's name: none holds it escaped.
+SEPARATOR = "|"
+_ESCAPES = {"%": "%25", ".": "%2E", "$": "%24", SEPARATOR: "%7C"}
 
 
-def of_person(person: str, n: dict[str, int]) -> dict[str, int]:
-    """A person's amounts, named `<person>|<amount>`, with the characters a MongoDB field name
-    cannot hold (or the separator) escaped in the id."""
-    escaped = _escaped(person)
-    return {f"{escaped}{PERSON_SEPARATOR}{name}": amount for name, amount in n.items()}
+def packed(of: str, n: dict[str, int]) -> dict[str, int]:
+    """The amounts of a person (or a line's mode or origin), named `<of>|<amount>`, with the
+    characters a MongoDB field name cannot hold (or the separator) escaped in `of`: many
+    people's amounts in one counter."""
+    escaped = _escaped(of)
+    return {f"{escaped}{SEPARATOR}{name}": amount for name, amount in n.items()}
 
 
 @functools.lru_cache(maxsize=10_000)
-def _escaped(person: str) -> str:
-    return "".join(_ESCAPES.get(char, char) for char in person)
+def _escaped(of: str) -> str:
+    return "".join(_ESCAPES.get(char, char) for char in of)
 
 
-def by_person(n: dict[str, int]) -> dict[str, Counter[str]]:
-    """The amounts named by `of_person`, per person again (those that sum to nothing left out)."""
+def unpacked(n: dict[str, int]) -> dict[str, Counter[str]]:
+    """The amounts named by `packed`, per person (or mode, origin) again (those that sum to
+    nothing left out)."""
     found: dict[str, Counter[str]] = {}
     for named, amount in n.items():
         if not amount:  # added and taken away again: no row of its own
             continue
         person, name = _named(named)
-        found.setdefault(person, Counter())[name] += amount
+        # Neither setdefault (a Counter made for every amount) nor Counter's missing key: the
+        # thousands of amounts a report reads made these a quarter of its time.
+        if (of := found.get(person)) is None:
+            of = found[person] = Counter()
+        of[name] = of.get(name, 0) + amount
     return found
 
 
 @functools.lru_cache(maxsize=100_000)
 def _named(named: str) -> tuple[str, str]:
-    """The person and the amount's name in a name made by `of_person` (few: every report reads
+    """The person and the amount's name in a name made by `packed` (few: every report reads
     the same again)."""
-    escaped, _, name = named.rpartition(PERSON_SEPARATOR)
+    escaped, _, name = named.rpartition(SEPARATOR)
     return unquote(escaped), name
 
 
@@ -394,7 +411,10 @@ def counted_keys(family: str, key: Doc) -> Iterator[Doc]:
         return
     if family in PLANS:
         rest = {name: value for name, value in key.items() if name != "month"}
-        variants = [summed for summed, _ in _summed(rest)] if family == PLAN else [rest]
+        if family == PLAN:
+            variants = [summed for summed, _ in _summed(rest)]
+        else:
+            variants = [rest, {**rest, "owner": None}]
         for variant in variants:
             yield from ({**variant, "period": period} for period in periods_holding(key["month"]))
         return

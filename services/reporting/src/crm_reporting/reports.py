@@ -1,5 +1,6 @@
 """Report endpoints for managers and ops: JSON or CSV, with filters, each saying how fresh it is."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -9,7 +10,7 @@ from crm_runtime.handlers import Instant
 from crm_runtime.http import OversightContext, errors
 from fastapi import APIRouter, Query, Response
 
-from crm_reporting import counters, measures, queries
+from crm_reporting import counters, forecasts, measures, queries
 from crm_reporting.export import to_csv
 from crm_reporting.queries import Segment
 
@@ -54,15 +55,18 @@ def period(since: datetime | None, until: datetime | None) -> tuple[datetime, da
 
 async def _freshness(context: OversightContext) -> dict[str, Any]:
     """How fresh the read models are, from what the consumer noted (no round trip to Kafka)."""
-    newest = await queries.newest_applied(context.store)
-    lag = await fences.lag(context.store.db)
+    newest, lag, pending = await asyncio.gather(  # three reads at once: each report waits for them
+        queries.newest_applied(context.store),
+        fences.lag(context.store.db),
+        counters.pending(context.store),
+    )
     return {
         "newest_event_applied_at": newest["applied_at"] if newest else None,
         "newest_event_occurred_at": newest.get("occurred_at") if newest else None,
         "consumer_lag": lag["total"],
         "consumer_lag_at": lag["at"],
         # Batches applied whose changes the counters do not show yet (0: they show them all).
-        "counting_pending": await counters.pending(context.store),
+        "counting_pending": pending,
     }
 
 
@@ -100,7 +104,7 @@ async def scorecard(
     if salesperson_id is not None:
         rows = [row for row in rows if row["salesperson_id"] == salesperson_id]
     if (quota_period := periods.period_spanning(since, until)) is not None:
-        quotas = await queries.quotas_of(context.store, quota_period, "salesperson")
+        quotas = await forecasts.quotas_of(context.store, quota_period, "salesperson")
         rows = [with_attainment(row, quotas.get(row["salesperson_id"])) for row in rows]
     meta = {"since": since, "until": until, "as_of": await _freshness(context)}
     return _answer(rows, meta, format, "scorecard")
@@ -228,12 +232,16 @@ PeriodName = Annotated[
 async def period_forecast(
     context: OversightContext,
     period: PeriodName,
-    group: Literal["salesperson", "team"] = "salesperson",
+    group: Annotated[
+        Literal["salesperson", "team"] | None,
+        Query(description="Rows per salesperson (the default without `by`) or team."),
+    ] = None,
     by: Annotated[
         Literal["mode", "origin"] | None,
         Query(
-            description="Per service line's mode, or where its lane starts: closed won, "
-            "pipeline and weighted, with no quota, nor a region or industry filter."
+            description="Per service line's mode, or where its lane starts (and per salesperson "
+            "or team only with `group`): closed won, pipeline and weighted, with no quota, nor a "
+            "region or industry filter."
         ),
     ] = None,
     salesperson_id: str | None = None,
@@ -257,9 +265,12 @@ async def period_forecast(
         raise Unprocessable(str(error)) from None
     if by and (region or industry):
         raise Unprocessable(f"by {by}, the forecast is not filtered by region or industry")
-    chosen = queries.Chosen(salesperson_id, team)
-    rows = await queries.period_forecast(
-        context.store, period, Segment(region, industry), group, by, chosen
-    )
+    chosen = forecasts.Chosen(salesperson_id, team)
+    if by:
+        rows = await forecasts.line_forecast(context.store, period, by, group, chosen)
+    else:
+        group = group or "salesperson"
+        segment = Segment(region, industry)
+        rows = await forecasts.period_forecast(context.store, period, segment, group, chosen)
     meta = {"period": period, "group": group, "by": by, "as_of": await _freshness(context)}
     return _answer(rows, meta, format, "period-forecast")

@@ -62,7 +62,7 @@ from crm_contracts import (
     VisitLogged,
     VisitLoggedPayload,
 )
-from crm_reporting import adapters, at_once, counters, plan, queries
+from crm_reporting import adapters, at_once, counters, forecasts, plan, queries
 from crm_reporting.bootstrap import spec
 from crm_reporting.counting import owner_of, segment_of
 from crm_reporting.measures import (
@@ -120,10 +120,10 @@ MAY_COME_LATE = (
 PEOPLE = {"sp-1": "east-1", "sp-2": "east-1", "sp-3": None}  # salespeople and their teams
 PLAN_PERIODS = ("2024-01", "2024-Q1", "2024")
 CHOSEN = (
-    queries.Chosen(),
-    queries.Chosen(team="east-1"),
-    queries.Chosen(salesperson_id="sp-3"),
-    queries.Chosen("sp-1", "east-1"),
+    forecasts.Chosen(),
+    forecasts.Chosen(team="east-1"),
+    forecasts.Chosen(salesperson_id="sp-3"),
+    forecasts.Chosen("sp-1", "east-1"),
 )
 
 
@@ -670,7 +670,7 @@ async def _forecast_by_hand(db, segment: Segment) -> list:
 
 
 async def _plan_by_hand(
-    db, period: str, segment: Segment, group: str, by: str | None, chosen: queries.Chosen
+    db, period: str, segment: Segment, group: str | None, by: str | None, chosen: forecasts.Chosen
 ) -> list:
     """The period forecast computed from the facts themselves, opportunity by opportunity and
     deal by deal."""
@@ -685,6 +685,8 @@ async def _plan_by_hand(
     label = "salesperson_id" if group == "salesperson" else "team"
 
     def grouped(owner: str) -> str | None:
+        if group is None:  # per line only: everyone's summed
+            return None
         return owner if group == "salesperson" else team_of.get(owner)
 
     def counted(owner: str) -> bool:
@@ -733,12 +735,15 @@ async def _plan_by_hand(
         amounts.setdefault((owner,), Counter()).update(n)
     amounts = {key: +n for key, n in amounts.items()}
     if by:
+        if group is None:
+            amounts = {(key[1],): n for key, n in amounts.items()}
+        labels = ([label] if group else []) + [by]
         return [
-            {label: key[0], by: key[1], "period": period, **plan.line_row(n)}
+            {**dict(zip(labels, key, strict=True)), "period": period, **plan.line_row(n)}
             for key, n in sorted(amounts.items(), key=lambda item: repr(item[0]))
             if n
         ]
-    quotas = await queries.quotas_of(Store(db.client, db.name), period, group)
+    quotas = await forecasts.quotas_of(Store(db.client, db.name), period, group)
     names = {key[0] for key, n in amounts.items() if n}
     if not segment.chosen():
         names |= {name for name in quotas if chosen.holds(group, name, team_of)}
@@ -900,11 +905,16 @@ async def _counted_as_by_hand(client, name: str, seed: int) -> tuple[set[str], C
             assert found == await _forecast_by_hand(store.db, segment), (step, segment)
             made["forecasts"] += len(found)
             for period, group, by, chosen in itertools.product(
-                PLAN_PERIODS, ("salesperson", "team"), (None, "mode", "origin"), CHOSEN
+                PLAN_PERIODS, (None, "salesperson", "team"), (None, "mode", "origin"), CHOSEN
             ):
-                if by and (chosen not in CHOSEN[:2] or segment.narrowed):  # lines: unfiltered
+                if by and segment.narrowed:  # per line, the forecast is not filtered
                     continue
-                found = await queries.period_forecast(store, period, segment, group, by, chosen)
+                if by:
+                    found = await forecasts.line_forecast(store, period, by, group, chosen)
+                elif group:
+                    found = await forecasts.period_forecast(store, period, segment, group, chosen)
+                else:
+                    continue
                 expected = await _plan_by_hand(store.db, period, segment, group, by, chosen)
                 assert found == expected, (step, segment, period, group, by, chosen)
                 made["period forecasts"] += sum(1 for row in found if row.get("attainment"))

@@ -674,6 +674,12 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
                 params={"period": "2021-Q2", "by": "mode", "salesperson_id": x},
             )
         ).json()
+        team_modes = (
+            await manager.get(
+                "/reports/forecast/period",
+                params={"period": "2021-Q2", "by": "mode", "group": "salesperson", "team": team},
+            )
+        ).json()
         card = (
             await manager.get(
                 "/reports/scorecard",
@@ -729,7 +735,10 @@ async def test_the_period_forecast_sets_each_salesperson_and_team_against_their_
     [together] = by_team["rows"]
     assert together["team"] == team and together["revenue"]["CNY"]["pipeline"] == 950.0
     assert together["attainment"]["pipeline"] == 0.19
-    modes = {row["mode"]: row for row in by_mode["rows"] if row["salesperson_id"] == x}
+    modes = {row["mode"]: row for row in by_mode["rows"]}  # x's: not split per salesperson
+    assert all("salesperson_id" not in row for row in by_mode["rows"])
+    split = {(row["salesperson_id"], row["mode"]) for row in team_modes["rows"]}
+    assert split == {(x, "cold_chain"), (x, "warehousing")}  # y's opportunity has no lines
     # The 400 split by the lines' tons (30 and 10); the won deal's 300 all on its one line.
     assert modes["cold_chain"]["revenue"]["CNY"]["pipeline"] == 600.0
     assert modes["warehousing"]["revenue"]["CNY"]["pipeline"] == 100.0

@@ -22,7 +22,6 @@ from crm_reporting.counting import (
     account_of,
     across,
     blocks_of,
-    by_person,
     changes,
     contributions,
     counted,
@@ -31,8 +30,9 @@ from crm_reporting.counting import (
     cross_selling_witnesses,
     fact_contributions,
     fact_items,
-    of_person,
+    packed,
     slot_of,
+    unpacked,
 )
 from crm_reporting.measures import churn_by_month, funnel_amounts, lifecycle_of
 
@@ -394,9 +394,9 @@ def test_an_owned_account_and_its_facts_count_in_the_salespeoples_scorecards():
 
 def test_a_persons_amounts_are_named_after_them_and_read_back_whatever_their_id_holds():
     odd = "sp.1|$x%2E"  # a dot, the separator, a dollar, and what looks like an escape
-    named = of_person(odd, {"proposals": 2, "won": 1})
+    named = packed(odd, {"proposals": 2, "won": 1})
     assert all("." not in name and not name.startswith("$") for name in named)
-    assert by_person({**named, **of_person("sp-2", {"won": 0})}) == {
+    assert unpacked({**named, **packed("sp-2", {"won": 0})}) == {
         odd: Counter(proposals=2, won=1)
     }  # nothing but zeros: no row
 

@@ -11,10 +11,10 @@ from crm_reporting.counting import (
     PLAN_MODES,
     PLAN_ORIGINS,
     Account,
-    by_person,
     contributions,
     counted_keys,
     fact_contributions,
+    unpacked,
 )
 from crm_reporting.plan import (
     close_month,
@@ -125,18 +125,24 @@ def test_open_opportunities_count_in_their_month_under_their_owner_and_lines_by_
             "lines": [REEFER, WAREHOUSE],
         },
         {"_id": "o-2", "win_probability": 0.1, "expected_close_date": "2027-03-02"},
+        {"_id": "o-3", "win_probability": 0.9, "amount": 5.0, "lines": [REEFER]},  # unscheduled
     )
     account = Account({"owner_id": "sp-1", "segment": SEGMENT}, open_opportunities=opportunities)
     found = contributions(account, NOW)
-    [entry] = found[PLAN]  # one month: every owner's amounts in it, named after them
+    # One month: every owner's amounts in it, named after them; of the unscheduled, a count.
+    entry, unscheduled = found[PLAN]
     assert entry["key"] == {"month": "2027-03", **SEGMENT}
-    mine = by_person(entry["n"])["sp-2"]
+    assert unscheduled["key"] == {"month": None, **SEGMENT}
+    assert unpacked(unscheduled["n"]) == {"sp-1": Counter(open=1)}
+    mine = unpacked(entry["n"])["sp-2"]
     assert mine["commit_CNY"] == mine["pipeline_CNY"] == 1_600_000_000
     assert mine["freight_micro_commit"] == 160_000_000
-    assert by_person(entry["n"])["sp-1"] == Counter(open=1, unvalued=1)
-    assert {tuple(e["key"]) for e in found[PLAN_MODES]} == {("month", "mode")}  # no filters
-    modes = {e["key"]["mode"]: by_person(e["n"])["sp-2"] for e in found[PLAN_MODES]}
-    origins = {e["key"]["origin"]: by_person(e["n"])["sp-2"] for e in found[PLAN_ORIGINS]}
+    assert unpacked(entry["n"])["sp-1"] == Counter(open=1, unvalued=1)
+    # Lines: the owner's month, each mode's (origin's) amounts named after it; no filters, none
+    # unscheduled.
+    [of_modes], [of_origins] = found[PLAN_MODES], found[PLAN_ORIGINS]
+    assert of_modes["key"] == of_origins["key"] == {"month": "2027-03", "owner": "sp-2"}
+    modes, origins = unpacked(of_modes["n"]), unpacked(of_origins["n"])
     assert (
         modes["cold_chain"]["pipeline_CNY"] == origins["Shanghai"]["pipeline_CNY"] == 1_200_000_000
     )
@@ -150,6 +156,11 @@ def test_a_month_counts_in_its_quarter_and_year_and_the_unscheduled_apart():
     assert len(counted) == 3 * 4  # each also summed over region, industry and both
     unscheduled = {k["period"] for k in counted_keys(PLAN, {**key, "month": None})}
     assert unscheduled == {"none"}
+    line = {"month": "2027-03", "owner": "sp-1"}
+    counted = list(counted_keys(PLAN_MODES, line))  # the owner's, and everyone's (None)
+    assert {(k["period"], k["owner"]) for k in counted} == {
+        (period, owner) for period in ("2027-03", "2027-Q1", "2027") for owner in ("sp-1", None)
+    }
 
 
 def test_a_won_deal_counts_in_its_salesperson_month_of_closing_and_its_lines_share_it():
@@ -166,12 +177,14 @@ def test_a_won_deal_counts_in_its_salesperson_month_of_closing_and_its_lines_sha
     found = fact_contributions(DEAL, deal, {"owner_id": "sp-1", "segment": SEGMENT})
     [entry] = found[PLAN]
     assert entry["key"] == {"month": "2027-01", **SEGMENT}
-    assert by_person(entry["n"]) == {
+    assert unpacked(entry["n"]) == {
         "sp-3": Counter(won=1, revenue_CNY=100_000_000, freight_micro_won=160_000_000)
     }
-    shares = sorted(by_person(e["n"])["sp-3"]["revenue_CNY"] for e in found[PLAN_MODES])
+    [of_modes], [of_origins] = found[PLAN_MODES], found[PLAN_ORIGINS]
+    assert of_modes["key"] == {"month": "2027-01", "owner": "sp-3"}
+    shares = sorted(n["revenue_CNY"] for n in unpacked(of_modes["n"]).values())
     assert shares == [25_000_000, 75_000_000]
-    assert sorted(e["key"]["origin"] for e in found[PLAN_ORIGINS]) == ["Chengdu", "Shanghai"]
+    assert sorted(unpacked(of_origins["n"])) == ["Chengdu", "Shanghai"]
     lost = {**deal, "outcome": "lost", "lines": []}
     assert PLAN not in fact_contributions(DEAL, lost, {"owner_id": "sp-1"})
 
