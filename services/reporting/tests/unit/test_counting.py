@@ -427,12 +427,15 @@ def test_a_counter_amount_reads_back_as_the_integer_stored_fast_or_not():
     from decimal import Decimal
 
     from bson import Decimal128
-    from crm_reporting.counters import whole
+    from crm_reporting.counters import whole, wide
 
     rng = random.Random(5)
     amounts = [0, 1, -1, 10**33, -(10**34) + 1, 2**64, -(2**63), 9_999_999_999_999_999_990_000]
     amounts += [rng.randrange(-(10**34) + 1, 10**34) for _ in range(2000)]
     for amount in amounts:
+        # Written fast, the very bits `decimal` makes (so that MongoDB sums them the same).
+        assert wide(amount).bid == Decimal128(str(amount)).bid
         assert whole(Decimal128(str(amount))) == amount
+    assert wide(10**40) == Decimal128(str(10**40))  # beyond 34 digits: as decimal rounds it
     # Not integers as counted (an exponent, a large form): read through `decimal` all the same.
     assert whole(Decimal128("1.5E3")) == 1500 and whole(Decimal128(Decimal("12.0"))) == 12
