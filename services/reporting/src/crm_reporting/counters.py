@@ -122,7 +122,9 @@ def wide(amount: int) -> Decimal128:
     if coefficient > _MAX_COEFFICIENT:
         return Decimal128(str(amount))
     high = _EXPONENT_BIAS << 49 | coefficient >> 64 | (1 << 63 if amount < 0 else 0)
-    return Decimal128((high, coefficient & _LOW_64))
+    # (high, low) bits: documented by bson ("a tuple of (high bits, low bits) from BID"), not
+    # in its type hints.
+    return Decimal128((high, coefficient & _LOW_64))  # type: ignore[arg-type]
 
 
 _LOW_64 = (1 << 64) - 1
