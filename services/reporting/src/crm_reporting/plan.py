@@ -218,11 +218,15 @@ def tons(n: Mapping[str, int]) -> dict[str, float]:
     return {figure: round(amount / 1_000_000, 6) for figure, amount in found.items()}
 
 
+_MONEY = frozenset(("revenue", *OPEN_NAMES.values()))  # `<kind>_<currency>`
+
+
 def currencies(n: Mapping[str, int]) -> list[str]:
-    prefixes = ("revenue_", *(f"{name}_" for name in OPEN_NAMES.values()))
-    found = {
-        name.split("_", 1)[1] for name, amount in n.items() if amount and name.startswith(prefixes)
-    }
+    found = set()
+    for name, amount in n.items():
+        kind, _, currency = name.partition("_")  # tons are `freight_micro_...`: not money
+        if amount and kind in _MONEY:
+            found.add(currency)
     return sorted(found)
 
 
@@ -230,8 +234,10 @@ def against(found: Mapping[str, float], target: float | None) -> tuple[Doc | Non
     """Each figure's attainment (over the target) and gap (the target less it)."""
     if target is None:
         return None, None
-    attainment = {k: (round(v / target, 4) if target else None) for k, v in found.items()}
-    return attainment, {k: round(target - v, 6) for k, v in found.items()}
+    gap = {k: round(target - v, 6) for k, v in found.items()}
+    if not target:
+        return dict.fromkeys(found), gap
+    return {k: round(v / target, 4) for k, v in found.items()}, gap
 
 
 def row(n: Mapping[str, int], quota: Doc | None) -> Doc:
