@@ -3,6 +3,7 @@ counter (every salesperson's amounts in one), and per service line's mode or ori
 line counters (an owner's, or everyone's, with every mode's or origin's amounts in one). Teams
 are the salespeople's as they are now."""
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,13 +53,18 @@ async def period_forecast(
     quota."""
     chosen = chosen or Chosen()
     summed = summed_match(segment)
-    async with counters.snapshot(store) as session:
-        team_of = await _teams(store, session) if group == "team" or chosen.team else {}
-        found = await counters.amounts(store, session, counting.PLAN, {**summed, "period": period})
-        unscheduled = await counters.amounts(
-            store, session, counting.PLAN, {**summed, "period": "none"}
-        )
-        quotas = await quotas_of(store, period, group, session)
+
+    async def counted_amounts() -> tuple[Counter[str], Counter[str]]:
+        async with counters.snapshot(store) as session:
+            match = {**summed, "period": period}
+            found = await counters.amounts(store, session, counting.PLAN, match)
+            match["period"] = "none"
+            return found, await counters.amounts(store, session, counting.PLAN, match)
+
+    # Quotas and teams are read models of their own: read meanwhile, not in the counters' snapshot.
+    (found, unscheduled), quotas, team_of = await asyncio.gather(
+        counted_amounts(), quotas_of(store, period, group), _teams(store, group, chosen)
+    )
     counted = chosen.counted(team_of)
 
     def grouped(owner: str) -> str | None:
@@ -92,8 +98,8 @@ async def line_forecast(
     """The period forecast per service line's mode or origin (`by`) of those `chosen`, and per
     salesperson or team where `group` says so, with no quota (quotas are not per line)."""
     chosen = chosen or Chosen()
+    team_of = await _teams(store, group, chosen)
     async with counters.snapshot(store) as session:
-        team_of = await _teams(store, session) if group == "team" or chosen.team else {}
         match = {"period": period, "owner": _owners(group, chosen, team_of)}
         found = await counters.totals(store, session, counting.LINE_FAMILIES[by], match, ["owner"])
     counted = chosen.counted(team_of)
@@ -122,8 +128,11 @@ def _owners(group: str | None, chosen: Chosen, team_of: dict[str, str | None]) -
     return None if group is None else {"$ne": None}
 
 
-async def _teams(store: Store, session: AsyncClientSession) -> dict[str, str | None]:
-    people = store.db[adapters.SALESPEOPLE].find({}, {"team": 1}, session=session)
+async def _teams(store: Store, group: str | None, chosen: Chosen) -> dict[str, str | None]:
+    """Each salesperson's team, where the forecast is per team or of one ({}: not needed)."""
+    if group != "team" and chosen.team is None:
+        return {}
+    people = store.db[adapters.SALESPEOPLE].find({}, {"team": 1})
     return {person["_id"]: person.get("team") async for person in people}
 
 
