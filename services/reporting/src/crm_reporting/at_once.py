@@ -38,8 +38,8 @@ from crm_reporting.counters import (
     counter_id,
     fact_unit,
     mark_counted,
+    narrow,
     spans_of,
-    stored,
     stored_unit,
 )
 
@@ -112,7 +112,7 @@ async def _count(store: Store, now: datetime) -> int:
     for (family, pairs), n in counting.counted(deltas).items():
         if amounts := {name: amount for name, amount in n.items() if amount}:
             total = {"_id": counter_id(family, pairs), "family": family, "key": dict(pairs)}
-            await inserts.add(COUNTERS, {**total, "n": stored(amounts)})
+            await inserts.add(COUNTERS, {**total, "n": narrow(amounts)})
     await inserts.flush()
     await db[TO_COUNT].delete_many({})
     await mark_counted(store)

@@ -29,6 +29,7 @@ from pymongo import DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from crm_reporting import counting
 from crm_reporting.adapters import (
@@ -81,10 +82,14 @@ FACT_FIELDS = {
 }
 
 
-# Amounts (money and tons, in millionths) are kept as Decimal128, 34 digits: as 64-bit integers
-# they overflow at 9.2e18, a single amount over 9.2 trillion where the contracts allow 16 digits,
-# and the counter's write then failed for good. Counts stay 64-bit integers; both are read back
-# as Python integers (`integers`).
+# Amounts (money and tons, in millionths) outgrow 64-bit integers (9.2e18: a single amount over
+# 9.2 trillion, where the contracts allow 16 digits), and a write that overflows one fails. Each
+# unit's entries keep them as Decimal128, 34 digits (`stored`: a period's ends are summed by
+# MongoDB, where a sum of 64-bit integers turns into a double). The counters keep them as 64-bit
+# integers while they fit (`narrow`: bson reads those in C, a Decimal128 through a Python class,
+# which took most of a scorecard's time at a million customers); a count whose change would
+# overflow one is made again with Decimal128 changes, which MongoDB keeps (`count_noted`). Both
+# are read back as Python integers (`integers`).
 AMOUNTS = ("revenue_", "pipeline_", "weighted_", "commit_", "best_", "freight_micro")
 
 
@@ -142,6 +147,14 @@ def stored(n: dict[str, int]) -> dict[str, int | Decimal128]:
         name: wide(amount) if name.rpartition(counting.SEPARATOR)[2].startswith(AMOUNTS) else amount
         for name, amount in n.items()
     }
+
+
+def narrow(n: dict[str, int]) -> dict[str, int | Decimal128]:
+    """A counter's amounts: 64-bit integers where they fit, else Decimal128."""
+    return {name: amount if amount in _LONG else wide(amount) for name, amount in n.items()}
+
+
+_LONG = range(-(1 << 63), 1 << 63)  # what a 64-bit integer holds
 
 
 def stored_unit(unit: dict[str, list[Doc]]) -> Doc:
@@ -260,7 +273,7 @@ async def count_noted(store: Store, at_once: int = RECOUNT_AT_ONCE) -> int:
     deletes them; returns how many notes it counted. Instances counting at once conflict over
     the notes, and one of them tries again."""
 
-    async def work(uow: UnitOfWork) -> int:
+    async def work(uow: UnitOfWork, fits: bool = True) -> int:
         notes, size = [], 0
         async for note in uow.db[TO_COUNT].find({}, session=uow.session).sort("_id", 1):
             notes.append(note)
@@ -277,11 +290,25 @@ async def count_noted(store: Store, at_once: int = RECOUNT_AT_ONCE) -> int:
                 (alone if note.get("alone") else written)[collection].update(ids)
         accounts = {account for note in notes for account in note["accounts"]}
         wide = {account for note in notes for account in note["wide"]}
-        await recount(uow, accounts, written, wide, alone=alone)
+        await recount(uow, accounts, written, wide, alone=alone, fits=fits)
         uow.write(TO_COUNT, DeleteMany({"_id": {"$in": [note["_id"] for note in notes]}}))
         return len(notes)
 
-    return await store.run(work)
+    try:
+        return await store.run(work)
+    except BulkWriteError as error:
+        if not _outgrew(error):
+            raise
+    log.warning("a counter outgrew 64 bits: counted again with Decimal128 changes")
+    return await store.run(functools.partial(work, fits=False))
+
+
+def _outgrew(error: BulkWriteError) -> bool:
+    """Whether a counter's $inc failed because it would overflow a 64-bit integer."""
+    return any(
+        failed.get("code") == 2 and "$inc" in failed.get("errmsg", "")
+        for failed in error.details.get("writeErrors", [])
+    )
 
 
 async def count_all_noted(store: Store) -> int:
@@ -298,12 +325,14 @@ async def recount(
     wide: Iterable[str] = (),
     now: datetime | None = None,
     alone: dict[str, set[str]] | None = None,
+    fits: bool = True,
 ) -> int:
     """Counts again, in the caller's transaction (after its queued writes), the accounts `ids`,
     the facts `written` (per collection) and their accounts, every fact of the accounts `wide`
     (whose segment, owner or creation changed), and the facts `alone` without their accounts
     (a database counted from scratch counts those on their own); writes the difference from
-    what they were counted as; returns how many changed."""
+    what they were counted as (as 64-bit integers where they fit: `fits`, else Decimal128);
+    returns how many changed."""
     now = now or datetime.now(UTC)
     db, session = uow.db, uow.session
     # Paused with the consumers (a rebuild swapping the counters in, one collection at a time).
@@ -347,7 +376,7 @@ async def recount(
         uow.write(COUNTED, *updates)
     if spans:
         uow.write(CROSS_SPANS, *spans)
-    if added := _total_updates(deltas):
+    if added := _total_updates(deltas, fits):
         uow.write(COUNTERS, *added)
     return len(updates)
 
@@ -369,12 +398,14 @@ def counter_id(family: str, pairs: counting.Pairs) -> str:
     return f"{family}:{json.dumps(pairs)}"
 
 
-def _total_updates(deltas: Deltas) -> list[UpdateOne]:
+def _total_updates(deltas: Deltas, fits: bool) -> list[UpdateOne]:
     return [
         UpdateOne(
             {"_id": counter_id(family, pairs)},
             {
-                "$inc": {f"n.{name}": amount for name, amount in stored(n).items()},
+                "$inc": {
+                    f"n.{name}": amount for name, amount in (narrow if fits else stored)(n).items()
+                },
                 "$setOnInsert": {"family": family, "key": dict(pairs)},
             },
             upsert=True,

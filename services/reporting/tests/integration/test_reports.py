@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bson import Decimal128
 from crm_contracts import (
     CustomerAssigned,
     CustomerAssignedPayload,
@@ -33,7 +34,7 @@ from crm_contracts import (
     topic_of,
 )
 from crm_contracts.common import MAX_FREIGHT_TONS
-from crm_reporting import counters
+from crm_reporting import adapters, counters
 from crm_reporting.bootstrap import bootstrap
 from crm_reporting.settings import ReportingSettings
 from targets import in_team, quota_set
@@ -578,6 +579,55 @@ async def test_the_largest_amounts_the_contracts_allow_add_up_in_the_reports(
     assert sum(group["freight_tons"] for group in value) == pytest.approx(
         10 * MAX_FREIGHT_TONS, rel=1e-12
     )
+
+
+async def test_a_counter_that_outgrows_64_bits_counts_on_in_decimal128(
+    service, kafka, http, eventually
+):
+    # Each deal's 5e18 millionths fits a 64-bit integer, their sum does not: the second count's
+    # change overflows what the first left in the counters, and is made again wide.
+    half = "5000000000000.00"
+    region, person = f"half-{uuid.uuid4().hex[:6]}", f"sp-half-{uuid.uuid4().hex[:6]}"
+    at = datetime(2021, 5, 3, 9, tzinfo=UTC)
+
+    async def revenue() -> list:
+        kept = service.store.db[adapters.COUNTERS].find(
+            {"family": "scorecard", "key.region": region, "key.industry": None}
+        )
+        return [
+            amount
+            async for counter in kept
+            for name, amount in counter["n"].items()
+            if name.endswith("|revenue_CNY")
+        ]
+
+    for n in range(2):  # one count each
+        if n:  # the first, counted: 64-bit integers
+            first = await revenue()
+            assert first and all(isinstance(a, int) and a == 5 * 10**18 for a in first)
+        customer_id = f"c-half-{uuid.uuid4().hex[:8]}"
+        won = DealClosed(
+            producer="followup",
+            customer_id=customer_id,
+            occurred_at=at,
+            payload=DealClosedPayload(
+                deal_id=f"d-{customer_id}",
+                salesperson_id=person,
+                outcome="won",
+                amount=half,
+                currency="CNY",
+            ),
+        )
+        script = [*owned(customer_id, person, at, f"Half {n}", 1, region=region), won]
+        await applied(service, kafka, eventually, script)
+
+    period = {"since": at.isoformat(), "until": (at + 2 * DAY).isoformat(), "region": region}
+    async with http(service, role="ops") as ops:
+        [row] = (await ops.get("/reports/scorecard", params=period)).json()["rows"]
+    assert row["deals_won"] == 2 and row["revenue_won"]["CNY"] == 10_000_000_000_000.0
+    widened = await revenue()  # the second's change made again in Decimal128, which they keep
+    assert widened and all(isinstance(amount, Decimal128) for amount in widened)
+    assert {int(amount.to_decimal()) for amount in widened} == {10**19}
 
 
 def opportunity(customer_id: str, at: datetime, **terms) -> OpportunityOpened:

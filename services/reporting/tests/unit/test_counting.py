@@ -427,7 +427,7 @@ def test_a_counter_amount_reads_back_as_the_integer_stored_fast_or_not():
     from decimal import Decimal
 
     from bson import Decimal128
-    from crm_reporting.counters import whole, wide
+    from crm_reporting.counters import narrow, whole, wide
 
     rng = random.Random(5)
     amounts = [0, 1, -1, 10**33, -(10**34) + 1, 2**64, -(2**63), 9_999_999_999_999_999_990_000]
@@ -437,5 +437,15 @@ def test_a_counter_amount_reads_back_as_the_integer_stored_fast_or_not():
         assert wide(amount).bid == Decimal128(str(amount)).bid
         assert whole(Decimal128(str(amount))) == amount
     assert wide(10**40) == Decimal128(str(10**40))  # beyond 34 digits: as decimal rounds it
+    # A counter's amounts: 64-bit integers while they fit (read fast), Decimal128 beyond.
+    kept = narrow({"a": 2**63 - 1, "b": -(2**63), "c": 2**63, "d": -(2**63) - 1, "e": 5})
+    assert kept == {
+        "a": 2**63 - 1,
+        "b": -(2**63),
+        "c": wide(2**63),
+        "d": wide(-(2**63) - 1),
+        "e": 5,
+    }
+    assert [type(kept[name]) for name in "abcde"] == [int, int, Decimal128, Decimal128, int]
     # Not integers as counted (an exponent, a large form): read through `decimal` all the same.
     assert whole(Decimal128("1.5E3")) == 1500 and whole(Decimal128(Decimal("12.0"))) == 12
