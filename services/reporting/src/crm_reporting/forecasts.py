@@ -11,7 +11,6 @@ from typing import Any
 
 from crm_runtime import periods
 from crm_runtime.store import Store
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from crm_reporting import adapters, counters, counting, plan
 from crm_reporting.queries import Segment, summed_match
@@ -66,18 +65,14 @@ async def period_forecast(
         counted_amounts(), quotas_of(store, period, group), _teams(store, group, chosen)
     )
     counted = chosen.counted(team_of)
-
-    def grouped(owner: str) -> str | None:
-        return owner if group == "salesperson" else team_of.get(owner)
-
     amounts: dict[str | None, Counter[str]] = defaultdict(Counter)
     for owner, n in counting.unpacked(found).items():
         if counted(owner):
-            amounts[grouped(owner)].update(n)
+            amounts[_grouped(group, owner, team_of)].update(n)
     waiting: Counter[str | None] = Counter()
     for owner, n in counting.unpacked(unscheduled).items():
         if counted(owner):
-            waiting[grouped(owner)] += n.get("open", 0)
+            waiting[_grouped(group, owner, team_of)] += n.get("open", 0)
     names = set(amounts)
     if not segment.narrowed:  # a quota is the whole team's or person's: shown when nothing is won
         names |= {name for name in quotas if chosen.holds(group, name, team_of)}
@@ -108,14 +103,19 @@ async def line_forecast(
         owner = row["_id"]["owner"]
         if owner is not None and not counted(owner):
             continue
-        name = owner if group == "salesperson" else team_of.get(owner)
         for value, n in counting.unpacked(row["n"]).items():
-            amounts[(name, value) if group else (value,)].update(n)
+            key = (_grouped(group, owner, team_of), value) if group else (value,)
+            amounts[key].update(n)
     labels = ([LABELS[group]] if group else []) + [by]
     return [
         {**dict(zip(labels, key, strict=True)), "period": period, **plan.line_row(n)}
         for key, n in sorted(amounts.items(), key=lambda item: repr(item[0]))
     ]
+
+
+def _grouped(group: str | None, owner: str, team_of: dict[str, str | None]) -> str | None:
+    """The row a salesperson's amounts go to: theirs, or their team's."""
+    return owner if group == "salesperson" else team_of.get(owner)
 
 
 def _owners(group: str | None, chosen: Chosen, team_of: dict[str, str | None]) -> Any:
@@ -136,15 +136,13 @@ async def _teams(store: Store, group: str | None, chosen: Chosen) -> dict[str, s
     return {person["_id"]: person.get("team") async for person in people}
 
 
-async def quotas_of(
-    store: Store, period: str, target: str, session: AsyncClientSession | None = None
-) -> dict[str, Doc]:
+async def quotas_of(store: Store, period: str, target: str) -> dict[str, Doc]:
     """Each target's quota for the period (plan.quota_of), by the target's id."""
     wanted = [period, *periods.parts_of(period), *periods.months_of(period)]
     query = {"period": {"$in": wanted}, "target": target}
     fields = dict.fromkeys(("target_id", "period", "revenue", "currency", "freight_tons"), 1)
     targets: dict[str, dict[str, Doc]] = defaultdict(dict)
-    async for quota in store.db[adapters.QUOTAS].find(query, fields, session=session):
+    async for quota in store.db[adapters.QUOTAS].find(query, fields):
         targets[quota["target_id"]][quota["period"]] = quota
     return {
         name: quota
